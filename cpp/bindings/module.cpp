@@ -1,0 +1,214 @@
+// dropengine._core: the only file that includes pybind11. It converts arrays,
+// releases the GIL, makes one core call and maps errors; validation of Python-level
+// types, defaults and docstrings live in the Python wrappers (dropengine/*.py).
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <optional>
+
+#include "dropengine/dropengine.h"
+
+namespace py = pybind11;
+using namespace dropengine;
+
+namespace {
+
+template <class T>
+using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+using TransferSpec = std::tuple<int, double, double, double, double>;  // kind, c, lam, threshold, slope
+
+/// Views over the Python-owned arrays; `keep` holds them alive for the call.
+template <class T>
+NetworkView<T> make_net(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
+                        const std::vector<TransferSpec>& fs) {
+    if (Ws.size() != bs.size() || Ws.size() != fs.size())
+        throw std::invalid_argument("network: weights, biases and transfers must have one entry per layer");
+    NetworkView<T> net;
+    for (std::size_t h = 0; h < Ws.size(); ++h) {
+        if (Ws[h].ndim() != 2) throw std::invalid_argument("network: weights must be 2-D");
+        LayerView<T> l;
+        l.W = Ws[h].data();
+        l.n_out = Ws[h].shape(0);
+        l.n_in = Ws[h].shape(1);
+        if (bs[h]) {
+            if (bs[h]->ndim() != 1 || bs[h]->shape(0) != l.n_out) throw std::invalid_argument("network: bias shape");
+            l.b = bs[h]->data();
+        }
+        const auto& [k, c, lam, t, s] = fs[h];
+        l.f.kind = static_cast<TransferKind>(k);
+        l.f.c = c; l.f.lam = lam; l.f.threshold = t; l.f.slope = s;
+        net.layers.push_back(l);
+    }
+    return net;
+}
+
+Gate make_gate(int kind, const std::vector<carray<double>>& p, const std::vector<double>& keep_bias) {
+    Gate g;
+    g.kind = static_cast<GateKind>(kind);
+    for (const auto& a : p) g.p.emplace_back(a.data(), a.data() + a.size());
+    g.keep_bias = keep_bias;
+    return g;
+}
+
+py::dict stats_to_dict(SampleStats&& st) {
+    const py::ssize_t ni = st.n_inputs, nu = st.n_units, np_ = st.n_pairs();
+    auto arr = [](std::vector<double>& v, std::vector<py::ssize_t> shape) {
+        auto* heap = new std::vector<double>(std::move(v));
+        py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<double>*>(p); });
+        return py::array_t<double>(shape, heap->data(), owner);
+    };
+    py::dict d;
+    d["count"] = arr(st.count, {ni});
+    d["mean"] = arr(st.mean, {ni, nu});
+    d["m2"] = arr(st.m2, {ni, nu});
+    d["slog"] = arr(st.slog, {ni, nu});
+    d["slogc"] = arr(st.slogc, {ni, nu});
+    d["mean_S"] = arr(st.mean_S, {ni, nu});
+    d["m2_S"] = arr(st.m2_S, {ni, nu});
+    d["mean_dO"] = arr(st.mean_dO, {ni, nu});
+    d["comoment"] = arr(st.comoment, {ni, np_});
+    return d;
+}
+
+std::vector<UnitPair> make_pairs(const carray<std::int64_t>& pairs) {
+    if (pairs.ndim() != 2 || pairs.shape(1) != 2) throw std::invalid_argument("pairs must have shape (n_pairs, 2)");
+    std::vector<UnitPair> v;
+    for (py::ssize_t k = 0; k < pairs.shape(0); ++k) v.push_back({pairs.at(k, 0), pairs.at(k, 1)});
+    return v;
+}
+
+template <class T>
+py::tuple sample_py(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
+                    const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
+                    const std::vector<double>& keep_bias, const carray<T>& X, std::uint64_t n_samples,
+                    std::uint64_t first_sample, std::uint64_t first_input, std::uint32_t k0, std::uint32_t k1,
+                    int threads, const carray<std::int64_t>& pairs, const std::vector<std::int64_t>& record_layers) {
+    const auto net = make_net<T>(Ws, bs, fs);
+    const Gate gate = make_gate(gate_kind, p, keep_bias);
+    if (X.ndim() != 2) throw std::invalid_argument("inputs must be 2-D");
+    SampleOptions opt;
+    opt.n_samples = n_samples;
+    opt.first_sample = first_sample;
+    opt.first_input = first_input;
+    opt.key[0] = k0;
+    opt.key[1] = k1;
+    opt.threads = threads;
+    opt.pairs = make_pairs(pairs);
+    opt.record_layers = record_layers;
+    py::list records;
+    for (auto h : record_layers) {
+        if (h < 0 || h >= net.n_layers()) throw std::invalid_argument("record: layer out of range");
+        py::array_t<T> a({static_cast<py::ssize_t>(X.shape(0)), static_cast<py::ssize_t>(n_samples),
+                          static_cast<py::ssize_t>(net.layers[static_cast<std::size_t>(h)].n_out)});
+        opt.record_out.push_back(a.mutable_data());
+        records.append(a);
+    }
+    opt.interrupted = [] {
+        py::gil_scoped_acquire g;
+        return PyErr_CheckSignals() != 0;
+    };
+    SampleStats st;
+    try {
+        py::gil_scoped_release nogil;
+        st = sample<T>(net, gate, X.data(), X.shape(0), opt);
+    } catch (const Interrupted&) {
+        throw py::error_already_set();
+    }
+    return py::make_tuple(stats_to_dict(std::move(st)), records);
+}
+
+template <class T>
+py::tuple ensemble_py(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
+                      const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
+                      const std::vector<double>& keep_bias, const carray<T>& X, int threads) {
+    const auto net = make_net<T>(Ws, bs, fs);
+    const Gate gate = make_gate(gate_kind, p, keep_bias);
+    if (X.ndim() != 2) throw std::invalid_argument("inputs must be 2-D");
+    py::list Us, Wo;
+    std::vector<T*> up, wp;
+    for (const auto& l : net.layers) {
+        py::array_t<T> u({X.shape(0), static_cast<py::ssize_t>(l.n_out)}), w({X.shape(0), static_cast<py::ssize_t>(l.n_out)});
+        up.push_back(u.mutable_data());
+        wp.push_back(w.mutable_data());
+        Us.append(u);
+        Wo.append(w);
+    }
+    {
+        py::gil_scoped_release nogil;
+        ensemble<T>(net, gate, X.data(), X.shape(0), up, wp, threads);
+    }
+    return py::make_tuple(Us, Wo);
+}
+
+SampleStats dict_to_stats(const py::dict& d, const std::vector<UnitPair>& pairs) {
+    auto get = [&](const char* k) { return d[k].cast<carray<double>>(); };
+    const auto mean = get("mean");
+    if (mean.ndim() != 2) throw std::invalid_argument("statistics: mean must be 2-D");
+    SampleStats st(mean.shape(0), mean.shape(1), pairs);
+    auto fill = [&](const char* k, std::vector<double>& v) {
+        const auto a = get(k);
+        if (static_cast<std::size_t>(a.size()) != v.size()) throw std::invalid_argument(std::string("statistics: bad shape of ") + k);
+        std::copy(a.data(), a.data() + a.size(), v.begin());
+    };
+    fill("count", st.count); fill("mean", st.mean); fill("m2", st.m2); fill("slog", st.slog);
+    fill("slogc", st.slogc); fill("mean_S", st.mean_S); fill("m2_S", st.m2_S); fill("mean_dO", st.mean_dO);
+    fill("comoment", st.comoment);
+    return st;
+}
+
+py::dict merge_py(const py::dict& a, const py::dict& b, const carray<std::int64_t>& pairs) {
+    const auto pr = make_pairs(pairs);
+    SampleStats sa = dict_to_stats(a, pr);
+    const SampleStats sb = dict_to_stats(b, pr);
+    sa.merge(sb);
+    return stats_to_dict(std::move(sa));
+}
+
+template <class T>
+py::tuple transfer_py(const TransferSpec& spec, const carray<T>& S) {
+    Transfer f;
+    const auto& [k, c, lam, t, s] = spec;
+    f.kind = static_cast<TransferKind>(k);
+    f.c = c; f.lam = lam; f.threshold = t; f.slope = s;
+    f.validate();
+    if (S.ndim() != 2) throw std::invalid_argument("S must be 2-D (rows, units)");
+    const py::ssize_t r = S.shape(0), n = S.shape(1);
+    py::array_t<T> O({r, n});
+    py::array_t<double> lo({r, n}), loc({r, n}), d({r, n});
+    for (py::ssize_t i = 0; i < r; ++i)
+        apply_transfer<T>(f, S.data() + i * n, O.mutable_data() + i * n, lo.mutable_data() + i * n,
+                          loc.mutable_data() + i * n, d.mutable_data() + i * n, n);
+    return py::make_tuple(O, lo, loc, d);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "dropengine C++ core (internal; use the dropengine package)";
+    m.def("sample_f32", &sample_py<float>);
+    m.def("sample_f64", &sample_py<double>);
+    m.def("ensemble_f32", &ensemble_py<float>);
+    m.def("ensemble_f64", &ensemble_py<double>);
+    m.def("transfer_f32", &transfer_py<float>);
+    m.def("transfer_f64", &transfer_py<double>);
+    m.def("merge", &merge_py);
+    m.def("philox4x32_10", [](std::array<std::uint32_t, 4> c, std::array<std::uint32_t, 2> k) {
+        const Philox4x32 r = philox4x32_10(c[0], c[1], c[2], c[3], k[0], k[1]);
+        return std::array<std::uint32_t, 4>{r.v[0], r.v[1], r.v[2], r.v[3]};
+    });
+    m.def("build_info", [] {
+        py::dict d;
+        d["version"] = version();
+        d["openmp"] = has_openmp();
+        d["max_threads"] = max_threads();
+        d["simd"] = simd_level();
+        d["cuda"] = false;
+        d["stream_version"] = kStreamVersion;
+        d["block_samples"] = kBlockSamples;
+        return d;
+    });
+}

@@ -1,0 +1,66 @@
+// The random-stream registry: which Philox counter every draw of the engine uses.
+//
+// A draw is addressed by what it gates, never by the thread that makes it:
+//
+//   counter c0 = element / 4          (unit j, or connection i * n_in + j, or output unit i)
+//           c1 = sample index, low 32 bits
+//           c2 = input index
+//           c3 = stream << 24 | layer << 16 | sample index bits 32..47
+//   key        = two 32-bit words derived from the user's seed
+//   word       = element % 4 of the 128-bit output
+//
+// A gate keeps an element when the 32-bit word r satisfies r < round(keep * 2^32)
+// (keep = 1 always keeps; keep = 0 never does), so keep probabilities are exact to 2^-32.
+//
+// Changing anything here changes every random result: bump kStreamVersion and the
+// golden hash in the tests together, and say so in the changelog.
+#pragma once
+#include <cstdint>
+#include <cmath>
+
+#include "dropengine/philox.h"
+
+namespace dropengine {
+
+/// Version of the mapping from (seed, input, sample, layer, element) to random bits.
+constexpr int kStreamVersion = 1;
+
+/// Purposes of random draws; each owns a disjoint counter range.
+enum class Stream : std::uint32_t {
+    UnitGate = 1,        ///< dropout on the units feeding layer h (element = unit j)
+    ConnectionGate = 2,  ///< dropout on connections of layer h (element = i * n_in + j)
+    BiasGate = 3,        ///< gate of the biases of layer h (element = 0 for units, i for connections)
+    Dropin = 4,          ///< dropin on the units feeding layer h (element = unit j)
+};
+
+/// Key and address of one draw site: everything except the element index.
+struct DrawSite {
+    std::uint32_t k0, k1;  ///< key from the seed
+    std::uint32_t c1, c2, c3;
+
+    DROPENGINE_HD static DrawSite make(std::uint32_t k0, std::uint32_t k1, Stream stream,
+                                       std::uint32_t layer, std::uint64_t input,
+                                       std::uint64_t sample) {
+        return DrawSite{k0, k1, static_cast<std::uint32_t>(sample),
+                        static_cast<std::uint32_t>(input),
+                        (static_cast<std::uint32_t>(stream) << 24) | ((layer & 0xFFu) << 16) |
+                            static_cast<std::uint32_t>((sample >> 32) & 0xFFFFu)};
+    }
+    /// The 128 random bits covering elements 4*block .. 4*block + 3.
+    DROPENGINE_HD Philox4x32 block(std::uint64_t blk) const {
+        return philox4x32_10(static_cast<std::uint32_t>(blk), c1, c2, c3, k0, k1);
+    }
+    /// The 32-bit word of one element.
+    DROPENGINE_HD std::uint32_t word(std::uint64_t element) const {
+        return block(element >> 2).v[element & 3u];
+    }
+};
+
+/// Integer threshold t such that "keep iff word < t" has probability exactly t / 2^32.
+inline std::uint64_t keep_threshold(double keep) {
+    if (!(keep > 0.0)) return 0;
+    if (keep >= 1.0) return std::uint64_t{1} << 32;
+    return static_cast<std::uint64_t>(std::llround(keep * 4294967296.0));
+}
+
+}  // namespace dropengine

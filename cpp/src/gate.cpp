@@ -1,0 +1,36 @@
+#include "dropengine/gate.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace dropengine {
+
+void Gate::validate(const std::vector<std::int64_t>& n_out, const std::vector<std::int64_t>& n_in) const {
+    const std::size_t L = n_out.size();
+    if (kind == GateKind::None) return;
+    if (kind != GateKind::Units && kind != GateKind::Connections && kind != GateKind::Dropin)
+        throw std::invalid_argument("gate: unknown kind " + std::to_string(static_cast<int>(kind)));
+    const char* what = kind == GateKind::Dropin ? "rate" : "keep";
+    if (p.size() != L)
+        throw std::invalid_argument(std::string("gate: ") + what + " must have one entry per layer (" +
+                                    std::to_string(L) + "), got " + std::to_string(p.size()));
+    for (std::size_t h = 0; h < L; ++h) {
+        const std::size_t full = kind == GateKind::Connections ? static_cast<std::size_t>(n_out[h] * n_in[h])
+                                                               : static_cast<std::size_t>(n_in[h]);
+        if (p[h].size() != 1 && p[h].size() != full)
+            throw std::invalid_argument(std::string("gate: ") + what + "[" + std::to_string(h) + "] must hold 1 or " +
+                                        std::to_string(full) + " values, got " + std::to_string(p[h].size()));
+        for (double v : p[h])
+            if (!(v >= 0.0 && v <= 1.0))
+                throw std::invalid_argument(std::string("gate: ") + what + "[" + std::to_string(h) +
+                                            "] must lie in [0, 1] (and not be NaN)");
+    }
+    if (!keep_bias.empty()) {
+        if (keep_bias.size() != L)
+            throw std::invalid_argument("gate: keep_bias must have one entry per layer");
+        for (double v : keep_bias)
+            if (!(v >= 0.0 && v <= 1.0)) throw std::invalid_argument("gate: keep_bias must lie in [0, 1]");
+    }
+}
+
+}  // namespace dropengine

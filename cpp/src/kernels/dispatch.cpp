@@ -1,0 +1,43 @@
+// Picks the kernels for the best ISA the running CPU supports (faiss-style per-ISA
+// translation units; the library itself is built without -march=native).
+#include <cstdint>
+
+#include "kernels.h"
+
+namespace dropengine::detail {
+
+#define DROPENGINE_DECLARE(isa)                                                                           \
+    template <class T>                                                                                    \
+    void matmul_skip_##isa(const T*, std::int64_t, std::int64_t, const T*, std::int64_t, T*, std::int64_t, \
+                           std::int32_t*, T*);
+DROPENGINE_DECLARE(generic)
+#if defined(DROPENGINE_HAVE_X86_VARIANTS)
+DROPENGINE_DECLARE(avx2)
+DROPENGINE_DECLARE(avx512)
+#endif
+#undef DROPENGINE_DECLARE
+
+template <class T>
+const Kernels<T>& kernels_generic() {
+    static const Kernels<T> k{&matmul_skip_generic<T>, "generic"};
+    return k;
+}
+
+template <class T>
+const Kernels<T>& kernels() {
+#if defined(DROPENGINE_HAVE_X86_VARIANTS)
+    static const Kernels<T> k512{&matmul_skip_avx512<T>, "avx512"};
+    static const Kernels<T> k2{&matmul_skip_avx2<T>, "avx2"};
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return k512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return k2;
+#endif
+    return kernels_generic<T>();
+}
+
+template const Kernels<float>& kernels<float>();
+template const Kernels<double>& kernels<double>();
+template const Kernels<float>& kernels_generic<float>();
+template const Kernels<double>& kernels_generic<double>();
+
+}  // namespace dropengine::detail

@@ -1,0 +1,40 @@
+// Hot loops of the sampler, runtime-dispatched by ISA (AVX-512 / AVX2 / portable).
+// Each kernel has a plain reference twin in dropengine/_reference.py, and
+// cpp/tests/test_kernels.cpp checks every compiled variant against the portable one.
+#pragma once
+#include <cstdint>
+
+namespace dropengine::detail {
+
+/// Width (in elements) of the column tiles of a packed weight matrix.
+template <class T>
+constexpr std::int64_t kTile = 512 / sizeof(T);  // 128 floats or 64 doubles: 8 zmm registers
+
+/// Packed W^T of one layer: for each tile of kTile output units, n_in rows of kTile
+/// values (zero-padded past n_out), so a tile's weights are contiguous.
+/// Wp size: n_tiles(n_out) * n_in * kTile.
+template <class T>
+inline std::int64_t n_tiles(std::int64_t n_out) { return (n_out + kTile<T> - 1) / kTile<T>; }
+
+/// S[s, :] (row stride ldS >= n_tiles * kTile) = sum over the nonzero A[s, j] of
+/// A[s, j] * W[:, j], for s < B, A row-major (B x n_in). Zero entries of A, dropped
+/// units and zero inputs alike, cost nothing. `idx` (B * n_in ints) and `val`
+/// (B * n_in values) are scratch.
+template <class T>
+using MatmulSkipFn = void (*)(const T* A, std::int64_t B, std::int64_t n_in, const T* Wp, std::int64_t n_out,
+                              T* S, std::int64_t ldS, std::int32_t* idx, T* val);
+
+template <class T>
+struct Kernels {
+    MatmulSkipFn<T> matmul_skip;
+    const char* isa;
+};
+
+/// The kernels for the best ISA this CPU supports.
+template <class T>
+const Kernels<T>& kernels();
+/// The portable kernels (reference twin for tests).
+template <class T>
+const Kernels<T>& kernels_generic();
+
+}  // namespace dropengine::detail

@@ -1,0 +1,47 @@
+#include "dropengine/network.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace dropengine {
+
+template <class T>
+std::int64_t NetworkView<T>::n_units() const {
+    std::int64_t n = 0;
+    for (const auto& l : layers) n += l.n_out;
+    return n;
+}
+
+template <class T>
+std::int64_t NetworkView<T>::unit_offset(std::int64_t h) const {
+    std::int64_t n = 0;
+    for (std::int64_t k = 0; k < h; ++k) n += layers[static_cast<std::size_t>(k)].n_out;
+    return n;
+}
+
+template <class T>
+void NetworkView<T>::validate() const {
+    if (layers.empty()) throw std::invalid_argument("network: at least one layer is required");
+    if (layers.size() > 255) throw std::invalid_argument("network: at most 255 layers are supported");
+    for (std::size_t h = 0; h < layers.size(); ++h) {
+        const auto& l = layers[h];
+        const std::string name = "network layer " + std::to_string(h);
+        if (l.n_out < 1 || l.n_in < 1) throw std::invalid_argument(name + ": weights must have shape (n_out >= 1, n_in >= 1)");
+        if (h > 0 && l.n_in != layers[h - 1].n_out)
+            throw std::invalid_argument(name + ": n_in = " + std::to_string(l.n_in) + " does not match n_out = " +
+                                        std::to_string(layers[h - 1].n_out) + " of layer " + std::to_string(h - 1));
+        if (!l.W) throw std::invalid_argument(name + ": weights are missing");
+        for (std::int64_t k = 0; k < l.n_out * l.n_in; ++k)
+            if (!std::isfinite(l.W[k])) throw std::invalid_argument(name + ": weights must be finite");
+        if (l.b)
+            for (std::int64_t k = 0; k < l.n_out; ++k)
+                if (!std::isfinite(l.b[k])) throw std::invalid_argument(name + ": biases must be finite");
+        l.f.validate();
+    }
+}
+
+template struct NetworkView<float>;
+template struct NetworkView<double>;
+
+}  // namespace dropengine

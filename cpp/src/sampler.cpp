@@ -1,0 +1,383 @@
+// Monte Carlo sampling of dropout subnetworks (Sections 5, 9; Eq. 22, 23, 49) with
+// streaming statistics (Eq. 35-37, 220). See sampler.h for the execution model.
+#include "dropengine/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "dropengine/rng_streams.h"
+#include "kernels/kernels.h"
+#include "pack.h"
+
+namespace dropengine {
+namespace {
+
+using detail::kFields;
+using detail::RowRef;
+
+/// Accumulator storage for one (input, block) or one tree node: count, fields, co-moments.
+struct RowBuf {
+    std::vector<double> data;
+    RowBuf(std::int64_t n_units, std::int64_t n_pairs) : data(1 + kFields * n_units + n_pairs, 0.0) {}
+    RowRef ref(std::int64_t n_units) {
+        RowRef r{data.data(), {}, data.data() + 1 + kFields * n_units};
+        for (int f = 0; f < kFields; ++f) r.field[f] = data.data() + 1 + f * n_units;
+        return r;
+    }
+};
+
+/// The binary-counter reduction of one input's blocks: block k is merged with its
+/// neighbours exactly as in a perfect binary tree over block indices, so the result
+/// depends on the sequence of blocks only, never on threads or rounds.
+struct TreeStack {
+    std::vector<std::pair<int, RowBuf>> nodes;
+    void push(RowBuf&& b, std::int64_t n_units, const std::vector<UnitPair>& pairs) {
+        int level = 0;
+        while (!nodes.empty() && nodes.back().first == level) {
+            detail::merge_row(nodes.back().second.ref(n_units), b.ref(n_units), n_units, pairs.data(),
+                              static_cast<std::int64_t>(pairs.size()));
+            b = std::move(nodes.back().second);
+            nodes.pop_back();
+            ++level;
+        }
+        nodes.emplace_back(level, std::move(b));
+    }
+};
+
+/// Per-layer data prepared once per call.
+template <class T>
+struct LayerPlan {
+    std::vector<T> Wp;                  // packed W^T (unit dropout, dropin, none)
+    std::vector<std::uint64_t> thr;     // per element keep / dropin thresholds (or 1 value)
+    std::uint64_t bias_thr = std::uint64_t{1} << 32;
+    bool gated = false;                 // draws needed for this layer's gate
+};
+
+/// Scratch of one thread.
+template <class T>
+struct Workspace {
+    std::vector<T> act, S;
+    std::vector<std::vector<T>> O;  // per layer, B x n_out
+    std::vector<double> logO, logOc, dO;
+    std::vector<std::int32_t> idx;
+    std::vector<T> val;
+};
+
+template <class T>
+class Sampler {
+public:
+    Sampler(const NetworkView<T>& net, const Gate& gate, const T* X, std::int64_t n_rows, const SampleOptions& opt)
+        : net_(net), gate_(gate), X_(X), n_rows_(n_rows), opt_(opt), kern_(detail::kernels<T>()) {
+        const auto L = net.layers.size();
+        n_units_ = net.n_units();
+        plans_.resize(L);
+        for (std::size_t h = 0; h < L; ++h) {
+            const auto& l = net.layers[h];
+            auto& pl = plans_[h];
+            const auto& p = gate.kind == GateKind::None ? std::vector<double>{1.0} : gate.p[h];
+            for (double v : p) pl.thr.push_back(keep_threshold(v));
+            if (gate.kind == GateKind::Dropin)
+                pl.gated = std::any_of(p.begin(), p.end(), [](double v) { return v > 0; });
+            else
+                pl.gated = std::any_of(p.begin(), p.end(), [](double v) { return v < 1; });
+            if (gate.kind == GateKind::Units || gate.kind == GateKind::Connections)
+                pl.bias_thr = keep_threshold(gate.bias_keep(h));
+            if (gate.kind != GateKind::Connections)
+                pl.Wp = detail::pack_weights<T>(l.W, l.n_out, l.n_in, [](std::int64_t, std::int64_t) { return 1.0; });
+            max_in_ = std::max(max_in_, l.n_in);
+            max_pad_ = std::max(max_pad_, detail::n_tiles<T>(l.n_out) * detail::kTile<T>);
+        }
+    }
+
+    SampleStats run() {
+        const std::int64_t B = kBlockSamples;
+        const auto n = static_cast<std::int64_t>(opt_.n_samples);
+        const std::int64_t nb = (n + B - 1) / B;
+        const std::int64_t np = static_cast<std::int64_t>(opt_.pairs.size());
+        int threads = opt_.threads;
+#ifdef _OPENMP
+        if (threads <= 0) threads = omp_get_max_threads();
+#else
+        threads = 1;
+#endif
+        // Blocks per input per round: enough jobs to keep every thread busy, few enough
+        // that a round takes milliseconds (interrupt latency) and little memory.
+        const std::int64_t R = std::max<std::int64_t>(1, std::min<std::int64_t>(nb, (8 * threads + n_rows_ - 1) / n_rows_));
+        std::vector<TreeStack> stacks(static_cast<std::size_t>(n_rows_));
+        std::vector<Workspace<T>> ws(static_cast<std::size_t>(threads));
+        for (auto& w : ws) init_workspace(w);
+
+        for (std::int64_t b0 = 0; b0 < nb; b0 += R) {
+            const std::int64_t nr = std::min(R, nb - b0), jobs = nr * n_rows_;
+            std::vector<RowBuf> slots(static_cast<std::size_t>(jobs), RowBuf(n_units_, np));
+            int failed = 0;
+            std::string err;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+            for (std::int64_t job = 0; job < jobs; ++job) {
+                int tid = 0;
+#ifdef _OPENMP
+                tid = omp_get_thread_num();
+#endif
+                const std::int64_t x = job / nr, blk = b0 + job % nr;
+                try {
+                    run_block(ws[static_cast<std::size_t>(tid)], x, blk * B, std::min(B, n - blk * B),
+                              slots[static_cast<std::size_t>(job)].ref(n_units_));
+                } catch (const std::exception& e) {
+#pragma omp critical
+                    { failed = 1; err = e.what(); }
+                }
+            }
+            if (failed) throw std::runtime_error(err);
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (std::int64_t x = 0; x < n_rows_; ++x)
+                for (std::int64_t k = 0; k < nr; ++k)
+                    stacks[static_cast<std::size_t>(x)].push(std::move(slots[static_cast<std::size_t>(x * nr + k)]),
+                                                             n_units_, opt_.pairs);
+            if (opt_.interrupted && opt_.interrupted()) throw Interrupted{};
+        }
+        SampleStats out(n_rows_, n_units_, opt_.pairs);
+        for (std::int64_t x = 0; x < n_rows_; ++x) {
+            auto& nodes = stacks[static_cast<std::size_t>(x)].nodes;
+            RowBuf acc(n_units_, np);
+            for (auto& node : nodes)  // oldest (largest) subtree first: blocks in order
+                detail::merge_row(acc.ref(n_units_), node.second.ref(n_units_), n_units_, opt_.pairs.data(), np);
+            const RowRef r = acc.ref(n_units_);
+            out.count[static_cast<std::size_t>(x)] = *r.count;
+            std::vector<double>* dst[kFields] = {&out.mean, &out.m2, &out.slog, &out.slogc, &out.mean_S, &out.m2_S, &out.mean_dO};
+            for (int f = 0; f < kFields; ++f)
+                std::copy(r.field[f], r.field[f] + n_units_, dst[f]->begin() + x * n_units_);
+            std::copy(r.comoment, r.comoment + np, out.comoment.begin() + x * np);
+        }
+        return out;
+    }
+
+private:
+    void init_workspace(Workspace<T>& w) const {
+        const std::int64_t B = kBlockSamples;
+        const std::int64_t nkb = (max_in_ + 63) / 64;
+        w.act.assign(static_cast<std::size_t>(B * max_in_), T(0));
+        w.S.assign(static_cast<std::size_t>(B * max_pad_), T(0));
+        w.O.resize(net_.layers.size());
+        for (std::size_t h = 0; h < net_.layers.size(); ++h)
+            w.O[h].assign(static_cast<std::size_t>(B * net_.layers[h].n_out), T(0));
+        w.logO.assign(static_cast<std::size_t>(max_pad_), 0.0);
+        w.logOc.assign(static_cast<std::size_t>(max_pad_), 0.0);
+        w.dO.assign(static_cast<std::size_t>(max_pad_), 0.0);
+        w.idx.assign(static_cast<std::size_t>(B * max_in_ + B * (nkb + 1)), 0);
+        w.val.assign(static_cast<std::size_t>(B * max_in_), T(0));
+    }
+
+    /// Propagates samples [s0, s0 + b) of input x and writes their block statistics.
+    void run_block(Workspace<T>& w, std::int64_t x, std::int64_t s0, std::int64_t b, const RowRef& out) const {
+        const std::uint64_t gx = opt_.first_input + static_cast<std::uint64_t>(x);
+        const std::uint64_t gs0 = opt_.first_sample + static_cast<std::uint64_t>(s0);
+        *out.count = static_cast<double>(b);
+        for (std::size_t h = 0; h < net_.layers.size(); ++h) {
+            const auto& l = net_.layers[h];
+            const auto& pl = plans_[h];
+            const std::int64_t ni = l.n_in, no = l.n_out;
+            const T* src = h == 0 ? nullptr : w.O[h - 1].data();
+            // 1. Inputs of layer h for each sample, gated on units (Eq. 22) or dropin.
+            for (std::int64_t s = 0; s < b; ++s) {
+                T* a = w.act.data() + s * ni;
+                const T* in = h == 0 ? X_ + x * ni : src + s * ni;
+                std::copy(in, in + ni, a);
+                if (!pl.gated || gate_.kind == GateKind::Connections) continue;
+                const Stream st = gate_.kind == GateKind::Dropin ? Stream::Dropin : Stream::UnitGate;
+                const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], st, static_cast<std::uint32_t>(h), gx, gs0 + s);
+                const bool one = pl.thr.size() == 1;
+                for (std::int64_t j0 = 0; j0 < ni; j0 += 4) {
+                    const Philox4x32 r = site.block(static_cast<std::uint64_t>(j0 >> 2));
+                    const std::int64_t je = std::min<std::int64_t>(4, ni - j0);
+                    for (std::int64_t q = 0; q < je; ++q) {
+                        const bool hit = r.v[q] < pl.thr[one ? 0 : static_cast<std::size_t>(j0 + q)];
+                        if (gate_.kind == GateKind::Dropin) {
+                            if (hit) a[j0 + q] = T(1);
+                        } else if (!hit) {
+                            a[j0 + q] = T(0);
+                        }
+                    }
+                }
+            }
+            // 2. Sums S (Eq. 13/14 with Eq. 9 for the bias).
+            const std::int64_t ldS = detail::n_tiles<T>(no) * detail::kTile<T>;
+            if (gate_.kind == GateKind::Connections)
+                connection_sums(w, l, pl, h, gx, gs0, b, ldS);
+            else
+                kern_.matmul_skip(w.act.data(), b, ni, pl.Wp.data(), no, w.S.data(), ldS, w.idx.data(), w.val.data());
+            if (l.b) add_bias(w, l, pl, h, gx, gs0, b, ldS);
+            // 3. Outputs and their block statistics (two passes: sums, then squared deviations).
+            const std::int64_t off = net_.unit_offset(static_cast<std::int64_t>(h));
+            double* mean = out.field[0] + off;
+            double* m2 = out.field[1] + off;
+            double* sl = out.field[2] + off;
+            double* slc = out.field[3] + off;
+            double* mS = out.field[4] + off;
+            double* m2S = out.field[5] + off;
+            double* md = out.field[6] + off;
+            for (std::int64_t s = 0; s < b; ++s) {
+                const T* Srow = w.S.data() + s * ldS;
+                T* Orow = w.O[h].data() + s * no;
+                apply_transfer(l.f, Srow, Orow, w.logO.data(), w.logOc.data(), w.dO.data(), no);
+                for (std::int64_t i = 0; i < no; ++i) {
+                    mean[i] += static_cast<double>(Orow[i]);
+                    mS[i] += static_cast<double>(Srow[i]);
+                    sl[i] += w.logO[i];
+                    slc[i] += w.logOc[i];
+                    md[i] += w.dO[i];
+                }
+            }
+            const double inv = 1.0 / static_cast<double>(b);
+            for (std::int64_t i = 0; i < no; ++i) { mean[i] *= inv; mS[i] *= inv; md[i] *= inv; }
+            for (std::int64_t s = 0; s < b; ++s) {
+                const T* Srow = w.S.data() + s * ldS;
+                const T* Orow = w.O[h].data() + s * no;
+                for (std::int64_t i = 0; i < no; ++i) {
+                    const double d = static_cast<double>(Orow[i]) - mean[i];
+                    const double dS = static_cast<double>(Srow[i]) - mS[i];
+                    m2[i] += d * d;
+                    m2S[i] += dS * dS;
+                }
+            }
+            record(w, h, x, s0, b);
+        }
+        pair_comoments(w, out, b);
+    }
+
+    /// Connection dropout (Eq. 14, 23): each w_ij gated by its own draw.
+    void connection_sums(Workspace<T>& w, const LayerView<T>& l, const LayerPlan<T>& pl, std::size_t h,
+                         std::uint64_t gx, std::uint64_t gs0, std::int64_t b, std::int64_t ldS) const {
+        const std::int64_t ni = l.n_in, no = l.n_out;
+        const bool one = pl.thr.size() == 1;
+        for (std::int64_t s = 0; s < b; ++s) {
+            const T* a = w.act.data() + s * ni;
+            T* S = w.S.data() + s * ldS;
+            const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], Stream::ConnectionGate,
+                                                 static_cast<std::uint32_t>(h), gx, gs0 + s);
+            for (std::int64_t i = 0; i < no; ++i) {
+                const T* Wi = l.W + i * ni;
+                T acc = T(0);
+                if (!pl.gated) {
+                    for (std::int64_t j = 0; j < ni; ++j) acc += Wi[j] * a[j];
+                } else {
+                    const std::uint64_t e0 = static_cast<std::uint64_t>(i * ni);
+                    for (std::int64_t j = 0; j < ni; ++j) {
+                        const std::uint64_t e = e0 + static_cast<std::uint64_t>(j);
+                        const std::uint32_t r = site.word(e);
+                        if (r < pl.thr[one ? 0 : static_cast<std::size_t>(e)]) acc += Wi[j] * a[j];
+                    }
+                }
+                S[i] = acc;
+            }
+        }
+    }
+
+    /// Biases (Eq. 9): one gate per layer and sample for unit dropout, one per unit for
+    /// connection dropout, none otherwise.
+    void add_bias(Workspace<T>& w, const LayerView<T>& l, const LayerPlan<T>& pl, std::size_t h, std::uint64_t gx,
+                  std::uint64_t gs0, std::int64_t b, std::int64_t ldS) const {
+        const bool gated = pl.bias_thr < (std::uint64_t{1} << 32);
+        for (std::int64_t s = 0; s < b; ++s) {
+            T* S = w.S.data() + s * ldS;
+            const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], Stream::BiasGate,
+                                                 static_cast<std::uint32_t>(h), gx, gs0 + s);
+            if (gated && gate_.kind == GateKind::Units && !(site.word(0) < pl.bias_thr)) continue;
+            for (std::int64_t i = 0; i < l.n_out; ++i) {
+                if (gated && gate_.kind == GateKind::Connections && !(site.word(static_cast<std::uint64_t>(i)) < pl.bias_thr))
+                    continue;
+                S[i] += l.b[i];
+            }
+        }
+    }
+
+    void record(const Workspace<T>& w, std::size_t h, std::int64_t x, std::int64_t s0, std::int64_t b) const {
+        for (std::size_t r = 0; r < opt_.record_layers.size(); ++r) {
+            if (opt_.record_layers[r] != static_cast<std::int64_t>(h)) continue;
+            const std::int64_t no = net_.layers[h].n_out;
+            T* dst = static_cast<T*>(opt_.record_out[r]) +
+                     (x * static_cast<std::int64_t>(opt_.n_samples) + s0) * no;
+            std::copy(w.O[h].data(), w.O[h].data() + b * no, dst);
+        }
+    }
+
+    void pair_comoments(const Workspace<T>& w, const RowRef& out, std::int64_t b) const {
+        for (std::size_t k = 0; k < opt_.pairs.size(); ++k) {
+            const auto [ha, ia] = locate(opt_.pairs[k].a);
+            const auto [hb, ib] = locate(opt_.pairs[k].b);
+            const double ma = out.field[0][opt_.pairs[k].a], mb = out.field[0][opt_.pairs[k].b];
+            const std::int64_t na = net_.layers[ha].n_out, nbw = net_.layers[hb].n_out;
+            double c = 0.0;
+            for (std::int64_t s = 0; s < b; ++s)
+                c += (static_cast<double>(w.O[ha][static_cast<std::size_t>(s * na + ia)]) - ma) *
+                     (static_cast<double>(w.O[hb][static_cast<std::size_t>(s * nbw + ib)]) - mb);
+            out.comoment[k] = c;
+        }
+    }
+
+    std::pair<std::size_t, std::int64_t> locate(std::int64_t u) const {
+        std::size_t h = 0;
+        while (u >= net_.layers[h].n_out) u -= net_.layers[h++].n_out;
+        return {h, u};
+    }
+
+    const NetworkView<T>& net_;
+    const Gate& gate_;
+    const T* X_;
+    std::int64_t n_rows_;
+    const SampleOptions& opt_;
+    const detail::Kernels<T>& kern_;
+    std::vector<LayerPlan<T>> plans_;
+    std::int64_t n_units_ = 0, max_in_ = 0, max_pad_ = 0;
+};
+
+template <class T>
+std::vector<std::int64_t> outs(const NetworkView<T>& net) {
+    std::vector<std::int64_t> v;
+    for (const auto& l : net.layers) v.push_back(l.n_out);
+    return v;
+}
+template <class T>
+std::vector<std::int64_t> ins(const NetworkView<T>& net) {
+    std::vector<std::int64_t> v;
+    for (const auto& l : net.layers) v.push_back(l.n_in);
+    return v;
+}
+
+}  // namespace
+
+template <class T>
+SampleStats sample(const NetworkView<T>& net, const Gate& gate, const T* X, std::int64_t n_rows,
+                   const SampleOptions& opt) {
+    net.validate();
+    gate.validate(outs(net), ins(net));
+    if (n_rows < 0) throw std::invalid_argument("sample: the number of inputs must be >= 0");
+    if (opt.n_samples < 1) throw std::invalid_argument("sample: n_samples must be >= 1");
+    if (opt.first_sample + opt.n_samples > (std::uint64_t{1} << 48))
+        throw std::invalid_argument("sample: sample indices must stay below 2^48");
+    if (opt.first_input + static_cast<std::uint64_t>(n_rows) > (std::uint64_t{1} << 32))
+        throw std::invalid_argument("sample: input indices must stay below 2^32");
+    for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
+        if (!std::isfinite(X[k])) throw std::invalid_argument("sample: inputs must be finite");
+    const std::int64_t nu = net.n_units();
+    for (const auto& p : opt.pairs)
+        if (p.a < 0 || p.a >= nu || p.b < 0 || p.b >= nu)
+            throw std::invalid_argument("sample: pair unit index out of range [0, " + std::to_string(nu) + ")");
+    if (opt.record_layers.size() != opt.record_out.size())
+        throw std::invalid_argument("sample: one output buffer per recorded layer is required");
+    for (std::int64_t h : opt.record_layers)
+        if (h < 0 || h >= net.n_layers()) throw std::invalid_argument("sample: recorded layer out of range");
+    if (n_rows == 0) return SampleStats(0, nu, opt.pairs);
+    return Sampler<T>(net, gate, X, n_rows, opt).run();
+}
+
+template SampleStats sample<float>(const NetworkView<float>&, const Gate&, const float*, std::int64_t, const SampleOptions&);
+template SampleStats sample<double>(const NetworkView<double>&, const Gate&, const double*, std::int64_t, const SampleOptions&);
+
+}  // namespace dropengine

@@ -1,0 +1,24 @@
+"""dropengine: simulate, measure and train dropout networks.
+
+An implementation of Baldi & Sadowski, "The dropout learning algorithm", Artificial
+Intelligence 210 (2014), with a C++ core. Equation numbers in docstrings are the paper's.
+"""
+from __future__ import annotations
+
+from . import _core
+from .gates import Dropin, Dropout, NoGate
+from .network import Network
+from .sampling import ensemble, forward, sample
+from .stats import DropoutWarning, SampleStats
+from .transfer import Linear, Logistic, ReLU, Softmax, Softplus, Tanh, Transfer
+
+__version__ = _core.build_info()["version"]
+
+__all__ = ["Network", "Dropout", "Dropin", "NoGate", "sample", "ensemble", "forward", "SampleStats",
+           "DropoutWarning", "Transfer", "Linear", "Logistic", "Tanh", "ReLU", "Softplus", "Softmax",
+           "build_info"]
+
+
+def build_info() -> dict:
+    """What was built: version, OpenMP, SIMD level in use, CUDA, RNG stream version, block size."""
+    return dict(_core.build_info())

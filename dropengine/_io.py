@@ -1,0 +1,36 @@
+"""Atomic file writing: a crash never leaves a corrupt file where a good one was."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def save_npz_atomic(path, arrays: dict) -> Path:
+    """Writes `arrays` to `path` (.npz, uncompressed) through a temporary file and a rename."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_npz(path, name: str = "path") -> dict:
+    """Loads an .npz without pickles (allow_pickle=False: untrusted files cannot run code)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{name}: cannot read {str(path)!r} as an .npz file: {exc}") from None

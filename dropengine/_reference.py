@@ -1,0 +1,140 @@
+"""Plain NumPy twins of the engine's kernels, for tests and bench checks (slow, obvious).
+
+`sample_reference` draws exactly the same Philox bits as the C++ sampler (see
+cpp/include/dropengine/rng_streams.h), propagates in float64 and returns the raw
+S and O of every layer, so the engine can be checked sample by sample.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .gates import resolve_gate
+from .transfer import Transfer
+
+__all__ = ["philox4x32_10", "draw_words", "keep_threshold", "transfer", "sample_reference", "stats_reference"]
+
+_M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
+_W0, _W1 = 0x9E3779B9, 0xBB67AE85
+_MASK = np.uint64(0xFFFFFFFF)
+STREAM = {"units": 1, "connections": 2, "bias": 3, "dropin": 4}
+
+
+def philox4x32_10(c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10 on broadcast uint32 arrays; returns four uint32 arrays."""
+    c = [np.asarray(v, dtype=np.uint64) & _MASK for v in np.broadcast_arrays(c0, c1, c2, c3)]
+    k0, k1 = int(k0), int(k1)
+    for r in range(10):
+        p0, p1 = _M0 * c[0], _M1 * c[2]
+        hi0, lo0, hi1, lo1 = p0 >> np.uint64(32), p0 & _MASK, p1 >> np.uint64(32), p1 & _MASK
+        c = [hi1 ^ c[1] ^ np.uint64(k0), lo1, hi0 ^ c[3] ^ np.uint64(k1), lo0]
+        k0, k1 = (k0 + _W0) & 0xFFFFFFFF, (k1 + _W1) & 0xFFFFFFFF
+    return [v.astype(np.uint32) for v in c]
+
+
+def draw_words(key, stream: int, layer: int, x: int, s, elements) -> np.ndarray:
+    """The 32-bit word gating `elements` of (stream, layer) for input x and samples s.
+    Returns shape (len(s), len(elements))."""
+    s = np.asarray(s, dtype=np.uint64)[:, None]
+    e = np.asarray(elements, dtype=np.uint64)[None, :]
+    c3 = (stream << 24) | ((layer & 0xFF) << 16)
+    c3 = np.uint64(c3) | ((s >> np.uint64(32)) & np.uint64(0xFFFF))
+    words = philox4x32_10(e >> np.uint64(2), s & _MASK, np.uint64(x), c3, key[0], key[1])
+    w = np.stack(words, axis=-1)
+    word = np.broadcast_to((e & np.uint64(3)).astype(np.intp), w.shape[:2])
+    return np.take_along_axis(w, word[..., None], axis=-1)[..., 0]
+
+
+def keep_threshold(p) -> np.ndarray:
+    """round(p * 2^32) as in rng_streams.h: keep iff word < threshold."""
+    p = np.asarray(p, dtype=np.float64)
+    return np.where(p >= 1, 2.0**32, np.where(p > 0, np.floor(p * 2.0**32 + 0.5), 0.0))
+
+
+def transfer(f: Transfer, S: np.ndarray):
+    """O, log O, log(1 - O), dO/dS in float64 for sums S of shape (..., n)."""
+    S = np.asarray(S, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if f.name == "softmax":
+            z = f.lam * S
+            lse = np.logaddexp.reduce(z, axis=-1, keepdims=True)
+            logO = z - lse
+            O = np.exp(logO)
+            logOc = np.log1p(-O)
+            return O, logO, logOc, f.lam * O * (1 - O)
+        if f.name == "logistic":
+            if f.c == 0:
+                O = np.ones_like(S)
+                return O, np.zeros_like(S), np.full_like(S, -np.inf), np.zeros_like(S)
+            z = f.lam * S - np.log(f.c)
+            logO, logOc = -np.logaddexp(0, -z), -np.logaddexp(0, z)
+            O = np.exp(logO)
+            return O, logO, logOc, f.lam * O * (1 - O)
+        if f.name == "tanh":
+            O = np.tanh(f.lam * S)
+            d = f.lam * (1 - O**2)
+        elif f.name == "relu":
+            O = np.where(S <= f.threshold, 0.0, f.slope * (S - f.threshold))
+            d = np.where(S <= f.threshold, 0.0, f.slope)
+        elif f.name == "softplus":
+            O = np.logaddexp(0, f.lam * S) / f.lam
+            d = 1 / (1 + np.exp(-f.lam * S))
+        else:
+            O, d = S.copy(), np.ones_like(S)
+        return O, np.log(O), np.log1p(-O), d
+
+
+def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, first_input: int = 0):
+    """Raw S[h], O[h] of shape (n_inputs, n_samples, n_out_h), float64, same draws as the engine."""
+    kind, p, keep_bias = resolve_gate(gate, net)
+    X = np.asarray(X, dtype=np.float64).reshape(-1, net.n_in)
+    s = np.arange(first_sample, first_sample + n_samples)
+    Ss = [np.empty((len(X), n_samples, n)) for n in net.sizes[1:]]
+    Os = [np.empty_like(a) for a in Ss]
+    for x in range(len(X)):
+        gx = first_input + x
+        a = np.broadcast_to(X[x], (n_samples, net.n_in)).copy()
+        for h, (W, b, f) in enumerate(zip(net.weights, net.biases, net.transfers)):
+            W = W.astype(np.float64)
+            n_out, n_in = W.shape
+            thr = keep_threshold(p[h])
+            if kind == 1:  # units
+                a = np.where(draw_words(key, STREAM["units"], h, gx, s, range(n_in)) < thr, a, 0.0)
+            elif kind == 3:  # dropin
+                a = np.where(draw_words(key, STREAM["dropin"], h, gx, s, range(n_in)) < thr, 1.0, a)
+            if kind == 2:  # connections
+                m = draw_words(key, STREAM["connections"], h, gx, s, range(n_out * n_in)) < thr
+                S = np.einsum("sij,ij,sj->si", m.reshape(n_samples, n_out, n_in), W, a)
+            else:
+                S = a @ W.T
+            if b is not None:
+                bt = keep_threshold(keep_bias[h]) if kind in (1, 2) else 2.0**32
+                if kind == 2:
+                    gb = draw_words(key, STREAM["bias"], h, gx, s, range(n_out)) < bt
+                else:
+                    gb = draw_words(key, STREAM["bias"], h, gx, s, [0]) < bt
+                S = S + gb * b.astype(np.float64)
+            O = transfer(f, S)[0]
+            Ss[h][x], Os[h][x] = S, O
+            a = O
+    return Ss, Os
+
+
+def stats_reference(net, S, O):
+    """E, var, G, Gc, nwgm, E_S, var_S, E_dsigma from raw samples (axis 1), per layer."""
+    out = {k: [] for k in ("E", "var", "G", "Gc", "nwgm", "E_S", "var_S", "E_dsigma")}
+    for f, Sh, Oh in zip(net.transfers, S, O):
+        _, lo, loc, d = transfer(f, Sh)
+        out["E"].append(Oh.mean(1))
+        out["var"].append(Oh.var(1))
+        lg, lgc = lo.mean(1), loc.mean(1)
+        out["G"].append(np.exp(lg))
+        out["Gc"].append(np.exp(lgc))
+        with np.errstate(invalid="ignore"):
+            if f.name == "softmax":  # Eq. 44
+                out["nwgm"].append(np.exp(lg) / np.exp(lg).sum(-1, keepdims=True))
+            else:
+                out["nwgm"].append(1 / (1 + np.exp(lgc - lg)))
+        out["E_S"].append(Sh.mean(1))
+        out["var_S"].append(Sh.var(1))
+        out["E_dsigma"].append(d.mean(1))
+    return out

@@ -1,0 +1,112 @@
+"""Bernoulli gates: dropout on units or connections (Eq. 6-23, 49), dropin (Section 11.6).
+
+``keep[h]`` gates what feeds layer h: for ``on="units"`` the input units of layer h
+(the network input for h = 0; Eq. 13, 22), scalar or one value per unit; for
+``on="connections"`` the connections of layer h (Eq. 14, 23), scalar or an
+(n_out, n_in) matrix. Biases (Eq. 9-10) are gated with probability ``keep_bias``:
+under unit dropout the bias of a layer acts as one extra unit of the layer below
+(one draw per sample and layer), under connection dropout each unit's bias is its
+own connection.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import as_probabilities
+
+__all__ = ["Dropout", "Dropin", "NoGate"]
+
+_NONE, _UNITS, _CONNECTIONS, _DROPIN = 0, 1, 2, 3
+
+
+def _per_layer(value, net, name: str, matrix: bool) -> list:
+    """Expands a scalar or per-layer list into one flat float64 array per layer."""
+    L = net.n_layers
+    if isinstance(value, (list, tuple)):
+        if len(value) != L:
+            raise ValueError(f"{name} must have one entry per layer ({L}), got {len(value)}")
+        items = list(value)
+    else:
+        arr = as_probabilities(value, name)
+        if arr.ndim != 0:
+            raise ValueError(f"{name}: give a scalar, or a list with one entry per layer ({L})")
+        items = [arr] * L
+    out = []
+    for h, v in enumerate(items):
+        a = as_probabilities(v, f"{name}[{h}]")
+        n_out, n_in = net.weights[h].shape
+        allowed = {(), (n_in,)} | ({(n_out, n_in)} if matrix else set())
+        if a.shape not in allowed:
+            what = f"a scalar or shape ({n_in},)" + (f" or ({n_out}, {n_in})" if matrix else "")
+            raise ValueError(f"{name}[{h}] must be {what}, got shape {a.shape}")
+        if matrix and a.shape == (n_in,):  # one keep per sending unit, for every connection
+            a = np.broadcast_to(a, (n_out, n_in))
+        out.append(np.ascontiguousarray(a, dtype=np.float64).reshape(-1))
+    return out
+
+
+class Dropout:
+    """Dropout with keep probabilities p = 1 - q (Eq. 6-8).
+
+    Parameters
+    ----------
+    keep : float or list
+        A scalar for every layer, or per layer: a scalar, a vector over the layer's
+        input units, or (connections only) an (n_out, n_in) matrix.
+    on : {"units", "connections"}
+    keep_bias : float or list of float
+        Probability that a bias is present (Eq. 9-10); 1 by default.
+    """
+
+    def __init__(self, keep=0.5, on: str = "units", keep_bias=1.0):
+        if on not in ("units", "connections"):
+            raise ValueError(f"on must be 'units' or 'connections', got {on!r}")
+        if not isinstance(keep, (list, tuple)):
+            as_probabilities(keep, "keep")
+        self.keep, self.on, self.keep_bias = keep, on, keep_bias
+
+    def __repr__(self) -> str:
+        return f"Dropout(keep={self.keep!r}, on={self.on!r}, keep_bias={self.keep_bias!r})"
+
+    def _resolve(self, net):
+        kind = _UNITS if self.on == "units" else _CONNECTIONS
+        p = _per_layer(self.keep, net, "keep", matrix=kind == _CONNECTIONS)
+        kb = _per_layer(self.keep_bias, net, "keep_bias", matrix=False)
+        if any(b.size != 1 for b in kb):
+            raise ValueError("keep_bias must be a scalar per layer")
+        return kind, p, [float(b[0]) for b in kb]
+
+
+class Dropin:
+    """Dropin (Section 11.6): each unit feeding layer h is set to 1 with probability
+    ``rate`` (scalar, per layer, or per unit), and passed unchanged otherwise."""
+
+    def __init__(self, rate=0.2):
+        if not isinstance(rate, (list, tuple)):
+            as_probabilities(rate, "rate")
+        self.rate = rate
+
+    def __repr__(self) -> str:
+        return f"Dropin(rate={self.rate!r})"
+
+    def _resolve(self, net):
+        return _DROPIN, _per_layer(self.rate, net, "rate", matrix=False), []
+
+
+class NoGate:
+    """No gating: plain deterministic propagation (Eq. 48)."""
+
+    def __repr__(self) -> str:
+        return "NoGate()"
+
+    def _resolve(self, net):
+        return _NONE, [np.ones(1) for _ in range(net.n_layers)], []
+
+
+def resolve_gate(gate, net):
+    """(kind, p, keep_bias) for the core; TypeError for anything that is not a gate."""
+    if gate is None:
+        gate = NoGate()
+    if not isinstance(gate, (Dropout, Dropin, NoGate)):
+        raise TypeError(f"gate must be Dropout, Dropin, NoGate or None, got {type(gate).__name__}")
+    return gate._resolve(net)

@@ -1,0 +1,140 @@
+"""Monte Carlo sampling of dropout subnetworks (Sections 5, 9) and the ensemble network."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from ._validation import as_count, as_real_array, as_threads, seed_key
+from .gates import resolve_gate
+from .network import Network
+from .stats import SampleStats
+
+__all__ = ["sample", "ensemble", "forward", "DEFAULT_MAX_RECORD_BYTES"]
+
+#: Raw samples larger than this are refused before allocation (override with max_record_bytes).
+DEFAULT_MAX_RECORD_BYTES = 2 * 1024**3
+
+
+def _check_net(net):
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a dropengine.Network, got {type(net).__name__}")
+
+
+def _inputs(net: Network, inputs) -> np.ndarray:
+    X = as_real_array(inputs, "inputs", ndim=(1, 2), dtype=net.dtype)
+    if X.ndim == 1:
+        X = X[None, :]
+    if X.shape[1] != net.n_in:
+        raise ValueError(f"inputs must have {net.n_in} columns (the network's input width), got {X.shape[1]}")
+    return X
+
+
+def _pairs(net: Network, pairs) -> np.ndarray:
+    """Global unit indices for pairs given as ((h_a, i_a), (h_b, i_b))."""
+    if pairs is None:
+        return np.zeros((0, 2), np.int64)
+    offsets = np.cumsum((0,) + net.sizes[1:])
+    out = []
+    for k, pr in enumerate(pairs):
+        try:
+            (ha, ia), (hb, ib) = pr
+        except (TypeError, ValueError):
+            raise ValueError(f"pairs[{k}] must be ((layer, unit), (layer, unit))") from None
+        for h, i in ((ha, ia), (hb, ib)):
+            as_count(h, f"pairs[{k}] layer", minimum=0)
+            as_count(i, f"pairs[{k}] unit", minimum=0)
+            if h >= net.n_layers or i >= net.sizes[h + 1]:
+                raise ValueError(f"pairs[{k}]: unit ({h}, {i}) does not exist in {net!r}")
+        out.append((offsets[ha] + ia, offsets[hb] + ib))
+    return np.asarray(out, np.int64).reshape(-1, 2)
+
+
+def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None, threads=None,
+           pairs=None, record=None, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+           first_sample: int = 0, first_input: int = 0) -> SampleStats:
+    """Draws `n_samples` dropout subnetworks per input and accumulates per-unit statistics.
+
+    For input x and sample s, the gate draws Bernoulli selectors delta (Eq. 6) from
+    Philox4x32-10 streams addressed by (seed, first_input + x, first_sample + s, layer,
+    unit or connection), the subnetwork propagates O^h = f(W^h (delta * O^{h-1}) + b^h)
+    (Eq. 49; Eq. 23 for connections), and E, Var, G, G', NWGM (Eq. 35-37), E(S),
+    Var(S) and E(sigma'(S)) (Eq. 220) are accumulated in float64. Results are
+    bit-identical for any `threads`.
+
+    Parameters
+    ----------
+    net : Network
+    inputs : array (n_inputs, n_in)
+    gate : Dropout, Dropin, NoGate or None
+    n_samples : int >= 1
+    seed : int, numpy.random.SeedSequence or None (fresh entropy, kept in ``seed_entropy``)
+    threads : int >= 1 or None (all cores)
+    pairs : list of ((h_a, i_a), (h_b, i_b)), optional
+        Unit pairs whose covariance E(O_a O_b) - E(O_a) E(O_b) is accumulated (Section 9.6).
+    record : list of int, optional
+        Layers whose raw outputs are returned in ``records[h]``, shape (n_inputs, n_samples, n_out_h).
+    max_record_bytes : int
+        Raw-sample requests larger than this are refused before anything is allocated.
+    first_sample, first_input : int
+        Global indices of the first sample and input, to split one run across calls or
+        processes; merging the parts with ``SampleStats.merge`` reproduces the whole.
+
+    Returns
+    -------
+    SampleStats
+    """
+    _check_net(net)
+    X = _inputs(net, inputs)
+    kind, p, keep_bias = resolve_gate(gate, net)
+    n_samples = as_count(n_samples, "n_samples")
+    first_sample = as_count(first_sample, "first_sample", minimum=0)
+    first_input = as_count(first_input, "first_input", minimum=0)
+    if first_sample + n_samples > 2**48:
+        raise ValueError("n_samples: sample indices must stay below 2^48")
+    if first_input + X.shape[0] > 2**32:
+        raise ValueError("first_input: input indices must stay below 2^32")
+    threads = as_threads(threads)
+    k0, k1, ss = seed_key(seed)
+    pair_idx = _pairs(net, pairs)
+    record = [] if record is None else list(record)
+    for k, h in enumerate(record):
+        as_count(h, f"record[{k}]", minimum=0)
+        if h >= net.n_layers:
+            raise ValueError(f"record[{k}]: layer {h} does not exist (the network has {net.n_layers})")
+    max_record_bytes = as_count(max_record_bytes, "max_record_bytes", minimum=0)
+    need = sum(X.shape[0] * n_samples * net.sizes[h + 1] for h in record) * net.dtype.itemsize
+    if need > max_record_bytes:
+        raise MemoryError(f"record: raw samples would take {need / 2**30:.2f} GiB, above max_record_bytes = "
+                          f"{max_record_bytes / 2**30:.2f} GiB; record fewer layers or samples, or raise the limit")
+    fn = _core.sample_f32 if net.dtype == np.float32 else _core.sample_f64
+    W, b, f = net._core_args()
+    acc, recs = fn(W, b, f, kind, p, keep_bias, X, n_samples, first_sample, first_input, k0, k1, threads,
+                   pair_idx, record)
+    return SampleStats(acc, net.sizes[1:], pair_idx, dict(zip(record, recs)), seed_entropy=ss.entropy,
+                       softmax_layers=[f.name == "softmax" for f in net.transfers])
+
+
+def ensemble(net: Network, inputs, gate=None, *, threads=None):
+    """The deterministic ensemble network (Eq. 24, 26, 54, 167).
+
+    U^h = W^h (p^h * W^{h-1}) + p_b b^h and W^h = f(U^h), W^{-1} = I: each weight
+    multiplied by its keep probability (for connections, p_ij w_ij, Eq. 26); for dropin
+    each input is replaced by its expectation (1 - r) W + r.
+
+    Returns
+    -------
+    U, W : lists over layers of arrays (n_inputs, n_out_h)
+    """
+    _check_net(net)
+    X = _inputs(net, inputs)
+    kind, p, keep_bias = resolve_gate(gate, net)
+    threads = as_threads(threads)
+    fn = _core.ensemble_f32 if net.dtype == np.float32 else _core.ensemble_f64
+    W, b, f = net._core_args()
+    U, Wout = fn(W, b, f, kind, p, keep_bias, X, threads)
+    return list(U), list(Wout)
+
+
+def forward(net: Network, inputs, *, threads=None):
+    """Plain deterministic propagation (Eq. 48): lists S[h], O[h] of shape (n_inputs, n_out_h)."""
+    return ensemble(net, inputs, None, threads=threads)

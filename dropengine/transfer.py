@@ -1,0 +1,146 @@
+"""Transfer functions of the paper (Eq. 27, 43, 69, 76).
+
+Each is a small frozen dataclass; `resolve_transfer` also accepts the names
+"linear", "logistic", "tanh", "relu", "softplus" and "softmax" (default parameters).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["Transfer", "Linear", "Logistic", "Tanh", "ReLU", "Softplus", "Softmax", "resolve_transfer"]
+
+
+class Transfer:
+    """Base class. `kind` matches dropengine::TransferKind in cpp/include/dropengine/transfer.h."""
+
+    kind: int = -1
+    name: str = ""
+
+    def spec(self) -> tuple:
+        """(kind, c, lam, threshold, slope) as passed to the C++ core."""
+        return (self.kind, float(getattr(self, "c", 1.0)), float(getattr(self, "lam", 1.0)),
+                float(getattr(self, "threshold", 0.0)), float(getattr(self, "slope", 1.0)))
+
+    @property
+    def bounded01(self) -> bool:
+        """True when outputs lie in [0, 1], where G, G' and NWGM are defined (Section 8)."""
+        return False
+
+    def _check(self, **params) -> None:
+        for key, v in params.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise TypeError(f"{self.name}: {key} must be a real number, got {type(v).__name__}")
+            if not math.isfinite(v):
+                raise ValueError(f"{self.name}: {key} must be finite, got {v}")
+
+
+@dataclass(frozen=True)
+class Linear(Transfer):
+    """O = S (Eq. 1, 12, 21)."""
+
+    kind = 0
+    name = "linear"
+
+
+@dataclass(frozen=True)
+class Logistic(Transfer):
+    """O = 1 / (1 + c exp(-lam S)), c >= 0 (Eq. 27). NWGM(O) = sigma(E(S)) (Eq. 39)."""
+
+    c: float = 1.0
+    lam: float = 1.0
+    kind = 1
+    name = "logistic"
+
+    def __post_init__(self):
+        self._check(c=self.c, lam=self.lam)
+        if self.c < 0:
+            raise ValueError(f"logistic: c must be >= 0 (Eq. 27), got {self.c}")
+
+    @property
+    def bounded01(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Tanh(Transfer):
+    """O = tanh(lam S)."""
+
+    lam: float = 1.0
+    kind = 2
+    name = "tanh"
+
+    def __post_init__(self):
+        self._check(lam=self.lam)
+
+
+@dataclass(frozen=True)
+class ReLU(Transfer):
+    """Rectified linear: O = 0 if S <= threshold else slope (S - threshold) (Eq. 69)."""
+
+    threshold: float = 0.0
+    slope: float = 1.0
+    kind = 3
+    name = "relu"
+
+    def __post_init__(self):
+        self._check(threshold=self.threshold, slope=self.slope)
+
+
+@dataclass(frozen=True)
+class Softplus(Transfer):
+    """O = log(1 + exp(lam S)) / lam, the integral of the logistic (Eq. 76)."""
+
+    lam: float = 1.0
+    kind = 4
+    name = "softplus"
+
+    def __post_init__(self):
+        self._check(lam=self.lam)
+        if self.lam <= 0:
+            raise ValueError(f"softplus: lam must be > 0, got {self.lam}")
+
+
+@dataclass(frozen=True)
+class Softmax(Transfer):
+    """Normalized exponential over the layer: O_i = exp(lam S_i) / sum_j exp(lam S_j) (Eq. 43).
+    NWGM(O_i) = softmax(lam E(S))_i (Eq. 47)."""
+
+    lam: float = 1.0
+    kind = 5
+    name = "softmax"
+
+    def __post_init__(self):
+        self._check(lam=self.lam)
+
+    @property
+    def bounded01(self) -> bool:
+        return True
+
+
+_BY_NAME = {cls.name: cls for cls in (Linear, Logistic, Tanh, ReLU, Softplus, Softmax)}
+_BY_KIND = {cls.kind: cls for cls in _BY_NAME.values()}
+
+
+def resolve_transfer(value, name: str = "transfer") -> Transfer:
+    """A Transfer instance from an instance or one of the names in `_BY_NAME`."""
+    if isinstance(value, Transfer):
+        return value
+    if isinstance(value, str):
+        try:
+            return _BY_NAME[value.lower()]()
+        except KeyError:
+            raise ValueError(f"{name}: unknown transfer function {value!r}; expected one of "
+                             f"{sorted(_BY_NAME)} or a Transfer instance") from None
+    raise TypeError(f"{name} must be a transfer name or a Transfer instance, got {type(value).__name__}")
+
+
+def transfer_from_spec(spec) -> Transfer:
+    """Inverse of Transfer.spec() (used when loading networks)."""
+    kind, c, lam, threshold, slope = spec
+    cls = _BY_KIND.get(int(kind))
+    if cls is None:
+        raise ValueError(f"unknown transfer kind {kind}")
+    params = {"c": c, "lam": lam, "threshold": threshold, "slope": slope}
+    fields = cls.__dataclass_fields__
+    return cls(**{k: float(v) for k, v in params.items() if k in fields})
