@@ -56,11 +56,16 @@ def transfer(f: Transfer, S: np.ndarray):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if f.name == "softmax":
             z = f.lam * S
-            lse = np.logaddexp.reduce(z, axis=-1, keepdims=True)
-            logO = z - lse
+            n = z.shape[-1]
+            imax = np.argmax(z, axis=-1)[..., None]
+            M = np.take_along_axis(z, imax, -1)
+            dominant = np.arange(n) == imax
+            rest = np.where(dominant, 0.0, np.exp(z - M)).sum(-1, keepdims=True)
+            logZ = np.log1p(rest)
+            logO = z - M - logZ
             O = np.exp(logO)
-            logOc = np.log1p(-O)
-            return O, logO, logOc, f.lam * O * (1 - O)
+            logOc = np.where(dominant, np.log(rest) - logZ, np.log1p(-O))
+            return O, logO, logOc, f.lam * np.exp(logO + logOc)
         if f.name == "logistic":
             if f.c == 0:
                 O = np.ones_like(S)
@@ -68,7 +73,7 @@ def transfer(f: Transfer, S: np.ndarray):
             z = f.lam * S - np.log(f.c)
             logO, logOc = -np.logaddexp(0, -z), -np.logaddexp(0, z)
             O = np.exp(logO)
-            return O, logO, logOc, f.lam * O * (1 - O)
+            return O, logO, logOc, f.lam * np.exp(logO + logOc)
         if f.name == "tanh":
             O = np.tanh(f.lam * S)
             d = f.lam * (1 - O**2)

@@ -72,7 +72,10 @@ class Network:
         self._b = tuple(bs)
         if isinstance(transfer, (str, Transfer)):
             transfer = [transfer] * len(Ws)
-        if not isinstance(transfer, (list, tuple)) or len(transfer) != len(Ws):
+        if not isinstance(transfer, (list, tuple)):
+            raise TypeError(f"transfer must be a transfer name, a Transfer instance or a list of them, "
+                            f"got {type(transfer).__name__}")
+        if len(transfer) != len(Ws):
             raise ValueError(f"transfer must be one transfer or a list of {len(Ws)}")
         self._f = tuple(resolve_transfer(f, f"transfer[{h}]") for h, f in enumerate(transfer))
 

@@ -51,7 +51,9 @@ class SampleStats:
         self.pairs = np.zeros((0, 2), np.int64) if pairs is None else np.asarray(pairs, np.int64).reshape(-1, 2)
         self.records = dict(records or {})
         self.seed_entropy = seed_entropy
-        self.softmax_layers = tuple(bool(v) for v in (softmax_layers or [False] * len(self.layer_sizes)))
+        if softmax_layers is None:
+            softmax_layers = [False] * len(self.layer_sizes)
+        self.softmax_layers = tuple(bool(v) for v in softmax_layers)
         n_units = self._acc["mean"].shape[1]
         if sum(self.layer_sizes) != n_units:
             raise ValueError("statistics: layer sizes do not add up to the number of units")

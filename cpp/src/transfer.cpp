@@ -71,21 +71,25 @@ void apply_transfer(const Transfer& f, const T* S, T* O, double* logO, double* l
     if (f.kind == TransferKind::Softmax) {
         // log O_i = lam S_i - logsumexp(lam S); log(1 - O_i) from the sum of the
         // other terms (prefix + suffix), which keeps precision when O_i is near 1.
+        // log Z = log1p(sum of the non-maximal terms), exact when one unit dominates;
+        // log(1 - O_i) = log1p(-O_i) except for the dominant unit, where it is
+        // log(rest) - log Z. Both keep relative precision at saturation.
         double M = -kInf;
-        for (std::int64_t i = 0; i < n; ++i) M = std::max(M, f.lam * static_cast<double>(S[i]));
-        std::vector<double> e(static_cast<std::size_t>(n)), suffix(static_cast<std::size_t>(n) + 1, 0.0);
-        for (std::int64_t i = 0; i < n; ++i) e[i] = std::exp(f.lam * static_cast<double>(S[i]) - M);
-        for (std::int64_t i = n - 1; i >= 0; --i) suffix[i] = suffix[i + 1] + e[i];
-        const double Z = suffix[0], logZ = std::log(Z);
-        double prefix = 0.0;
+        std::int64_t imax = 0;
+        for (std::int64_t i = 0; i < n; ++i)
+            if (f.lam * static_cast<double>(S[i]) > M) { M = f.lam * static_cast<double>(S[i]); imax = i; }
+        double rest = 0.0;
+        for (std::int64_t i = 0; i < n; ++i)
+            if (i != imax) rest += std::exp(f.lam * static_cast<double>(S[i]) - M);
+        const double logZ = std::log1p(rest);
         for (std::int64_t i = 0; i < n; ++i) {
             const double lo = f.lam * static_cast<double>(S[i]) - M - logZ;
             const double o = std::exp(lo);
+            const double loc = i == imax ? std::log(rest) - logZ : std::log1p(-o);
             O[i] = static_cast<T>(o);
             if (logO) logO[i] = lo;
-            if (logOc) logOc[i] = std::log(prefix + suffix[i + 1]) - logZ;
-            if (dO) dO[i] = f.lam * o * (1.0 - o);
-            prefix += e[i];
+            if (logOc) logOc[i] = loc;
+            if (dO) dO[i] = f.lam * std::exp(lo + loc);
         }
         return;
     }

@@ -1,0 +1,107 @@
+"""The engine against its plain NumPy twin (dropengine._reference), same Philox draws."""
+import numpy as np
+import pytest
+
+import dropengine as de
+from dropengine import _reference as R
+from dropengine._validation import seed_key
+from conftest import TRANSFERS, small_net
+
+TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
+
+KAT = [  # Random123 known-answer vectors: counter, key -> output
+    ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+    ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+]
+
+
+@pytest.mark.parametrize("c,k,want", KAT)
+def test_philox_known_answers(c, k, want):
+    assert tuple(de._core.philox4x32_10(list(c), list(k))) == want
+    assert tuple(int(v) for v in R.philox4x32_10(*c, *k)) == want
+
+
+GATES = [de.NoGate(), de.Dropout(0.5), de.Dropout([np.linspace(0.1, 0.9, 7), 0.3, 0.8], keep_bias=0.6),
+         de.Dropout([0.7, 0.5, 0.9], on="connections", keep_bias=0.4), de.Dropin(rate=0.2)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("gate", GATES, ids=repr)
+@pytest.mark.parametrize("n_samples", [1, 3, 64, 130])
+def test_samples_and_statistics_match_reference(dtype, gate, n_samples):
+    net = small_net(["relu", "logistic", "softmax"], dtype=dtype, sizes=(7, 5, 6, 3))
+    X = np.random.default_rng(0).normal(size=(3, 7)).astype(dtype)
+    X[:, 2] = 0  # exact zeros are skipped by the kernel
+    st = de.sample(net, X, gate, n_samples, seed=99, record=[0, 1, 2], first_sample=5, first_input=2)
+    k0, k1, _ = seed_key(99)
+    S, O = R.sample_reference(net, X, gate, n_samples, (k0, k1), first_sample=5, first_input=2)
+    for h in range(3):
+        np.testing.assert_allclose(st.records[h], O[h], **TOL[dtype])
+    ref = R.stats_reference(net, S, O)
+    for name in ("E", "var", "G", "Gc", "nwgm", "E_S", "var_S", "E_dsigma"):
+        for h in range(3):
+            got, want = getattr(st, name)[h], ref[name][h]
+            np.testing.assert_allclose(got, want, **TOL[dtype], err_msg=f"{name}[{h}]")
+
+
+@pytest.mark.parametrize("f", TRANSFERS, ids=repr)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transfer_matches_reference(f, dtype):
+    S = np.concatenate([np.linspace(-30, 30, 61), [0.0, 1e-8, -1e-8, 50.0, -50.0]]).reshape(6, 11).astype(dtype)
+    fn = de._core.transfer_f32 if dtype == np.float32 else de._core.transfer_f64
+    got = fn(f.spec(), S)
+    want = R.transfer(f, S)
+    for g, w, name in zip(got, want, ("O", "logO", "logOc", "dO")):
+        if name.startswith("log") and not f.bounded01:
+            # For tanh, relu, ... the logs come from O itself, so a 1-ulp difference of O
+            # near 0 or 1 is amplified: compare O and 1 - O instead.
+            g, w = np.exp(g), np.exp(w)
+        rtol = 1e-6 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=1e-15, err_msg=name)
+
+
+def test_logistic_logs_keep_precision_at_saturation():
+    """log(1 - O) comes from S, not from O rounded to 1 (G' of Eq. 36 stays exact)."""
+    O, lo, loc, d = de._core.transfer_f32(de.Logistic().spec(), np.array([[40.0]], np.float32))
+    assert O[0, 0] == 1.0
+    np.testing.assert_allclose(loc[0, 0], -40.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ensemble_matches_reference(dtype):
+    net = small_net(["tanh", "logistic", "softmax"], dtype=dtype, sizes=(7, 5, 6, 3))
+    X = np.random.default_rng(1).normal(size=(4, 7))
+    for gate in GATES:
+        kind, p, kb = de.gates.resolve_gate(gate, net)
+        U, W = de.ensemble(net, X, gate)
+        a = X
+        for h, (Wh, bh, f) in enumerate(zip(net.weights, net.biases, net.transfers)):
+            Wh = Wh.astype(np.float64)
+            n_out, n_in = Wh.shape
+            if kind == 1:
+                a = a * np.broadcast_to(p[h], (n_in,))
+            elif kind == 3:
+                r = np.broadcast_to(p[h], (n_in,))
+                a = (1 - r) * a + r
+            if kind == 2:
+                u = a @ (Wh * np.broadcast_to(p[h], (n_out * n_in,)).reshape(n_out, n_in)).T
+            else:
+                u = a @ Wh.T
+            u = u + (kb[h] if kind in (1, 2) else 1.0) * bh
+            a = R.transfer(f, u)[0]
+            np.testing.assert_allclose(U[h], u, **TOL[dtype])
+            np.testing.assert_allclose(W[h], a, **TOL[dtype])
+
+
+def test_forward_is_ensemble_without_gate():
+    net = small_net(["relu", "linear"], sizes=(4, 3, 2))
+    X = np.arange(8.0).reshape(2, 4)
+    S, O = de.forward(net, X)
+    a = X
+    for h, (W, b) in enumerate(zip(net.weights, net.biases)):
+        s = a @ W.T + b
+        np.testing.assert_allclose(S[h], s, rtol=1e-14)
+        a = np.maximum(s - 0.0, 0) if h == 0 else s
+        np.testing.assert_allclose(O[h], a, rtol=1e-14)
