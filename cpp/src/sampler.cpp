@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -225,7 +226,7 @@ private:
             for (std::int64_t s = 0; s < b; ++s) {
                 const T* Srow = w.S.data() + s * ldS;
                 T* Orow = w.O[h].data() + s * no;
-                apply_transfer(l.f, Srow, Orow, w.logO.data(), w.logOc.data(), w.dO.data(), no);
+                transfer_row(l.f, Srow, Orow, w, no);
                 for (std::int64_t i = 0; i < no; ++i) {
                     mean[i] += static_cast<double>(Orow[i]);
                     mS[i] += static_cast<double>(Srow[i]);
@@ -251,6 +252,18 @@ private:
         pair_comoments(w, out, b);
     }
 
+    /// O = f(S) with logs and derivative; the vectorized float32 logistic where it applies.
+    void transfer_row(const Transfer& f, const T* Srow, T* Orow, Workspace<T>& w, std::int64_t no) const {
+        if constexpr (std::is_same_v<T, float>) {
+            if (f.kind == TransferKind::Logistic && f.c > 0) {
+                kern_.logistic_row(Srow, Orow, w.logO.data(), w.logOc.data(), w.dO.data(), no,
+                                   static_cast<float>(f.lam), static_cast<float>(std::log(f.c)));
+                return;
+            }
+        }
+        apply_transfer(f, Srow, Orow, w.logO.data(), w.logOc.data(), w.dO.data(), no);
+    }
+
     /// Connection dropout (Eq. 14, 23): each w_ij gated by its own draw.
     void connection_sums(Workspace<T>& w, const LayerView<T>& l, const LayerPlan<T>& pl, std::size_t h,
                          std::uint64_t gx, std::uint64_t gs0, std::int64_t b, std::int64_t ldS) const {
@@ -267,11 +280,15 @@ private:
                 if (!pl.gated) {
                     for (std::int64_t j = 0; j < ni; ++j) acc += Wi[j] * a[j];
                 } else {
-                    const std::uint64_t e0 = static_cast<std::uint64_t>(i * ni);
-                    for (std::int64_t j = 0; j < ni; ++j) {
-                        const std::uint64_t e = e0 + static_cast<std::uint64_t>(j);
-                        const std::uint32_t r = site.word(e);
-                        if (r < pl.thr[one ? 0 : static_cast<std::size_t>(e)]) acc += Wi[j] * a[j];
+                    // One Philox call serves 4 consecutive connections (rng_streams.h).
+                    const std::uint64_t e0 = static_cast<std::uint64_t>(i * ni), e1 = e0 + static_cast<std::uint64_t>(ni);
+                    for (std::uint64_t blk = e0 >> 2; blk <= (e1 - 1) >> 2; ++blk) {
+                        const Philox4x32 r = site.block(blk);
+                        for (std::uint64_t q = 0; q < 4; ++q) {
+                            const std::uint64_t e = blk * 4 + q;
+                            if (e < e0 || e >= e1) continue;
+                            if (r.v[q] < pl.thr[one ? 0 : static_cast<std::size_t>(e)]) acc += Wi[e - e0] * a[e - e0];
+                        }
                     }
                 }
                 S[i] = acc;

@@ -24,9 +24,14 @@ template <class T>
 using MatmulSkipFn = void (*)(const T* A, std::int64_t B, std::int64_t n_in, const T* Wp, std::int64_t n_out,
                               T* S, std::int64_t ldS, std::int32_t* idx, T* val);
 
+/// Logistic transfer of one row in float32 (see logistic_impl.h): O, log O, log(1 - O), sigma'.
+using LogisticRowFn = void (*)(const float* S, float* O, double* logO, double* logOc, double* dO, std::int64_t n,
+                               float lam, float logc);
+
 template <class T>
 struct Kernels {
     MatmulSkipFn<T> matmul_skip;
+    LogisticRowFn logistic_row;  ///< float32 networks only
     const char* isa;
 };
 

@@ -1,4 +1,5 @@
 // The zero-skipping product compiled for ISA "generic" (flags set in CMakeLists.txt).
+#include "logistic_impl.h"
 #include "matmul_skip_impl.h"
 
 namespace dropengine::detail {
@@ -12,5 +13,10 @@ template void matmul_skip_generic<float>(const float*, std::int64_t, std::int64_
                                       float*, std::int64_t, std::int32_t*, float*);
 template void matmul_skip_generic<double>(const double*, std::int64_t, std::int64_t, const double*,
                                        std::int64_t, double*, std::int64_t, std::int32_t*, double*);
+
+void logistic_row_generic(const float* S, float* O, double* logO, double* logOc, double* dO, std::int64_t n,
+                        float lam, float logc) {
+    logistic_row_body(S, O, logO, logOc, dO, n, lam, logc);
+}
 
 }  // namespace dropengine::detail

@@ -1,0 +1,215 @@
+"""Monte Carlo dropout sampling of the paper's MNIST-shaped network, against NumPy and PyTorch.
+
+Network 784-1200-1200-1200-1200-10, logistic, float32; dropout keep 0.8 on the inputs
+and 0.5 on the hidden units (Section 9); 10 MNIST-like inputs. For each engine:
+samples/s (median of repeats, with spread), the ratio to dropengine, and the fraction
+of this machine's measured float32 GEMM peak (dense-equivalent FLOPs). Then the same
+for dropout on connections with fewer samples, and the peak resident memory of a
+10 x 1,000,000-sample run against a 10 x 10,000-sample run (streaming statistics).
+
+Before timing, dropengine's statistics are checked against the plain NumPy twin
+(dropengine._reference), which replays the same Philox draws.
+
+    python bench/bench_sampling.py --quick       # about two minutes on 2 cores
+    python bench/bench_sampling.py               # the paper's 10 x 10,000 samples
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import dropengine as de
+from dropengine import _reference as R
+from dropengine._validation import seed_key
+from dropengine.cli import PAPER_SIZES, mnist_like_inputs
+
+KEEP = [0.8, 0.5, 0.5, 0.5, 0.5]
+
+
+def dense_flops_per_sample(sizes):
+    return 2 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def gemm_peak(threads: int) -> float:
+    """Measured float32 GEMM GFLOP/s of NumPy's BLAS on 2048^2 matrices (best of 5)."""
+    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+    a @ a
+    best = min(_time(lambda: a @ a) for _ in range(5))
+    return 2 * 2048**3 / best / 1e9
+
+
+def _time(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def timed(fn, repeats: int):
+    fn()  # warm-up
+    ts = [_time(fn) for _ in range(repeats)]
+    return float(np.median(ts)), float(np.min(ts)), float(np.max(ts))
+
+
+# ---- peers: the obvious vectorized implementation, streaming the same statistics ----
+def numpy_units(net, X, n, rng, chunk=1000):
+    Ws = [w.astype(np.float32) for w in net.weights]
+    bs = [b.astype(np.float32) for b in net.biases]
+    for x in X:
+        acc = [np.zeros((3, w.shape[0])) for w in Ws]
+        for s0 in range(0, n, chunk):
+            m = min(chunk, n - s0)
+            a = np.broadcast_to(x, (m, x.size))
+            for h, (W, b) in enumerate(zip(Ws, bs)):
+                a = a * (rng.random(a.shape, dtype=np.float32) < KEEP[h])
+                S = a @ W.T + b
+                a = 1 / (1 + np.exp(-S))
+                acc[h][0] += a.sum(0)
+                acc[h][1] += (a * a).sum(0)
+                acc[h][2] += np.log(a).sum(0)
+    return acc
+
+
+def torch_units(net, X, n, threads, chunk=1000):
+    import torch
+
+    torch.set_num_threads(threads)
+    Ws = [torch.from_numpy(np.ascontiguousarray(w.T.astype(np.float32))) for w in net.weights]
+    bs = [torch.from_numpy(b.astype(np.float32)) for b in net.biases]
+    with torch.no_grad():
+        for x in torch.from_numpy(X):
+            acc = [torch.zeros(3, w.shape[1], dtype=torch.float64) for w in Ws]
+            for s0 in range(0, n, chunk):
+                m = min(chunk, n - s0)
+                a = x.expand(m, -1)
+                for h, (W, b) in enumerate(zip(Ws, bs)):
+                    a = a * (torch.rand(a.shape) < KEEP[h])
+                    a = torch.sigmoid(torch.addmm(b, a, W))
+                    acc[h][0] += a.sum(0)
+                    acc[h][1] += (a * a).sum(0)
+                    acc[h][2] += torch.log(a).sum(0)
+    return acc
+
+
+def numpy_connections(net, X, n, rng):
+    Ws = [w.astype(np.float32) for w in net.weights]
+    for x in X:
+        for _ in range(n):
+            a = x
+            for h, W in enumerate(Ws):
+                a = 1 / (1 + np.exp(-((W * (rng.random(W.shape, dtype=np.float32) < KEEP[h])) @ a)))
+
+
+def torch_connections(net, X, n, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    Ws = [torch.from_numpy(w.astype(np.float32)) for w in net.weights]
+    with torch.no_grad():
+        for x in torch.from_numpy(X):
+            for _ in range(n):
+                a = x
+                for h, W in enumerate(Ws):
+                    a = torch.sigmoid((W * (torch.rand(W.shape) < KEEP[h])) @ a)
+
+
+def check_against_reference(net, X, on: str):
+    """dropengine vs the NumPy twin on the same draws: every recorded output and E."""
+    n = 64 if on == "units" else 4  # the twin draws connection masks as uint64 arrays: memory
+    gate = de.Dropout(KEEP, on=on)
+    st = de.sample(net, X[:1], gate, n, seed=5, record=list(range(net.n_layers)))
+    S, O = R.sample_reference(net, X[:1], gate, n, seed_key(5)[:2])
+    worst = 0.0
+    for h in range(net.n_layers):
+        np.testing.assert_allclose(st.records[h], O[h], rtol=1e-4, atol=1e-5)
+        worst = max(worst, float(np.abs(st.E[h] - O[h].mean(1)).max()))
+    print(f"[{on}] all {n} samples of every layer match the NumPy reference (max |dE| = {worst:.1e}). "
+          "Starting benchmarks.")
+
+
+def peak_rss_of_run(n_samples: int, sizes) -> int:
+    code = ("import resource, numpy as np, dropengine as de;"
+            f"net = de.Network.random({list(sizes)}, 'logistic', seed=0);"
+            "from dropengine.cli import mnist_like_inputs;"
+            f"de.sample(net, mnist_like_inputs(10)[:, :{sizes[0]}], de.Dropout(0.5), {n_samples}, seed=1);"
+            "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])")
+    # VmHWM, not ru_maxrss: the latter is inherited across fork/exec from this (large) process.
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return int(out.stdout.strip()) * 1024
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer samples and repeats")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--out", default="bench/results/sampling.jsonl")
+    args = ap.parse_args()
+    n_units = 2000 if args.quick else 10_000
+    n_conn = 10 if args.quick else 50
+    repeats = 3 if args.quick else 5
+    info = de.build_info()
+    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "threads": args.threads,
+               "build": info}
+    net = de.Network.random(PAPER_SIZES, "logistic", seed=0, dtype=np.float32)
+    X = mnist_like_inputs(10)
+    peak = gemm_peak(args.threads)
+    flops = dense_flops_per_sample(PAPER_SIZES)
+    print(f"machine: {machine['cpu']}, {args.threads} threads; float32 GEMM peak (NumPy BLAS) {peak:.0f} GFLOP/s; "
+          f"dropengine SIMD {info['simd']}")
+    results = []
+
+    for on, n, engines in (
+        ("units", n_units, {
+            "dropengine": lambda n: de.sample(net, X, de.Dropout(KEEP), n, seed=1, threads=args.threads),
+            "numpy": lambda n: numpy_units(net, X, n, np.random.default_rng(1)),
+            "torch": lambda n: torch_units(net, X, n, args.threads)}),
+        ("connections", n_conn, {
+            "dropengine": lambda n: de.sample(net, X, de.Dropout(KEEP, on="connections"), n, seed=1,
+                                              threads=args.threads),
+            "numpy": lambda n: numpy_connections(net, X, n, np.random.default_rng(1)),
+            "torch": lambda n: torch_connections(net, X, n, args.threads)}),
+    ):
+        check_against_reference(net, X, on)
+        rows = {}
+        for name, fn in engines.items():
+            if name == "torch":
+                try:
+                    import torch  # noqa: F401
+                except ImportError:
+                    print("  torch: not installed (pip install torch==2.13.0); skipped")
+                    continue
+            med, lo, hi = timed(lambda: fn(n), repeats)
+            rate = len(X) * n / med
+            rows[name] = rate
+            results.append({"bench": "sampling", "gate": on, "engine": name, "samples_per_s": rate,
+                            "median_s": med, "min_s": lo, "max_s": hi, "n_inputs": len(X), "n_samples": n,
+                            "peak_fraction": rate * flops / 1e9 / peak, **machine})
+        best_peer = max(v for k, v in rows.items() if k != "dropengine")
+        print(f"\n[{on}] {len(X)} inputs x {n} samples, median of {repeats}")
+        print(f"  {'engine':<11} {'samples/s':>12} {'x dropengine':>13} {'of GEMM peak':>13}")
+        for name, rate in rows.items():
+            print(f"  {name:<11} {rate:>12,.0f} {rate / rows['dropengine']:>13.2f} "
+                  f"{rate * flops / 1e9 / peak:>12.0%}")
+        print(f"  dropengine / best peer = {rows['dropengine'] / best_peer:.2f}x")
+
+    # Streaming statistics: memory independent of the sample count.
+    sizes = PAPER_SIZES if not args.quick else [784, 256, 256, 10]
+    small, big = peak_rss_of_run(10_000, sizes), peak_rss_of_run(1_000_000, sizes)
+    print(f"\npeak RSS, network {'-'.join(map(str, sizes))}: 10 x 10,000 samples {small / 2**20:.0f} MiB, "
+          f"10 x 1,000,000 samples {big / 2**20:.0f} MiB")
+    results.append({"bench": "sampling-memory", "sizes": sizes, "rss_10k": small, "rss_1m": big, **machine})
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "a") as f:
+        for r in results:
+            f.write(json.dumps(r) + "\n")
+    print(f"results appended to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+// Random123 known-answer vectors for Philox4x32-10, and the keep-threshold rule.
+#include "check.h"
+#include "dropengine/rng_streams.h"
+
+using namespace dropengine;
+
+int main() {
+    const std::uint32_t kat[3][10] = {
+        {0, 0, 0, 0, 0, 0, 0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8},
+        {0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd},
+        {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0, 0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1},
+    };
+    for (const auto& v : kat) {
+        const Philox4x32 r = philox4x32_10(v[0], v[1], v[2], v[3], v[4], v[5]);
+        for (int k = 0; k < 4; ++k) CHECK(r.v[k] == v[6 + k]);
+    }
+    CHECK(keep_threshold(0.0) == 0);
+    CHECK(keep_threshold(1.0) == (std::uint64_t{1} << 32));
+    CHECK(keep_threshold(0.5) == (std::uint64_t{1} << 31));
+    // Elements of one block share a Philox call; neighbouring blocks differ.
+    const DrawSite s = DrawSite::make(1, 2, Stream::UnitGate, 3, 4, 5);
+    CHECK(s.word(5) == s.block(1).v[1]);
+    CHECK(s.word(0) != s.word(4));
+    return finish("test_philox");
+}

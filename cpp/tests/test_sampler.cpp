@@ -1,0 +1,90 @@
+// End-to-end checks of the C++ API without Python: a single logistic unit under
+// unit dropout, against exact enumeration (2^3 subnetworks), thread invariance,
+// kernel variants against the portable kernel, and input validation.
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "check.h"
+#include "dropengine/dropengine.h"
+#include "kernels/kernels.h"
+#include "pack.h"
+
+using namespace dropengine;
+
+int main() {
+    const double W[3] = {0.5, -1.0, 2.0}, x[3] = {1.0, 0.5, -0.25}, p = 0.6;
+    NetworkView<double> net;
+    LayerView<double> l;
+    l.W = W; l.n_out = 1; l.n_in = 3; l.f.kind = TransferKind::Logistic;
+    net.layers.push_back(l);
+    Gate gate;
+    gate.kind = GateKind::Units;
+    gate.p = {{p}};
+    // exact E(O) over the 8 subnetworks
+    double E = 0, V = 0;
+    for (int m = 0; m < 8; ++m) {
+        double S = 0, P = 1;
+        for (int j = 0; j < 3; ++j) {
+            const bool k = (m >> j) & 1;
+            S += k ? W[j] * x[j] : 0.0;
+            P *= k ? p : 1 - p;
+        }
+        const double O = 1 / (1 + std::exp(-S));
+        E += P * O;
+        V += P * O * O;
+    }
+    V -= E * E;
+    SampleOptions opt;
+    opt.n_samples = 50000;
+    opt.key[0] = 1; opt.key[1] = 2;
+    opt.threads = 1;
+    const SampleStats st = sample(net, gate, x, 1, opt);
+    CHECK(std::fabs(st.mean[0] - E) < 5 * std::sqrt(V / 50000));  // stochastic: 5 standard errors
+    opt.threads = 3;
+    const SampleStats st3 = sample(net, gate, x, 1, opt);
+    CHECK(std::memcmp(&st.mean[0], &st3.mean[0], sizeof(double)) == 0);
+    CHECK(std::memcmp(&st.m2[0], &st3.m2[0], sizeof(double)) == 0);
+
+    // Ensemble: U = p sum w x (Eq. 24), W = sigma(U) = NWGM (Eq. 39)
+    double U1, W1;
+    std::vector<double*> U{&U1}, Wv{&W1};
+    ensemble(net, gate, x, 1, U, Wv);
+    CHECK_NEAR(U1, p * (0.5 - 0.5 - 0.5), 1e-15);
+    const double nwgm = 1 / (1 + std::exp((st.slogc[0] - st.slog[0]) / st.count[0]));
+    CHECK_NEAR(nwgm, 1 / (1 + std::exp(-st.mean_S[0])), 1e-12);
+
+    // Every kernel variant against the portable one on awkward sizes.
+    for (std::int64_t n_in : {1, 3, 17, 130}) {
+        for (std::int64_t n_out : {1, 2, 129, 300}) {
+            const std::int64_t B = 5;
+            std::vector<float> A(static_cast<std::size_t>(B * n_in)), Wm(static_cast<std::size_t>(n_out * n_in));
+            for (std::size_t k = 0; k < A.size(); ++k) A[k] = (k % 3 == 0) ? 0.0f : static_cast<float>(k % 7) - 3;
+            for (std::size_t k = 0; k < Wm.size(); ++k) Wm[k] = static_cast<float>(k % 5) - 2;
+            const auto Wp = detail::pack_weights<float>(Wm.data(), n_out, n_in, [](std::int64_t, std::int64_t) { return 1.0; });
+            const std::int64_t ld = detail::n_tiles<float>(n_out) * detail::kTile<float>;
+            std::vector<float> S1(static_cast<std::size_t>(B * ld)), S2(S1.size()), val(A.size());
+            std::vector<std::int32_t> idx(static_cast<std::size_t>(B * n_in + B * (n_in / 64 + 2)));
+            detail::kernels_generic<float>().matmul_skip(A.data(), B, n_in, Wp.data(), n_out, S1.data(), ld, idx.data(), val.data());
+            detail::kernels<float>().matmul_skip(A.data(), B, n_in, Wp.data(), n_out, S2.data(), ld, idx.data(), val.data());
+            for (std::int64_t s = 0; s < B; ++s)
+                for (std::int64_t i = 0; i < n_out; ++i) {
+                    double want = 0;  // integer-valued data: exact in float
+                    for (std::int64_t j = 0; j < n_in; ++j) want += A[s * n_in + j] * Wm[i * n_in + j];
+                    CHECK(S1[s * ld + i] == want);
+                    CHECK(S2[s * ld + i] == want);
+                }
+        }
+    }
+
+    // Validation before work.
+    Gate bad = gate;
+    bad.p = {{1.5}};
+    CHECK_THROWS(sample(net, bad, x, 1, opt));
+    SampleOptions zero = opt;
+    zero.n_samples = 0;
+    CHECK_THROWS(sample(net, gate, x, 1, zero));
+    const double nanx[3] = {0.0, NAN, 1.0};
+    CHECK_THROWS(sample(net, gate, nanx, 1, opt));
+    return finish("test_sampler");
+}
