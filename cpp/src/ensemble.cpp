@@ -5,6 +5,10 @@
 #include <cmath>
 #include <stdexcept>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace dropengine {
 
 template <class T>
@@ -18,8 +22,12 @@ void ensemble(const NetworkView<T>& net, const Gate& gate, const T* X, std::int6
     if (U.size() != L || W.size() != L) throw std::invalid_argument("ensemble: one U and one W buffer per layer");
     for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
         if (!std::isfinite(X[k])) throw std::invalid_argument("ensemble: inputs must be finite");
+#ifdef _OPENMP
+    const int nt = threads > 0 ? threads : omp_get_max_threads();
+#else
     (void)threads;
-#pragma omp parallel for schedule(static) if (n_rows > 1) num_threads(threads > 0 ? threads : 1)
+#endif
+#pragma omp parallel for schedule(static) if (n_rows > 1) num_threads(nt)
     for (std::int64_t x = 0; x < n_rows; ++x) {
         std::vector<double> in(static_cast<std::size_t>(net.n_inputs()));
         for (std::int64_t j = 0; j < net.n_inputs(); ++j) in[static_cast<std::size_t>(j)] = X[x * net.n_inputs() + j];
