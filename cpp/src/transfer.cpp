@@ -6,7 +6,6 @@
 #include <limits>
 #include <sstream>
 #include <stdexcept>
-#include <vector>
 
 namespace dropengine {
 
@@ -69,8 +68,7 @@ template <class T>
 void apply_transfer(const Transfer& f, const T* S, T* O, double* logO, double* logOc, double* dO,
                     std::int64_t n) {
     if (f.kind == TransferKind::Softmax) {
-        // log O_i = lam S_i - logsumexp(lam S); log(1 - O_i) from the sum of the
-        // other terms (prefix + suffix), which keeps precision when O_i is near 1.
+        // log O_i = lam S_i - M - log Z with M the largest lam S_i;
         // log Z = log1p(sum of the non-maximal terms), exact when one unit dominates;
         // log(1 - O_i) = log1p(-O_i) except for the dominant unit, where it is
         // log(rest) - log Z. Both keep relative precision at saturation.
