@@ -38,14 +38,18 @@ class SampleStats:
                 (Eq. 44), the quantity that equals softmax(lam E(S)) (Eq. 47)
     ``E_S``, ``var_S``  mean and variance of the sums S
     ``E_dsigma``        E(sigma'(S)) (Eq. 220)
-    ``sem``     Monte Carlo standard error of E, sqrt(var / (n - 1))
+    ``sem``     Monte Carlo standard error of E, sqrt(var / (n - 1)); 0 for exact results
+
+    Results of ``dropengine.exact.enumerate`` have ``exact = True``: the accumulators are
+    P(N)-weighted sums over every subnetwork N, ``count`` is sum P(N) = 1 (to rounding)
+    and ``n_samples`` is the number of subnetworks visited.
 
     G, Gc and nwgm are meaningful for outputs in [0, 1] (logistic, softmax); for other
     transfer functions they are NaN where an output leaves that range.
     """
 
     def __init__(self, acc: dict, layer_sizes, pairs=None, records=None, seed_entropy=None,
-                 softmax_layers=None):
+                 softmax_layers=None, exact=False, n_subnetworks=0):
         self._acc = {k: np.asarray(acc[k], dtype=np.float64) for k in _FIELDS}
         self.layer_sizes = tuple(int(n) for n in layer_sizes)
         self.pairs = np.zeros((0, 2), np.int64) if pairs is None else np.asarray(pairs, np.int64).reshape(-1, 2)
@@ -54,6 +58,8 @@ class SampleStats:
         if softmax_layers is None:
             softmax_layers = [False] * len(self.layer_sizes)
         self.softmax_layers = tuple(bool(v) for v in softmax_layers)
+        self.exact = bool(exact)
+        self.n_subnetworks = int(n_subnetworks)
         n_units = self._acc["mean"].shape[1]
         if sum(self.layer_sizes) != n_units:
             raise ValueError("statistics: layer sizes do not add up to the number of units")
@@ -70,7 +76,9 @@ class SampleStats:
 
     @property
     def n_samples(self) -> int:
-        """Samples per input (all inputs see the same number)."""
+        """Samples per input (all inputs see the same number); subnetworks when exact."""
+        if self.exact:
+            return self.n_subnetworks
         c = self._acc["count"]
         return int(c[0]) if c.size else 0
 
@@ -88,6 +96,8 @@ class SampleStats:
 
     @property
     def sem(self) -> list:
+        if self.exact:
+            return self._layers(np.zeros_like(self._acc["mean"]))
         n = self._n()
         with np.errstate(divide="ignore", invalid="ignore"):
             return self._layers(np.sqrt(self._acc["m2"] / n / np.maximum(n - 1, 1)))
@@ -170,6 +180,8 @@ class SampleStats:
             raise ValueError("other: statistics of different networks or input sets cannot be merged")
         if not np.array_equal(other.pairs, self.pairs):
             raise ValueError("other: statistics track different unit pairs")
+        if self.exact or other.exact:
+            raise ValueError("other: exact statistics are complete and cannot be merged")
         acc = _core.merge(self._acc, other._acc, self.pairs)
         return SampleStats(acc, self.layer_sizes, self.pairs, softmax_layers=self.softmax_layers)
 
@@ -177,7 +189,8 @@ class SampleStats:
         """Saves the accumulators to `path` (.npz, atomic write); returns the path."""
         arrays = {f"acc_{k}": v for k, v in self._acc.items()}
         arrays.update(format=np.array(_FORMAT), layer_sizes=np.array(self.layer_sizes, np.int64),
-                      pairs=self.pairs, softmax_layers=np.array(self.softmax_layers))
+                      pairs=self.pairs, softmax_layers=np.array(self.softmax_layers),
+                      exact=np.array(self.exact), n_subnetworks=np.array(self.n_subnetworks, np.int64))
         return save_npz_atomic(path, arrays)
 
     @classmethod
@@ -194,8 +207,10 @@ class SampleStats:
             want = (n_in,) if k == "count" else (n_in, len(z["pairs"]) if k == "comoment" else n_units)
             if acc[k].shape != want:
                 raise ValueError(f"path: {str(path)!r} has a malformed field {k}")
-        return cls(acc, z["layer_sizes"], z["pairs"], softmax_layers=z["softmax_layers"])
+        return cls(acc, z["layer_sizes"], z["pairs"], softmax_layers=z["softmax_layers"],
+                   exact=bool(z.get("exact", False)), n_subnetworks=int(z.get("n_subnetworks", 0)))
 
     def __repr__(self) -> str:
-        return (f"SampleStats(n_inputs={self.n_inputs}, n_samples={self.n_samples}, "
+        what = "n_subnetworks" if self.exact else "n_samples"
+        return (f"SampleStats(n_inputs={self.n_inputs}, {what}={self.n_samples}, "
                 f"layers={list(self.layer_sizes)}, pairs={len(self.pairs)})")

@@ -13,8 +13,9 @@ from dropengine._reference import transfer
 from dropengine.gates import resolve_gate
 
 
-def enumerate_exact(net, x, gate):
-    """Exact distribution moments for one input x. Returns dict of per-layer lists."""
+def enumerate_exact(net, x, gate, pairs=()):
+    """Exact distribution moments for one input x. Returns dict of per-layer lists, and
+    under "cov" the covariance of each pair ((h_a, i_a), (h_b, i_b)) of outputs."""
     kind, p, keep_bias = resolve_gate(gate, net)
     x = np.asarray(x, dtype=np.float64)
     sites = []  # (layer, kind, index, probability of 1)
@@ -66,6 +67,12 @@ def enumerate_exact(net, x, gate):
         out["var_S"].append((w * (S - ES) ** 2).sum(0))
         out["E_dsigma"].append((w * d).sum(0))
     out["n_configs"] = len(acc)
+    cov = []
+    for (ha, ia), (hb, ib) in pairs:
+        Oa = np.array([a[2][ha][ia] for a in acc])
+        Ob = np.array([a[2][hb][ib] for a in acc])
+        cov.append((Ps * (Oa - (Ps * Oa).sum()) * (Ob - (Ps * Ob).sum())).sum())
+    out["cov"] = np.array(cov)
     return out
 
 

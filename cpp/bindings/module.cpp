@@ -144,6 +144,45 @@ py::tuple ensemble_py(const std::vector<carray<T>>& Ws, const std::vector<std::o
     return py::make_tuple(Us, Wo);
 }
 
+template <class T>
+py::dict enumerate_py(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
+                      const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
+                      const std::vector<double>& keep_bias, const carray<T>& X, int threads,
+                      const carray<std::int64_t>& pairs, int max_log2, bool allow_halves) {
+    const auto net = make_net<T>(Ws, bs, fs);
+    const Gate gate = make_gate(gate_kind, p, keep_bias);
+    if (X.ndim() != 2) throw std::invalid_argument("inputs must be 2-D");
+    EnumerateOptions opt;
+    opt.threads = threads;
+    opt.pairs = make_pairs(pairs);
+    opt.max_log2 = max_log2;
+    opt.allow_halves = allow_halves;
+    opt.interrupted = [] {
+        py::gil_scoped_acquire g;
+        return PyErr_CheckSignals() != 0;
+    };
+    SampleStats st;
+    try {
+        py::gil_scoped_release nogil;
+        st = enumerate<T>(net, gate, X.data(), X.shape(0), opt);
+    } catch (const Interrupted&) {
+        throw py::error_already_set();
+    }
+    return stats_to_dict(std::move(st));
+}
+
+template <class T>
+std::int64_t free_gates_py(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
+                           const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
+                           const std::vector<double>& keep_bias) {
+    const auto net = make_net<T>(Ws, bs, fs);
+    const Gate gate = make_gate(gate_kind, p, keep_bias);
+    std::vector<std::int64_t> n_out, n_in;
+    for (const auto& l : net.layers) { n_out.push_back(l.n_out); n_in.push_back(l.n_in); }
+    gate.validate(n_out, n_in);
+    return free_gates<T>(net, gate);
+}
+
 SampleStats dict_to_stats(const py::dict& d, const std::vector<UnitPair>& pairs) {
     auto get = [&](const char* k) { return d[k].cast<carray<double>>(); };
     const auto mean = get("mean");
@@ -193,6 +232,10 @@ PYBIND11_MODULE(_core, m) {
     m.def("sample_f64", &sample_py<double>);
     m.def("ensemble_f32", &ensemble_py<float>);
     m.def("ensemble_f64", &ensemble_py<double>);
+    m.def("enumerate_f32", &enumerate_py<float>);
+    m.def("enumerate_f64", &enumerate_py<double>);
+    m.def("free_gates_f32", &free_gates_py<float>);
+    m.def("free_gates_f64", &free_gates_py<double>);
     m.def("transfer_f32", &transfer_py<float>);
     m.def("transfer_f64", &transfer_py<double>);
     m.def("merge", &merge_py);

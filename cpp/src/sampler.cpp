@@ -16,41 +16,15 @@
 #include "dropengine/rng_streams.h"
 #include "kernels/kernels.h"
 #include "pack.h"
+#include "reduce.h"
 
 namespace dropengine {
 namespace {
 
 using detail::kFields;
+using detail::RowBuf;
 using detail::RowRef;
-
-/// Accumulator storage for one (input, block) or one tree node: count, fields, co-moments.
-struct RowBuf {
-    std::vector<double> data;
-    RowBuf(std::int64_t n_units, std::int64_t n_pairs) : data(1 + kFields * n_units + n_pairs, 0.0) {}
-    RowRef ref(std::int64_t n_units) {
-        RowRef r{data.data(), {}, data.data() + 1 + kFields * n_units};
-        for (int f = 0; f < kFields; ++f) r.field[f] = data.data() + 1 + f * n_units;
-        return r;
-    }
-};
-
-/// The binary-counter reduction of one input's blocks: block k is merged with its
-/// neighbours exactly as in a perfect binary tree over block indices, so the result
-/// depends on the sequence of blocks only, never on threads or rounds.
-struct TreeStack {
-    std::vector<std::pair<int, RowBuf>> nodes;
-    void push(RowBuf&& b, std::int64_t n_units, const std::vector<UnitPair>& pairs) {
-        int level = 0;
-        while (!nodes.empty() && nodes.back().first == level) {
-            detail::merge_row(nodes.back().second.ref(n_units), b.ref(n_units), n_units, pairs.data(),
-                              static_cast<std::int64_t>(pairs.size()));
-            b = std::move(nodes.back().second);
-            nodes.pop_back();
-            ++level;
-        }
-        nodes.emplace_back(level, std::move(b));
-    }
-};
+using detail::TreeStack;
 
 /// Per-layer data prepared once per call.
 template <class T>
@@ -145,16 +119,8 @@ public:
         }
         SampleStats out(n_rows_, n_units_, opt_.pairs);
         for (std::int64_t x = 0; x < n_rows_; ++x) {
-            auto& nodes = stacks[static_cast<std::size_t>(x)].nodes;
-            RowBuf acc(n_units_, np);
-            for (auto& node : nodes)  // oldest (largest) subtree first: blocks in order
-                detail::merge_row(acc.ref(n_units_), node.second.ref(n_units_), n_units_, opt_.pairs.data(), np);
-            const RowRef r = acc.ref(n_units_);
-            out.count[static_cast<std::size_t>(x)] = *r.count;
-            std::vector<double>* dst[kFields] = {&out.mean, &out.m2, &out.slog, &out.slogc, &out.mean_S, &out.m2_S, &out.mean_dO};
-            for (int f = 0; f < kFields; ++f)
-                std::copy(r.field[f], r.field[f] + n_units_, dst[f]->begin() + x * n_units_);
-            std::copy(r.comoment, r.comoment + np, out.comoment.begin() + x * np);
+            RowBuf acc = detail::fold(stacks[static_cast<std::size_t>(x)], n_units_, opt_.pairs);
+            detail::store_row(out, x, acc.ref(n_units_));
         }
         return out;
     }

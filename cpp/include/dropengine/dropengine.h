@@ -3,6 +3,7 @@
 #pragma once
 #include "dropengine/build_info.h"
 #include "dropengine/ensemble.h"
+#include "dropengine/enumerate.h"
 #include "dropengine/gate.h"
 #include "dropengine/network.h"
 #include "dropengine/philox.h"

@@ -10,7 +10,8 @@ namespace dropengine::detail {
     template <class T>                                                                                    \
     void matmul_skip_##isa(const T*, std::int64_t, std::int64_t, const T*, std::int64_t, T*, std::int64_t, \
                            std::int32_t*, T*);                                                       \
-    void logistic_row_##isa(const float*, float*, double*, double*, double*, std::int64_t, float, float);
+    void logistic_row_##isa(const float*, float*, double*, double*, double*, std::int64_t, float, float); \
+    void logistic_run_##isa(const double*, std::int64_t, double, double, double*);
 DROPENGINE_DECLARE(generic)
 #if defined(DROPENGINE_HAVE_X86_VARIANTS)
 DROPENGINE_DECLARE(avx2)
@@ -20,15 +21,15 @@ DROPENGINE_DECLARE(avx512)
 
 template <class T>
 const Kernels<T>& kernels_generic() {
-    static const Kernels<T> k{&matmul_skip_generic<T>, &logistic_row_generic, "generic"};
+    static const Kernels<T> k{&matmul_skip_generic<T>, &logistic_row_generic, &logistic_run_generic, "generic"};
     return k;
 }
 
 template <class T>
 const Kernels<T>& kernels() {
 #if defined(DROPENGINE_HAVE_X86_VARIANTS)
-    static const Kernels<T> k512{&matmul_skip_avx512<T>, &logistic_row_avx512, "avx512"};
-    static const Kernels<T> k2{&matmul_skip_avx2<T>, &logistic_row_avx2, "avx2"};
+    static const Kernels<T> k512{&matmul_skip_avx512<T>, &logistic_row_avx512, &logistic_run_avx512, "avx512"};
+    static const Kernels<T> k2{&matmul_skip_avx2<T>, &logistic_row_avx2, &logistic_run_avx2, "avx2"};
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return k512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return k2;

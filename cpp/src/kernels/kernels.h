@@ -28,10 +28,16 @@ using MatmulSkipFn = void (*)(const T* A, std::int64_t B, std::int64_t n_in, con
 using LogisticRowFn = void (*)(const float* S, float* O, double* logO, double* logOc, double* dO, std::int64_t n,
                                float lam, float logc);
 
+/// Split-halves enumeration kernel (see logistic_run_impl.h): over B[0..n), sums
+/// out[0] = sum (O - shift), out[1] = sum (O - shift)^2, out[2] = sum log(1 + A B)
+/// with O = 1 / (1 + A B).
+using LogisticRunFn = void (*)(const double* B, std::int64_t n, double A, double shift, double* out);
+
 template <class T>
 struct Kernels {
     MatmulSkipFn<T> matmul_skip;
     LogisticRowFn logistic_row;  ///< float32 networks only
+    LogisticRunFn logistic_run;  ///< exact enumeration, float64
     const char* isa;
 };
 

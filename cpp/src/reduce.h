@@ -1,0 +1,60 @@
+// Deterministic reduction of per-block statistics, shared by the sampler and the
+// enumerator: results depend on the sequence of blocks only, never on threads.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "dropengine/stats.h"
+
+namespace dropengine::detail {
+
+/// Accumulator storage for one (input, block) or one tree node: count, fields, co-moments.
+struct RowBuf {
+    std::vector<double> data;
+    RowBuf(std::int64_t n_units, std::int64_t n_pairs) : data(1 + kFields * n_units + n_pairs, 0.0) {}
+    RowRef ref(std::int64_t n_units) {
+        RowRef r{data.data(), {}, data.data() + 1 + kFields * n_units};
+        for (int f = 0; f < kFields; ++f) r.field[f] = data.data() + 1 + f * n_units;
+        return r;
+    }
+};
+
+/// The binary-counter reduction of one input's blocks: block k is merged with its
+/// neighbours exactly as in a perfect binary tree over block indices, so the result
+/// depends on the sequence of blocks only, never on threads or rounds.
+struct TreeStack {
+    std::vector<std::pair<int, RowBuf>> nodes;
+    void push(RowBuf&& b, std::int64_t n_units, const std::vector<UnitPair>& pairs) {
+        int level = 0;
+        while (!nodes.empty() && nodes.back().first == level) {
+            merge_row(nodes.back().second.ref(n_units), b.ref(n_units), n_units, pairs.data(),
+                      static_cast<std::int64_t>(pairs.size()));
+            b = std::move(nodes.back().second);
+            nodes.pop_back();
+            ++level;
+        }
+        nodes.emplace_back(level, std::move(b));
+    }
+};
+
+/// Copies one input's reduced row into the statistics object.
+inline void store_row(SampleStats& out, std::int64_t x, const RowRef& r) {
+    const std::int64_t nu = out.n_units, np = out.n_pairs();
+    out.count[static_cast<std::size_t>(x)] = *r.count;
+    std::vector<double>* dst[kFields] = {&out.mean, &out.m2, &out.slog, &out.slogc, &out.mean_S, &out.m2_S, &out.mean_dO};
+    for (int f = 0; f < kFields; ++f) std::copy(r.field[f], r.field[f] + nu, dst[f]->begin() + x * nu);
+    std::copy(r.comoment, r.comoment + np, out.comoment.begin() + x * np);
+}
+
+/// Folds a TreeStack's subtrees, oldest (largest) first, i.e. blocks in order.
+inline RowBuf fold(TreeStack& st, std::int64_t n_units, const std::vector<UnitPair>& pairs) {
+    RowBuf acc(n_units, static_cast<std::int64_t>(pairs.size()));
+    for (auto& node : st.nodes)
+        merge_row(acc.ref(n_units), node.second.ref(n_units), n_units, pairs.data(),
+                  static_cast<std::int64_t>(pairs.size()));
+    return acc;
+}
+
+}  // namespace dropengine::detail

@@ -1,0 +1,76 @@
+"""Exact enumeration of every dropout subnetwork (Eq. 2-5, 7, 30-39), in the C++ core."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _core
+from .._validation import as_count, as_threads
+from ..gates import resolve_gate
+from ..sampling import _check_net, _inputs, _pairs
+from ..stats import SampleStats
+
+__all__ = ["enumerate", "n_subnetworks", "DEFAULT_MAX_SUBNETWORKS"]
+
+#: Enumerations with more subnetworks than this are refused unless the caller raises it.
+DEFAULT_MAX_SUBNETWORKS = 2**30
+
+
+def n_subnetworks(net, gate) -> int:
+    """Number of subnetworks the gate induces: 2^(gates with 0 < p < 1)."""
+    _check_net(net)
+    kind, p, keep_bias = resolve_gate(gate, net)
+    fn = _core.free_gates_f32 if net.dtype == np.float32 else _core.free_gates_f64
+    W, b, f = net._core_args()
+    return 2 ** int(fn(W, b, f, kind, p, keep_bias))
+
+
+def enumerate(net, inputs, gate=None, *, pairs=None, threads=None,
+              max_subnetworks: int = DEFAULT_MAX_SUBNETWORKS, _halves: bool = True) -> SampleStats:
+    """Exact statistics over every subnetwork the gate induces.
+
+    Each configuration N of the Bernoulli selectors with 0 < p < 1 (gates with p = 0
+    or 1 are fixed) is visited once and weighted by its probability
+    P(N) = prod_k p_k^delta_k (1 - p_k)^(1 - delta_k), so that, per input and unit,
+
+        E(O) = sum_N P(N) O(N)                         (Eq. 2, 7; Eq. 5 for p = 1/2)
+        G = prod_N O(N)^P(N),  G' = prod_N (1 - O(N))^P(N)      (Eq. 35, 36)
+        NWGM = G / (G + G')                            (Eq. 37; Eq. 44 for softmax)
+
+    and likewise Var(O), E(S), Var(S), E(sigma'(S)) and the requested covariances.
+    Subnetworks are walked in Gray-code order, so each differs from the previous one
+    by one gate and the sums of that gate's layer are updated, not recomputed; the
+    walk runs in float64 on all cores and gives the same bits for any ``threads``.
+
+    Parameters
+    ----------
+    net : Network
+    inputs : array (n_inputs, n_in)
+    gate : Dropout, Dropin, NoGate or None
+    pairs : list of ((h_a, i_a), (h_b, i_b)), optional
+        Unit pairs whose exact covariance is computed.
+    threads : int >= 1 or None (all cores)
+    max_subnetworks : int
+        Requests for more subnetworks than this are refused before any work.
+
+    Returns
+    -------
+    SampleStats with ``exact = True`` (``sem`` is zero, ``n_samples`` the number of
+    subnetworks). Ctrl-C stops the walk with KeyboardInterrupt; nothing is returned.
+    """
+    _check_net(net)
+    X = _inputs(net, inputs)
+    kind, p, keep_bias = resolve_gate(gate, net)
+    threads = as_threads(threads)
+    max_subnetworks = as_count(max_subnetworks, "max_subnetworks")
+    pair_idx = _pairs(net, pairs)
+    n = n_subnetworks(net, gate)
+    if n > max_subnetworks:
+        raise ValueError(f"max_subnetworks: the gate induces {n} = 2^{n.bit_length() - 1} subnetworks, more "
+                         f"than max_subnetworks = {max_subnetworks}; raise it (the walk visits ~10^7-10^9 "
+                         f"subnetworks per second) or use dropengine.sample")
+    fn = _core.enumerate_f32 if net.dtype == np.float32 else _core.enumerate_f64
+    W, b, f = net._core_args()
+    acc = fn(W, b, f, kind, p, keep_bias, X, threads, pair_idx, min(max_subnetworks.bit_length() - 1, 62),
+             bool(_halves))
+    return SampleStats(acc, net.sizes[1:], pair_idx, softmax_layers=[t.name == "softmax" for t in net.transfers],
+                       exact=True, n_subnetworks=n)
