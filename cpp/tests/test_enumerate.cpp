@@ -99,6 +99,35 @@ int main() {
         }
     }
 
+    // Deep network, connection gates, pairs: same bits for 1 and 3 threads (and under
+    // the sanitizers, a multi-threaded walk over every code path of the general route).
+    {
+        std::vector<double> W1(4 * 3), b1(4), W2(2 * 4), I(2 * 3);
+        for (auto* v : {&W1, &b1, &W2, &I})
+            for (auto& x : *v) x = N01(rng);
+        NetworkView<double> net;
+        LayerView<double> l1, l2;
+        l1.W = W1.data(); l1.b = b1.data(); l1.n_out = 4; l1.n_in = 3; l1.f.kind = TransferKind::Tanh;
+        l2.W = W2.data(); l2.n_out = 2; l2.n_in = 4; l2.f.kind = TransferKind::Softmax;
+        net.layers = {l1, l2};
+        for (GateKind kind : {GateKind::Units, GateKind::Connections, GateKind::Dropin}) {
+            Gate g;
+            g.kind = kind;
+            g.p = {{0.6}, {kind == GateKind::Connections ? 1.0 : 0.3}};  // 2^16 subnetworks at most
+            if (kind != GateKind::Dropin) g.keep_bias = {0.5, 1.0};
+            EnumerateOptions o1, o3;
+            o1.threads = 1;
+            o3.threads = 3;
+            o1.pairs = o3.pairs = {{0, 5}, {4, 5}, {1, 1}};
+            const SampleStats a = enumerate<double>(net, g, I.data(), 2, o1);
+            const SampleStats b = enumerate<double>(net, g, I.data(), 2, o3);
+            CHECK(a.mean == b.mean && a.m2 == b.m2 && a.comoment == b.comoment && a.mean_S == b.mean_S);
+            CHECK_NEAR(a.count[1], 1.0, 1e-13);
+            // The softmax layer's expected outputs sum to 1.
+            CHECK_NEAR(a.mean[4] + a.mean[5], 1.0, 1e-13);
+        }
+    }
+
     // Refusal before any work.
     {
         std::vector<double> W(40, 0.1), I(40, 1.0);
