@@ -21,9 +21,11 @@ def as_real_array(value, name: str, *, dtype=None, ndim=None, finite=True) -> np
         raise TypeError(f"{name} must hold real numbers (int or float), got dtype {arr.dtype}")
     if ndim is not None and arr.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
-    arr = np.asarray(arr, dtype=dtype if dtype is not None else np.result_type(arr.dtype, np.float32), order="C")
+    target = np.dtype(dtype if dtype is not None else np.result_type(arr.dtype, np.float32))
+    with np.errstate(over="ignore"):  # a value beyond the target's range becomes Inf, refused below
+        arr = np.asarray(arr, dtype=target, order="C")
     if finite and arr.size and not np.isfinite(arr).all():
-        raise ValueError(f"{name} must be finite (no NaN or Inf)")
+        raise ValueError(f"{name} must be finite (no NaN or Inf) and within the range of {target}")
     return arr
 
 
@@ -47,9 +49,18 @@ def as_count(value, name: str, *, minimum: int = 1) -> int:
     return value
 
 
+#: More threads than this is surely a mistake (and would exhaust the process's resources).
+MAX_THREADS = 4096
+
+
 def as_threads(threads) -> int:
-    """0 (all OpenMP threads) for None, else an int >= 1."""
-    return 0 if threads is None else as_count(threads, "threads", minimum=1)
+    """0 (all OpenMP threads) for None, else an int in [1, MAX_THREADS]."""
+    if threads is None:
+        return 0
+    threads = as_count(threads, "threads", minimum=1)
+    if threads > MAX_THREADS:
+        raise ValueError(f"threads must be at most {MAX_THREADS}, got {threads}")
+    return threads
 
 
 def seed_key(seed) -> tuple[int, int, np.random.SeedSequence]:

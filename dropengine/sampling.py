@@ -33,6 +33,8 @@ def _pairs(net: Network, pairs) -> np.ndarray:
     """Global unit indices for pairs given as ((h_a, i_a), (h_b, i_b))."""
     if pairs is None:
         return np.zeros((0, 2), np.int64)
+    if not isinstance(pairs, (list, tuple, np.ndarray)) or (isinstance(pairs, np.ndarray) and pairs.ndim == 0):
+        raise TypeError(f"pairs must be a list of ((layer, unit), (layer, unit)), got {type(pairs).__name__}")
     offsets = np.cumsum((0,) + net.sizes[1:])
     out = []
     for k, pr in enumerate(pairs):
@@ -89,14 +91,20 @@ def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None,
     n_samples = as_count(n_samples, "n_samples")
     first_sample = as_count(first_sample, "first_sample", minimum=0)
     first_input = as_count(first_input, "first_input", minimum=0)
+    if n_samples > 2**48:
+        raise ValueError(f"n_samples must be at most 2^48, got {n_samples}")
     if first_sample + n_samples > 2**48:
-        raise ValueError("n_samples: sample indices must stay below 2^48")
+        raise ValueError("first_sample: sample indices first_sample + n_samples must stay below 2^48")
     if first_input + X.shape[0] > 2**32:
         raise ValueError("first_input: input indices must stay below 2^32")
     threads = as_threads(threads)
     k0, k1, ss = seed_key(seed)
     pair_idx = _pairs(net, pairs)
-    record = [] if record is None else list(record)
+    if record is None:
+        record = []
+    elif not isinstance(record, (list, tuple, np.ndarray)) or (isinstance(record, np.ndarray) and record.ndim != 1):
+        raise TypeError(f"record must be a list of layer indices, got {type(record).__name__}")
+    record = list(record)
     for k, h in enumerate(record):
         as_count(h, f"record[{k}]", minimum=0)
         if h >= net.n_layers:

@@ -231,6 +231,17 @@ def dropout_gradient(net, inputs, targets, gate=None, loss: str = "squared", *,
                       and kind in (_UNITS, _CONNECTIONS))
     L = net.n_layers
     res = {k: [[] for _ in range(L)] for k in ("exp", "expb", "ens", "ensb", "wva", "cab", "a164")}
+    with np.errstate(over="ignore", invalid="ignore"):  # IEEE Inf/NaN for huge values, as in the engine
+        _accumulate(net, kind, X, T, loss, sampled, P, expected_masks, linear, logistic_layer, res)
+    stack = lambda v: [None if v[h][0] is None else np.stack(v[h]) for h in range(L)]  # noqa: E731
+    return DropoutGradient(stack(res["exp"]), stack(res["expb"]), stack(res["ens"]), stack(res["ensb"]),
+                           stack(res["wva"]) if linear else None, stack(res["cab"]) if linear else None,
+                           stack(res["a164"]) if logistic_layer else None, C)
+
+
+def _accumulate(net, kind, X, T, loss, sampled, P, expected_masks, linear, logistic_layer, res):
+    """Exact expected and ensemble gradients of every input into `res`."""
+    L, out_f = net.n_layers, net.transfers[-1]
     for x, t in zip(X, T):
         ys, Ss, Os, dOs = _forward(net, kind, x, sampled)
         gS = _output_delta(out_f, loss, Ss[-1], Os[-1], dOs[-1], t)
@@ -253,10 +264,6 @@ def dropout_gradient(net, inputs, targets, gate=None, loss: str = "squared", *,
             Wens = eOs[0][0]
             pm = expected_masks[0]["conn"][0] if kind == _CONNECTIONS else expected_masks[0]["unit"][0][None, :]
             res["a164"][0].append(eW[0][0] + f.lam * (Wens * (1 - Wens))[:, None] * W0 * x**2 * pm * (1 - pm))
-    stack = lambda v: [None if v[h][0] is None else np.stack(v[h]) for h in range(L)]  # noqa: E731
-    return DropoutGradient(stack(res["exp"]), stack(res["expb"]), stack(res["ens"]), stack(res["ensb"]),
-                           stack(res["wva"]) if linear else None, stack(res["cab"]) if linear else None,
-                           stack(res["a164"]) if logistic_layer else None, C)
 
 
 def _linear_terms(net, kind, masks, P, ys, Os, dOs, S_out):

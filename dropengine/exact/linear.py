@@ -61,7 +61,8 @@ def linear_moments(net, inputs, gate=None) -> LinearMoments:
 
     Returns
     -------
-    LinearMoments
+    LinearMoments. Values too large for float64 overflow to Inf/NaN as in IEEE
+    arithmetic (like the C++ engine), without warnings.
     """
     _check_net(net)
     bad = [h for h, f in enumerate(net.transfers) if f.name != "linear"]
@@ -70,6 +71,11 @@ def linear_moments(net, inputs, gate=None) -> LinearMoments:
                          f"{net.transfers[bad[0]]!r} (use dropengine.exact.enumerate or sample)")
     X = np.asarray(_inputs(net, inputs), dtype=np.float64)
     kind, p, keep_bias = resolve_gate(gate, net)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _recursion(net, X, kind, p, keep_bias)
+
+
+def _recursion(net, X, kind, p, keep_bias) -> LinearMoments:
     B = X.shape[0]
     cov_z = np.zeros((B, 0, 0))
     # Moments of the current layer's input a: the fixed network input first.
