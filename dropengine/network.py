@@ -13,6 +13,8 @@ from .transfer import Transfer, resolve_transfer, transfer_from_spec
 __all__ = ["Network"]
 
 _FORMAT = "dropengine.Network/1"
+#: Network.random refuses (MemoryError, before allocating) weights larger than this.
+MAX_RANDOM_BYTES = 16 * 2**30
 
 
 class Network:
@@ -131,6 +133,10 @@ class Network:
         for k, n in enumerate(sizes):
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
                 raise ValueError(f"sizes[{k}] must be an integer >= 1, got {n!r}")
+        need = sum(int(o) * (int(i) + 1) for i, o in zip(sizes[:-1], sizes[1:])) * 8
+        if need > MAX_RANDOM_BYTES:
+            raise MemoryError(f"sizes: the weights would take {need / 2**30:.1f} GiB, above the "
+                              f"{MAX_RANDOM_BYTES / 2**30:.0f} GiB limit of Network.random")
         rng = np.random.default_rng(seed)
         Ws, bs = [], []
         for n_in, n_out in zip(sizes[:-1], sizes[1:]):

@@ -84,6 +84,10 @@ def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None,
     Returns
     -------
     SampleStats
+
+    Ctrl-C stops the run within milliseconds with KeyboardInterrupt; the statistics
+    accumulated so far are discarded (to keep partial work, split the run with
+    ``first_sample`` and merge the parts).
     """
     _check_net(net)
     X = _inputs(net, inputs)

@@ -163,3 +163,14 @@ def test_layouts_give_identical_results(net, layout):
 def test_zero_inputs_give_empty_statistics(net):
     st = de.sample(net, np.zeros((0, 3)), de.Dropout(0.5), 10)
     assert st.E[0].shape == (0, 4)
+
+
+def test_huge_random_network_is_refused_before_allocation():
+    with pytest.raises(MemoryError, match="sizes"):
+        de.Network.random([10**6, 10**6, 10], "logistic")
+
+
+def test_threads_upper_bound():
+    net = de.Network.random([3, 2], "logistic", seed=0)
+    with pytest.raises(ValueError, match="threads"):
+        de.sample(net, np.ones(3), de.Dropout(0.5), 8, seed=0, threads=10**9)
