@@ -36,14 +36,19 @@ except KeyboardInterrupt:
 @pytest.mark.parametrize("script", [SCRIPT, ENUMERATE], ids=["sample", "enumerate"])
 def test_sigint_stops_long_calls(tmp_path, script):
     """Control returns within one second of SIGINT, with KeyboardInterrupt."""
-    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
-    assert p.stdout.readline().strip() == "ready"
-    time.sleep(1.0)  # well inside the long call
-    t = time.monotonic()
-    p.send_signal(signal.SIGINT)
-    line = p.stdout.readline().strip()
-    latency = time.monotonic() - t
-    p.communicate(timeout=30)
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=tmp_path) as p:
+        try:
+            assert p.stdout.readline().strip() == "ready"
+            time.sleep(1.0)  # well inside the long call
+            t = time.monotonic()
+            p.send_signal(signal.SIGINT)
+            line = p.stdout.readline().strip()
+            latency = time.monotonic() - t
+            p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
     assert line == "interrupted" and p.returncode == 3
     assert latency < 1.0, f"KeyboardInterrupt after {latency:.2f} s"
 
@@ -67,12 +72,18 @@ def test_interrupted_or_killed_saves_leave_good_files(tmp_path, sig):
     net = de.Network.random([300, 300, 10], "logistic", seed=0)
     want = de.sample(net, np.ones((50, 300)), de.Dropout(0.5), 64, seed=1)
     for delay in (0.3, 0.55, 0.8):
-        p = subprocess.Popen([sys.executable, "-c", SAVER, str(tmp_path)], stdout=subprocess.PIPE, text=True,
-                             stderr=subprocess.DEVNULL)
-        assert p.stdout.readline().strip() == "ready"
-        time.sleep(delay)
-        p.send_signal(sig)
-        p.communicate(timeout=30)
+        # cwd: not the repository root, whose source folder would shadow the installed package
+        with subprocess.Popen([sys.executable, "-c", SAVER, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                              cwd=tmp_path) as p:
+            try:
+                assert p.stdout.readline().strip() == "ready"
+                time.sleep(delay)
+                p.send_signal(sig)
+                p.communicate(timeout=30)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
         back = de.Network.load(tmp_path / "net.npz")
         assert all(np.array_equal(a, b) for a, b in zip(back.weights, net.weights))
         got = de.SampleStats.load(tmp_path / "stats.npz")
