@@ -30,7 +30,8 @@ def save_npz_atomic(path, arrays: dict) -> Path:
 def load_npz(path, name: str = "path") -> dict:
     """Loads an .npz without pickles (allow_pickle=False: untrusted files cannot run code)."""
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # Our own handle: np.load does not close it when a damaged zip fails to parse.
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # any parse failure of an untrusted file (zip, header, EOF, pickles)
         raise ValueError(f"{name}: cannot read {str(path)!r} as an .npz file: {exc}") from None

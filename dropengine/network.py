@@ -162,15 +162,18 @@ class Network:
         z = load_npz(path)
         if str(z.get("format", "")) != _FORMAT:
             raise ValueError(f"path: {str(path)!r} is not a dropengine network file")
-        L = int(z["n_layers"])
-        specs = z["transfers"]
-        if specs.shape != (L, 5):
-            raise ValueError(f"path: {str(path)!r} has a malformed transfer table")
-        missing = [f"W{h}" for h in range(L) if f"W{h}" not in z]
-        if missing:
-            raise ValueError(f"path: {str(path)!r} lacks {missing}")
-        return cls([z[f"W{h}"] for h in range(L)], [z.get(f"b{h}") for h in range(L)],
-                   [transfer_from_spec(s) for s in specs])
+        try:
+            L = int(z["n_layers"])
+            specs = z["transfers"]
+            if specs.dtype.kind not in "iuf" or specs.shape != (L, 5):
+                raise ValueError("malformed transfer table")
+            missing = [f"W{h}" for h in range(L) if f"W{h}" not in z]
+            if missing:
+                raise ValueError(f"lacks {missing}")
+            return cls([z[f"W{h}"] for h in range(L)], [z.get(f"b{h}") for h in range(L)],
+                       [transfer_from_spec(s) for s in specs])
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            raise ValueError(f"path: {str(path)!r} does not hold a valid network: {exc}") from None
 
     # --- core views ------------------------------------------------------------
     def _core_args(self):

@@ -200,15 +200,15 @@ class SampleStats:
             raise ValueError(f"path: {str(path)!r} is not a dropengine statistics file")
         try:
             acc = {k: z[f"acc_{k}"] for k in _FIELDS}
-        except KeyError as exc:
-            raise ValueError(f"path: {str(path)!r} lacks {exc}") from None
-        n_in, n_units = acc["mean"].shape
-        for k in _FIELDS:
-            want = (n_in,) if k == "count" else (n_in, len(z["pairs"]) if k == "comoment" else n_units)
-            if acc[k].shape != want:
-                raise ValueError(f"path: {str(path)!r} has a malformed field {k}")
-        return cls(acc, z["layer_sizes"], z["pairs"], softmax_layers=z["softmax_layers"],
-                   exact=bool(z.get("exact", False)), n_subnetworks=int(z.get("n_subnetworks", 0)))
+            n_in, n_units = acc["mean"].shape
+            for k in _FIELDS:
+                want = (n_in,) if k == "count" else (n_in, len(z["pairs"]) if k == "comoment" else n_units)
+                if acc[k].shape != want:
+                    raise ValueError(f"malformed field {k}")
+            return cls(acc, z["layer_sizes"], z["pairs"], softmax_layers=z["softmax_layers"],
+                       exact=bool(z.get("exact", False)), n_subnetworks=int(z.get("n_subnetworks", 0)))
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            raise ValueError(f"path: {str(path)!r} does not hold valid statistics: {exc}") from None
 
     def __repr__(self) -> str:
         what = "n_subnetworks" if self.exact else "n_samples"

@@ -198,3 +198,27 @@ def test_dropout_gradient_targets(t):
 def test_merge_wrong_type(other):
     s = de.sample(NET, X, GATE, 8, seed=1)
     outcome(lambda: s.merge(other), "other")
+
+
+@given(blob=st.binary(max_size=300), keep_zip_header=st.booleans())
+def test_load_garbage_files(tmp_path_factory, blob, keep_zip_header):
+    """Any bytes on disk: load raises ValueError naming the path, never anything else."""
+    path = tmp_path_factory.mktemp("garbage") / "x.npz"
+    good = NET.save(tmp_path_factory.mktemp("good") / "net.npz").read_bytes()
+    path.write_bytes((good[:200] if keep_zip_header else b"") + blob)
+    outcome(lambda: de.Network.load(path), "path")
+    outcome(lambda: de.SampleStats.load(path), "path")
+
+
+@given(key=st.sampled_from(["format", "n_layers", "W0", "transfers", "b0"]), value=any_array())
+def test_load_tampered_network(tmp_path_factory, key, value):
+    """A well-formed .npz with one field replaced by anything: ValueError naming the path."""
+    d = tmp_path_factory.mktemp("tampered")
+    arrays = dict(np.load(NET.save(d / "net.npz")))
+    if value.dtype == object:
+        return  # np.savez would pickle it; a pickled array is refused on load (allow_pickle=False)
+    arrays[key] = value
+    np.savez(d / "bad.npz", **arrays)
+    got = outcome(lambda: de.Network.load(d / "bad.npz"), "path")
+    if got is not None:
+        de.forward(got, np.ones((1, got.n_in)))
