@@ -1,4 +1,5 @@
-"""Build driver: CMake builds everything (cpp/CMakeLists.txt); this file only runs it.
+"""Build driver: CMake builds the C++ core and its pybind11 module (cpp/CMakeLists.txt);
+Cython builds the analysis kernels (dropengine/analysis/_kernels.pyx).
 
 In the style of pybind11's cmake_example: C++ users and Python users get the same
 library, configured in one place.
@@ -6,6 +7,7 @@ library, configured in one place.
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -20,8 +22,31 @@ class CMakeExtension(Extension):
         self.source_dir = source_dir
 
 
-class CMakeBuild(build_ext):
-    def build_extension(self, ext: CMakeExtension) -> None:
+def openmp_flags(compiler) -> list:
+    """["-fopenmp"] when the compiler builds and links an OpenMP program, else [] (serial)."""
+    with tempfile.TemporaryDirectory() as d:
+        src = Path(d) / "omp.c"
+        src.write_text("#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n")
+        try:
+            objs = compiler.compile([str(src)], output_dir=d, extra_postargs=["-fopenmp"])
+            compiler.link_executable(objs, "omp", output_dir=d, extra_postargs=["-fopenmp"])
+            return ["-fopenmp"]
+        except Exception:
+            print("dropengine: the C compiler has no OpenMP; building serial analysis kernels", file=sys.stderr)
+            return []
+
+
+class Build(build_ext):
+    def build_extension(self, ext) -> None:
+        if isinstance(ext, CMakeExtension):
+            self.build_cmake(ext)
+            return
+        flags = openmp_flags(self.compiler)
+        ext.extra_compile_args = ["-O3", *flags]
+        ext.extra_link_args = flags
+        super().build_extension(ext)
+
+    def build_cmake(self, ext: CMakeExtension) -> None:
         import pybind11
 
         out_dir = Path(self.get_ext_fullpath(ext.name)).resolve().parent
@@ -48,7 +73,14 @@ class CMakeBuild(build_ext):
         subprocess.run(["cmake", "--build", str(build_dir), "--parallel", jobs], check=True)
 
 
+def cython_extensions() -> list:
+    from Cython.Build import cythonize
+
+    kernels = Extension("dropengine.analysis._kernels", ["dropengine/analysis/_kernels.pyx"])
+    return cythonize([kernels], compiler_directives={"language_level": 3})
+
+
 setup(
-    ext_modules=[CMakeExtension("dropengine._core", ROOT / "cpp")],
-    cmdclass={"build_ext": CMakeBuild},
+    ext_modules=[CMakeExtension("dropengine._core", ROOT / "cpp"), *cython_extensions()],
+    cmdclass={"build_ext": Build},
 )

@@ -1,21 +1,16 @@
 """SampleStats: streaming per-unit statistics of Monte Carlo dropout (Eq. 35-37, 220)."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from . import _core
 from ._io import load_npz, save_npz_atomic
+from ._nwgm import DropoutWarning, nwgm_from_logs
 
 __all__ = ["SampleStats", "DropoutWarning"]
 
 _FIELDS = ("count", "mean", "m2", "slog", "slogc", "mean_S", "m2_S", "mean_dO", "comoment")
 _FORMAT = "dropengine.SampleStats/1"
-
-
-class DropoutWarning(RuntimeWarning):
-    """An extreme case of Section 8 (e.g. NWGM = 0/0) was met."""
 
 
 def _split(a: np.ndarray, sizes) -> list:
@@ -145,14 +140,7 @@ class SampleStats:
                     e = np.exp(lg - m)
                     out.append(e / e.sum(axis=1, keepdims=True))
                 continue
-            both_zero = np.isneginf(lg) & np.isneginf(lgc)
-            if both_zero.any():
-                warnings.warn("NWGM = 0/0 for some units: outputs 0 and 1 both occurred (Section 8, "
-                              "extreme cases); reported as NaN", DropoutWarning, stacklevel=2)
-            with np.errstate(invalid="ignore", over="ignore"):
-                d = lg - lgc
-                e = np.exp(-np.abs(d))
-                out.append(np.where(d >= 0, 1.0 / (1.0 + e), e / (1.0 + e)))
+            out.append(nwgm_from_logs(lg, lgc))
         return out
 
     # --- pairs (Section 9.6) -------------------------------------------------------

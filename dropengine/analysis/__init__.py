@@ -1,0 +1,26 @@
+"""Analysis of dropout ensembles (Sections 6-9, Appendices A-F), over the engine's
+statistics and samples.
+
+means, summary            weighted E, G, G', NWGM (Eq. 28-30, 35-37), Cython kernel
+bounds                    E - G and E - NWGM: Eq. 78-87, 202-211
+ensemble_errors           Eq. 56-58
+transfer_functions        ReLU errors (Eq. 72, 74, 190, 193), fit_logistic (Eq. 61-64), nwgm_gap
+gaussian                  Appendix D-F: E(sigma(S)) for Gaussian S, E(sigma'(S)), densities
+covariance                Section 9.6: Var and E(O_i O_j) from W
+sampling_distributions    Sections 9.2-9.4: E and NWGM of samples (Fig. 9.1, 9.2)
+approximation_report      Section 9.5: per layer E - NWGM, E - W, NWGM - W
+"""
+from . import bounds
+from .covariance import ConnectedPair, connected_pair, eprod_independent, variance_bounds
+from .ensemble_error import EnsembleErrors, ensemble_errors
+from .gaussian import ALPHA, density_O_gaussian_S, density_S_beta_O, expected_dsigma, expected_logistic_gaussian
+from .means import Means, Summary, means, summary, summary_numpy
+from .report import LayerReport, approximation_report
+from .sampling_distributions import DISTRIBUTIONS, sampling_curve, sampling_distribution
+from .transfer_functions import fit_logistic, nwgm_gap, relu_error_discrete, relu_error_gaussian, relu_error_uniform
+
+__all__ = ["Means", "Summary", "means", "summary", "summary_numpy", "bounds", "ensemble_errors",
+           "EnsembleErrors", "relu_error_gaussian", "relu_error_uniform", "relu_error_discrete", "fit_logistic",
+           "nwgm_gap", "ALPHA", "expected_logistic_gaussian", "expected_dsigma", "density_O_gaussian_S",
+           "density_S_beta_O", "variance_bounds", "eprod_independent", "connected_pair", "ConnectedPair",
+           "DISTRIBUTIONS", "sampling_distribution", "sampling_curve", "approximation_report", "LayerReport"]

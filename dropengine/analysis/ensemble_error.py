@@ -1,0 +1,78 @@
+"""Ensemble error inequalities (Section 6, Eq. 55-58)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import as_real_array
+from .means import summary
+
+__all__ = ["ensemble_errors", "EnsembleErrors", "ERRORS", "squared_nwgm_region"]
+
+#: Eq. 55: squared error 1/2 (t - O)^2 and relative entropy -t log O - (1 - t) log(1 - O).
+ERRORS = ("squared", "relative_entropy")
+
+
+def _error(kind, O, t):
+    if kind == "squared":
+        return 0.5 * (t - O) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # 0 log 0 = 0: a target of exactly 0 or 1 has no term on the other side
+        a = np.where(t > 0, -t * np.log(O), 0.0)
+        b = np.where(t < 1, -(1 - t) * np.log1p(-O), 0.0)
+    return a + b
+
+
+def squared_nwgm_region(t):
+    """[r-, r+] where the squared error (t - sigma(x))^2 / 2 is convex in x, so that
+    Eq. 58 holds for ensembles with every value inside: r+- = (1 + t +- sqrt(1 - t + t^2)) / 3."""
+    t = np.asarray(t, np.float64)
+    d = np.sqrt(1 - t + t * t)
+    return (1 + t - d) / 3, (1 + t + d) / 3
+
+
+@dataclass(frozen=True)
+class EnsembleErrors:
+    """Errors of the ensemble combinations and the expected error of the members:
+    ``of_E`` <= ``expected`` (Eq. 56), ``of_WGM`` <= ``expected`` (Eq. 57),
+    ``of_NWGM`` <= ``expected`` (Eq. 58)."""
+
+    of_E: np.ndarray
+    of_WGM: np.ndarray
+    of_NWGM: np.ndarray
+    expected: np.ndarray
+
+
+def ensemble_errors(O, t, P=None, axis: int = -1, error: str = "squared") -> EnsembleErrors:
+    """Error(E), Error(WGM), Error(NWGM) and E(Error) of an ensemble O (values in [0, 1])
+    with weights P along `axis`, for the target t (broadcast against O less `axis`).
+
+    Eq. 56, Error(E) <= E(Error), holds for both errors of Eq. 55 (Jensen: both are
+    convex in O). Eq. 57 and 58 apply Jensen to Error(g(x)) with g = exp and g = logistic;
+    that composition is convex for the relative entropy, so both hold for it, but not in
+    general for the squared error, contrary to the paper's proof (a convex function of an
+    increasing one need not be convex). For instance O = (0.5, 0.25), P = (1/2, 1/2),
+    t = 1 gives Error(WGM) = 0.2089 > E(Error) = 0.2031. For the squared error:
+
+    - Eq. 57 holds when every O >= t/2 ((t - e^x)^2 is convex in x exactly there);
+    - Eq. 58 holds when every O lies in [r-, r+], r+- = (1 + t +- sqrt(1 - t + t^2)) / 3
+      ((t - sigma(x))^2 is convex in x exactly there), e.g. O <= 2/3 for t = 0.
+    """
+    if error not in ERRORS:
+        raise ValueError(f"error must be one of {ERRORS}, got {error!r}")
+    s = summary(O, P, axis)
+    t = as_real_array(t, "t", dtype=np.float64)
+    if ((t < 0) | (t > 1)).any():
+        raise ValueError("t: targets must lie in [0, 1]")
+    try:
+        tb = np.broadcast_to(t, s.E.shape)
+    except ValueError:
+        raise ValueError(f"t must broadcast to {s.E.shape} (O's shape without axis), got {t.shape}") from None
+    Oa = np.asarray(O, dtype=np.float64)
+    m = Oa.shape[axis]
+    w = np.full(m, 1.0 / m) if P is None else np.asarray(P, np.float64)
+    member = _error(error, Oa, np.expand_dims(tb, axis))
+    with np.errstate(invalid="ignore"):  # inf * 0 for a member of weight 0 and error inf
+        expected = np.where(w > 0, np.moveaxis(member, axis, -1), 0.0) @ w
+    return EnsembleErrors(_error(error, s.E, tb), _error(error, s.G, tb), _error(error, s.nwgm, tb), expected)
