@@ -97,7 +97,7 @@ def test_geometric_means_orderings(ow):
 def test_ky_fan_consistently_low(ow):
     """All O <= 0.5: G <= NWGM <= E (Eq. 81)."""
     s = summary(*ow)
-    assert B.ky_fan_order(s) == -1
+    assert B.ky_fan_order(s) == -1 or s.max == s.min == 0.5
     assert s.G <= s.nwgm + SLACK and s.nwgm <= s.E + SLACK
 
 
@@ -156,7 +156,8 @@ def test_paper_eq57_58_fail_for_the_squared_error():
         assert r.of_WGM <= r.expected and r.of_NWGM <= r.expected
 
 
-@given(st.lists(st.floats(-8, 8), min_size=1, max_size=20), st.floats(0.05, 5), st.floats(0.1, 3))
+# |lam S| <= 12 keeps 1 - O representable to ~1e-11 relative in the float64 values O.
+@given(st.lists(st.floats(-4, 4), min_size=1, max_size=20), st.floats(0.05, 5), st.floats(0.1, 3))
 def test_nwgm_of_logistic_is_logistic_of_mean(S, c, lam):
     """NWGM(sigma(S)) = sigma(E(S)) for every logistic (c, lam) (Eq. 39), any weights."""
     S = np.array(S)

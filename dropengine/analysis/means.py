@@ -86,8 +86,10 @@ def _prepare(O, P, axis):
             raise ValueError(f"P must have shape ({m},) (one weight per value along axis {axis}), got {P.shape}")
         if (P < 0).any():
             raise ValueError("P: weights must be >= 0")
-        if abs(P.sum() - 1.0) > 1e-9:
-            raise ValueError(f"P: weights must sum to 1, got {P.sum()!r}")
+        with np.errstate(over="ignore"):
+            total = P.sum()
+        if not abs(total - 1.0) <= 1e-9:
+            raise ValueError(f"P: weights must sum to 1, got {total!r}")
     return O3, P, out_shape
 
 
