@@ -159,6 +159,8 @@ class SampleStats:
     def merge(self, other: "SampleStats") -> "SampleStats":
         """Statistics of both sample sets, as one run over them would give (Chan et al.).
 
+        Exact statistics merge with exact ones: parts of one enumeration
+        (``exact.enumerate(..., part=(k, n))``, disjoint by construction) give the whole.
         Runs over aligned halves (each 2^k whole blocks of dropengine.build_info()
         ["block_samples"] samples) merge to the same bits as a single run.
         """
@@ -168,10 +170,11 @@ class SampleStats:
             raise ValueError("other: statistics of different networks or input sets cannot be merged")
         if not np.array_equal(other.pairs, self.pairs):
             raise ValueError("other: statistics track different unit pairs")
-        if self.exact or other.exact:
-            raise ValueError("other: exact statistics are complete and cannot be merged")
+        if self.exact != other.exact:
+            raise ValueError("other: exact and sampled statistics cannot be merged")
         acc = _core.merge(self._acc, other._acc, self.pairs)
-        return SampleStats(acc, self.layer_sizes, self.pairs, softmax_layers=self.softmax_layers)
+        return SampleStats(acc, self.layer_sizes, self.pairs, softmax_layers=self.softmax_layers,
+                           exact=self.exact, n_subnetworks=self.n_subnetworks + other.n_subnetworks)
 
     def save(self, path):
         """Saves the accumulators to `path` (.npz, atomic write); returns the path."""

@@ -148,7 +148,8 @@ template <class T>
 py::dict enumerate_py(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
                       const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
                       const std::vector<double>& keep_bias, const carray<T>& X, int threads,
-                      const carray<std::int64_t>& pairs, int max_log2, bool allow_halves) {
+                      const carray<std::int64_t>& pairs, int max_log2, bool allow_halves, std::int64_t part,
+                      std::int64_t n_parts) {
     const auto net = make_net<T>(Ws, bs, fs);
     const Gate gate = make_gate(gate_kind, p, keep_bias);
     if (X.ndim() != 2) throw std::invalid_argument("inputs must be 2-D");
@@ -157,6 +158,8 @@ py::dict enumerate_py(const std::vector<carray<T>>& Ws, const std::vector<std::o
     opt.pairs = make_pairs(pairs);
     opt.max_log2 = max_log2;
     opt.allow_halves = allow_halves;
+    opt.part = part;
+    opt.n_parts = n_parts;
     opt.interrupted = [] {
         py::gil_scoped_acquire g;
         return PyErr_CheckSignals() != 0;
@@ -181,6 +184,15 @@ std::int64_t free_gates_py(const std::vector<carray<T>>& Ws, const std::vector<s
     for (const auto& l : net.layers) { n_out.push_back(l.n_out); n_in.push_back(l.n_in); }
     gate.validate(n_out, n_in);
     return free_gates<T>(net, gate);
+}
+
+template <class T>
+std::int64_t max_parts_py(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
+                          const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
+                          const std::vector<double>& keep_bias) {
+    const auto net = make_net<T>(Ws, bs, fs);
+    const Gate gate = make_gate(gate_kind, p, keep_bias);
+    return max_parts<T>(net, gate);
 }
 
 SampleStats dict_to_stats(const py::dict& d, const std::vector<UnitPair>& pairs) {
@@ -236,6 +248,8 @@ PYBIND11_MODULE(_core, m) {
     m.def("enumerate_f64", &enumerate_py<double>);
     m.def("free_gates_f32", &free_gates_py<float>);
     m.def("free_gates_f64", &free_gates_py<double>);
+    m.def("max_parts_f32", &max_parts_py<float>);
+    m.def("max_parts_f64", &max_parts_py<double>);
     m.def("transfer_f32", &transfer_py<float>);
     m.def("transfer_f64", &transfer_py<double>);
     m.def("merge", &merge_py);

@@ -50,7 +50,7 @@ std::vector<double> pattern_probabilities(const std::vector<Site>& sites, int n)
     return t;
 }
 
-SampleStats run_blocks(std::int64_t n_rows, std::int64_t n_blocks, std::int64_t n_units,
+SampleStats run_blocks(std::int64_t n_rows, std::int64_t first_block, std::int64_t n_blocks, std::int64_t n_units,
                        const std::vector<UnitPair>& pairs, int threads, const std::function<bool()>& interrupted,
                        const BlockFn& fn) {
     const auto np = static_cast<std::int64_t>(pairs.size());
@@ -71,7 +71,7 @@ SampleStats run_blocks(std::int64_t n_rows, std::int64_t n_blocks, std::int64_t 
 #endif
             const std::int64_t job = j0 + k;
             try {
-                fn(tid, job / n_blocks, job % n_blocks, slots[static_cast<std::size_t>(k)].ref(n_units));
+                fn(tid, job / n_blocks, first_block + job % n_blocks, slots[static_cast<std::size_t>(k)].ref(n_units));
             } catch (const std::exception& e) {
 #pragma omp critical
                 { failed = 1; err = e.what(); }
@@ -382,6 +382,11 @@ void validate(const NetworkView<T>& net, const Gate& gate, const T* X, std::int6
         throw std::invalid_argument("enumerate: " + std::to_string(n) + " free gates give 2^" + std::to_string(n) +
                                     " subnetworks, above the limit of 2^" + std::to_string(opt.max_log2) +
                                     "; raise the limit or use sampling");
+    const std::int64_t most = max_parts(net, gate);
+    if (opt.n_parts < 1 || opt.n_parts > most || (opt.n_parts & (opt.n_parts - 1)) != 0)
+        throw std::invalid_argument("enumerate: n_parts must be a power of two in [1, " + std::to_string(most) + "]");
+    if (opt.part < 0 || opt.part >= opt.n_parts)
+        throw std::invalid_argument("enumerate: part must be in [0, n_parts)");
 }
 
 }  // namespace
@@ -391,6 +396,12 @@ std::int64_t free_gates(const NetworkView<T>& net, const Gate& gate) {
     std::int64_t n = 0;
     for (const auto& s : detail::all_sites(net, gate)) n += (s.p > 0.0 && s.p < 1.0);
     return n;
+}
+
+template <class T>
+std::int64_t max_parts(const NetworkView<T>& net, const Gate& gate) {
+    const std::int64_t n = free_gates(net, gate);
+    return std::int64_t{1} << std::max<std::int64_t>(0, n - kPartsLog2Offset);
 }
 
 template <class T>
@@ -411,8 +422,9 @@ SampleStats enumerate(const NetworkView<T>& net, const Gate& gate, const T* X, s
     const std::int64_t n_in = net.n_inputs();
     std::vector<double> Xd(X, X + n_rows * n_in);
     const std::int64_t n_blocks = std::int64_t{1} << (static_cast<int>(P.free.size()) - P.block_log2);
+    const auto [first, count] = detail::part_range(n_blocks, opt);
     std::vector<std::unique_ptr<Walker>> walkers(static_cast<std::size_t>(threads));
-    return detail::run_blocks(n_rows, n_blocks, net.n_units(), opt.pairs, threads, opt.interrupted,
+    return detail::run_blocks(n_rows, first, count, net.n_units(), opt.pairs, threads, opt.interrupted,
                               [&](int tid, std::int64_t x, std::int64_t blk, const RowRef& r) {
                                   auto& w = walkers[static_cast<std::size_t>(tid)];
                                   if (!w) w = std::make_unique<Walker>(P);
@@ -420,6 +432,8 @@ SampleStats enumerate(const NetworkView<T>& net, const Gate& gate, const T* X, s
                               });
 }
 
+template std::int64_t max_parts<float>(const NetworkView<float>&, const Gate&);
+template std::int64_t max_parts<double>(const NetworkView<double>&, const Gate&);
 template std::int64_t free_gates<float>(const NetworkView<float>&, const Gate&);
 template std::int64_t free_gates<double>(const NetworkView<double>&, const Gate&);
 template SampleStats enumerate<float>(const NetworkView<float>&, const Gate&, const float*, std::int64_t,

@@ -137,7 +137,8 @@ bool enumerate_halves(const NetworkView<T>& net, const Gate& gate, const T* X, s
 
         const int jl = std::min(no, kOuterJobLog2);
         const std::int64_t per_job = std::int64_t{1} << jl, n_jobs = NO >> jl;
-        SampleStats one = run_blocks(1, n_jobs, k, {}, threads, opt.interrupted,
+        const auto [first, count] = part_range(n_jobs, opt);
+        SampleStats one = run_blocks(1, first, count, k, {}, threads, opt.interrupted,
                                      [&](int, std::int64_t, std::int64_t job, const RowRef& acc) {
             RowBuf tmp(k, 0);
             const RowRef t = tmp.ref(k);

@@ -6,8 +6,8 @@
 ``dropout_gradient``  E(dE_D/dw) over all subnetworks beside the ensemble gradient and
                       the decompositions of Eq. 147, 155 and 164
 """
-from .enumeration import DEFAULT_MAX_SUBNETWORKS, enumerate, n_subnetworks
+from .enumeration import DEFAULT_MAX_SUBNETWORKS, enumerate, max_parts, n_subnetworks
 from .gradient import dropout_gradient
 from .linear import linear_moments
 
-__all__ = ["enumerate", "n_subnetworks", "linear_moments", "dropout_gradient", "DEFAULT_MAX_SUBNETWORKS"]
+__all__ = ["enumerate", "n_subnetworks", "max_parts", "linear_moments", "dropout_gradient", "DEFAULT_MAX_SUBNETWORKS"]

@@ -9,7 +9,7 @@ from ..gates import resolve_gate
 from ..sampling import _check_net, _inputs, _pairs
 from ..stats import SampleStats
 
-__all__ = ["enumerate", "n_subnetworks", "DEFAULT_MAX_SUBNETWORKS"]
+__all__ = ["enumerate", "n_subnetworks", "max_parts", "DEFAULT_MAX_SUBNETWORKS"]
 
 #: Enumerations with more subnetworks than this are refused unless the caller raises it.
 DEFAULT_MAX_SUBNETWORKS = 2**30
@@ -24,8 +24,18 @@ def n_subnetworks(net, gate) -> int:
     return 2 ** int(fn(W, b, f, kind, p, keep_bias))
 
 
+def max_parts(net, gate) -> int:
+    """The most parts one enumeration can be split into (``part=(k, n)``, n a power of
+    two up to this): 2^max(0, gates - 16), parts of at least 2^16 subnetworks."""
+    _check_net(net)
+    kind, p, keep_bias = resolve_gate(gate, net)
+    fn = _core.max_parts_f32 if net.dtype == np.float32 else _core.max_parts_f64
+    W, b, f = net._core_args()
+    return int(fn(W, b, f, kind, p, keep_bias))
+
+
 def enumerate(net, inputs, gate=None, *, pairs=None, threads=None,
-              max_subnetworks: int = DEFAULT_MAX_SUBNETWORKS, _halves: bool = True) -> SampleStats:
+              max_subnetworks: int = DEFAULT_MAX_SUBNETWORKS, part=None, _halves: bool = True) -> SampleStats:
     """Exact statistics over every subnetwork the gate induces.
 
     Each configuration N of the Bernoulli selectors with 0 < p < 1 (gates with p = 0
@@ -51,6 +61,11 @@ def enumerate(net, inputs, gate=None, *, pairs=None, threads=None,
     threads : int >= 1 or None (all cores)
     max_subnetworks : int
         Requests for more subnetworks than this are refused before any work.
+    part : (k, n), optional
+        Enumerate only the k-th of n equal ranges of the code (n a power of two, at most
+        ``max_parts(net, gate)``). The parts' statistics merge (``SampleStats.merge``)
+        into the whole enumeration, to rounding: this is how one enumeration is spread
+        over processes or machines (``dropengine.distributed``).
 
     Returns
     -------
@@ -68,9 +83,26 @@ def enumerate(net, inputs, gate=None, *, pairs=None, threads=None,
         raise ValueError(f"max_subnetworks: the gate induces {n} = 2^{n.bit_length() - 1} subnetworks, more "
                          f"than max_subnetworks = {max_subnetworks}; raise it (the walk visits ~10^7-10^9 "
                          f"subnetworks per second) or use dropengine.sample")
+    k, n_parts = _part(part, max_parts(net, gate))
     fn = _core.enumerate_f32 if net.dtype == np.float32 else _core.enumerate_f64
     W, b, f = net._core_args()
     acc = fn(W, b, f, kind, p, keep_bias, X, threads, pair_idx, min(max_subnetworks.bit_length() - 1, 62),
-             bool(_halves))
+             bool(_halves), k, n_parts)
     return SampleStats(acc, net.sizes[1:], pair_idx, softmax_layers=[t.name == "softmax" for t in net.transfers],
-                       exact=True, n_subnetworks=n)
+                       exact=True, n_subnetworks=n // n_parts)
+
+
+def _part(part, most: int):
+    if part is None:
+        return 0, 1
+    try:
+        k, n = part
+    except (TypeError, ValueError):
+        raise TypeError(f"part must be a pair (k, n_parts), got {part!r}") from None
+    n = as_count(n, "part n_parts")
+    k = as_count(k, "part k", minimum=0)
+    if n & (n - 1) or n > most:
+        raise ValueError(f"part: n_parts must be a power of two <= {most} (max_parts), got {n}")
+    if k >= n:
+        raise ValueError(f"part: k must be < n_parts = {n}, got {k}")
+    return k, n

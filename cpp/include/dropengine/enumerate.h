@@ -39,6 +39,10 @@ struct EnumerateOptions {
     int max_log2 = 30;
     /// Allow the split-halves route when it applies (tests turn it off to compare).
     bool allow_halves = true;
+    /// Enumerate only part `part` of `n_parts` equal, contiguous ranges of the code
+    /// (n_parts a power of two, at most max_parts()); the parts' statistics merge
+    /// (SampleStats::merge) into the whole, to rounding. For distributing one enumeration.
+    std::int64_t part = 0, n_parts = 1;
     /// Polled between rounds of blocks; returning true throws Interrupted.
     std::function<bool()> interrupted;
 };
@@ -46,6 +50,12 @@ struct EnumerateOptions {
 /// Number of free gates (0 < p < 1) of `gate` on `net`: there are 2^n subnetworks.
 template <class T>
 std::int64_t free_gates(const NetworkView<T>& net, const Gate& gate);
+
+/// Parts of 2^16 subnetworks or more: the largest n_parts an enumeration accepts,
+/// 2^max(0, n - 16) for n free gates (whichever route runs).
+constexpr std::int64_t kPartsLog2Offset = 16;
+template <class T>
+std::int64_t max_parts(const NetworkView<T>& net, const Gate& gate);
 
 /// Exact statistics over all subnetworks for each of the n_rows inputs X (row-major,
 /// n_rows x net.n_inputs()). Computed in float64 whatever T is. Validates before any
