@@ -8,6 +8,7 @@ import dropengine as de
 from bruteforce import enumerate_exact
 from conftest import TRANSFERS, small_net
 from dropengine.exact import enumerate as enumerate_subnetworks
+from dropengine import exact
 from dropengine.exact import n_subnetworks
 
 FIELDS = ("E", "var", "E_S", "var_S", "E_dsigma", "G", "Gc", "nwgm")
@@ -188,11 +189,34 @@ def test_bad_input_is_refused_clearly(kwargs, exc, match):
         enumerate_subnetworks("net", X)
 
 
-def test_exact_statistics_save_load_and_refuse_merge(tmp_path):
+def test_exact_statistics_save_load_and_merge_rules(tmp_path):
     net = small_net([de.Logistic(), de.Logistic()])
     st = enumerate_subnetworks(net, X, GATES["units-mixed"])
     back = de.SampleStats.load(st.save(tmp_path / "exact.npz"))
     assert back.exact and back.n_samples == st.n_samples
     assert_allclose(back.nwgm[1], st.nwgm[1], rtol=0)
     with pytest.raises(ValueError, match="exact"):
-        st.merge(st)
+        st.merge(de.sample(net, X, GATES["units-mixed"], 10, seed=0))
+
+
+def test_parts_merge_into_the_whole_enumeration():
+    """part=(k, n): disjoint ranges of the code whose statistics merge into the whole."""
+    rng = np.random.default_rng(12)
+    for net, gate in ((de.Network([rng.normal(size=(3, 20))], None, de.Logistic()), de.Dropout(0.5)),
+                      (small_net([de.Tanh(), de.Logistic()], sizes=(10, 8, 3)), de.Dropout(0.6, keep_bias=0.5))):
+        Xp = rng.normal(size=(2, net.n_in))
+        whole = enumerate_subnetworks(net, Xp, gate)
+        K = exact.max_parts(net, gate)
+        assert K == 16
+        parts = [enumerate_subnetworks(net, Xp, gate, part=(k, K)) for k in range(K)]
+        merged = parts[0]
+        for p in parts[1:]:
+            merged = merged.merge(p)
+        assert merged.exact and merged.n_samples == whole.n_samples
+        for name in FIELDS:
+            for a, b in zip(getattr(merged, name), getattr(whole, name)):
+                assert_allclose(a, b, rtol=1e-12, atol=1e-14, err_msg=name)
+        with pytest.raises(ValueError, match="n_parts"):
+            enumerate_subnetworks(net, Xp, gate, part=(0, 32))
+        with pytest.raises(ValueError, match="part"):
+            enumerate_subnetworks(net, Xp, gate, part=(16, 16))
