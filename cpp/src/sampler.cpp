@@ -43,6 +43,7 @@ struct Workspace {
     std::vector<double> logO, logOc, dO;
     std::vector<std::int32_t> idx;
     std::vector<T> val;
+    std::vector<std::uint32_t> words;  // Philox words of one row of connections
 };
 
 template <class T>
@@ -139,6 +140,7 @@ private:
         w.dO.assign(static_cast<std::size_t>(max_pad_), 0.0);
         w.idx.assign(static_cast<std::size_t>(B * max_in_ + B * (nkb + 1)), 0);
         w.val.assign(static_cast<std::size_t>(B * max_in_), T(0));
+        w.words.assign(static_cast<std::size_t>(4 * (max_in_ / 4 + 2 + 16)), 0u);
     }
 
     /// Propagates samples [s0, s0 + b) of input x and writes their block statistics.
@@ -246,16 +248,15 @@ private:
                 if (!pl.gated) {
                     for (std::int64_t j = 0; j < ni; ++j) acc += Wi[j] * a[j];
                 } else {
-                    // One Philox call serves 4 consecutive connections (rng_streams.h).
-                    const std::uint64_t e0 = static_cast<std::uint64_t>(i * ni), e1 = e0 + static_cast<std::uint64_t>(ni);
-                    for (std::uint64_t blk = e0 >> 2; blk <= (e1 - 1) >> 2; ++blk) {
-                        const Philox4x32 r = site.block(blk);
-                        for (std::uint64_t q = 0; q < 4; ++q) {
-                            const std::uint64_t e = blk * 4 + q;
-                            if (e < e0 || e >= e1) continue;
-                            if (r.v[q] < pl.thr[one ? 0 : static_cast<std::size_t>(e)]) acc += Wi[e - e0] * a[e - e0];
-                        }
-                    }
+                    // The row's words, 16 Philox counters at a time (rng_streams.h: word e
+                    // of counter block e / 4), then the gated dot product.
+                    const std::uint64_t e0 = static_cast<std::uint64_t>(i * ni);
+                    const std::uint64_t b0 = e0 >> 2, nb = ((e0 + static_cast<std::uint64_t>(ni) - 1) >> 2) - b0 + 1;
+                    kern_.philox_fill(static_cast<std::uint32_t>(b0), static_cast<std::int64_t>(nb), site.c1, site.c2,
+                                      site.c3, site.k0, site.k1, w.words.data());
+                    const std::uint32_t* words = w.words.data() + (e0 & 3u);
+                    acc = one ? kern_.gated_dot(Wi, a, words, pl.thr[0], ni)
+                              : kern_.gated_dot_each(Wi, a, words, pl.thr.data() + e0, ni);
                 }
                 S[i] = acc;
             }

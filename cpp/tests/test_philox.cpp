@@ -1,5 +1,8 @@
 // Random123 known-answer vectors for Philox4x32-10, and the keep-threshold rule.
+#include <vector>
+
 #include "check.h"
+#include "kernels/kernels.h"
 #include "dropengine/rng_streams.h"
 
 using namespace dropengine;
@@ -21,5 +24,16 @@ int main() {
     const DrawSite s = DrawSite::make(1, 2, Stream::UnitGate, 3, 4, 5);
     CHECK(s.word(5) == s.block(1).v[1]);
     CHECK(s.word(0) != s.word(4));
+    // The SIMD Philox of every compiled ISA equals the scalar one, awkward lengths included.
+    for (const auto* k : {&detail::kernels<float>(), &detail::kernels_generic<float>()}) {
+        for (std::int64_t nb : {1, 3, 15, 16, 17, 33, 100}) {
+            std::vector<std::uint32_t> out(static_cast<std::size_t>(4 * nb));
+            k->philox_fill(0xFFFFFFF0u, nb, 7, 8, 9, 0xDEADBEEFu, 42, out.data());  // counters wrap at 2^32
+            for (std::int64_t b = 0; b < nb; ++b) {
+                const Philox4x32 r = philox4x32_10(0xFFFFFFF0u + static_cast<std::uint32_t>(b), 7, 8, 9, 0xDEADBEEFu, 42);
+                for (int q = 0; q < 4; ++q) CHECK(out[static_cast<std::size_t>(4 * b + q)] == r.v[q]);
+            }
+        }
+    }
     return finish("test_philox");
 }

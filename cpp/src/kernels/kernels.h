@@ -33,11 +33,25 @@ using LogisticRowFn = void (*)(const float* S, float* O, double* logO, double* l
 /// with O = 1 / (1 + A B).
 using LogisticRunFn = void (*)(const double* B, std::int64_t n, double A, double shift, double* out);
 
+/// The Philox words of counters (c0 + b, c1, c2, c3), b < n_blocks, under key (k0, k1):
+/// out[4 b + q] = word q (see gates_impl.h). out holds 4 * round_up(n_blocks, 16) words.
+using PhiloxFillFn = void (*)(std::uint32_t c0, std::int64_t n_blocks, std::uint32_t c1, std::uint32_t c2,
+                              std::uint32_t c3, std::uint32_t k0, std::uint32_t k1, std::uint32_t* out);
+/// sum_j [words[j] < thr] W[j] a[j]; and with a threshold per element.
+template <class T>
+using GatedDotFn = T (*)(const T* W, const T* a, const std::uint32_t* words, std::uint64_t thr, std::int64_t n);
+template <class T>
+using GatedDotEachFn = T (*)(const T* W, const T* a, const std::uint32_t* words, const std::uint64_t* thr,
+                             std::int64_t n);
+
 template <class T>
 struct Kernels {
     MatmulSkipFn<T> matmul_skip;
     LogisticRowFn logistic_row;  ///< float32 networks only
     LogisticRunFn logistic_run;  ///< exact enumeration, float64
+    PhiloxFillFn philox_fill;
+    GatedDotFn<T> gated_dot;
+    GatedDotEachFn<T> gated_dot_each;
     const char* isa;
 };
 

@@ -1,0 +1,134 @@
+// Bodies of the connection-gate kernels, compiled once per ISA (kernels_isa.inc).
+//
+// philox_fill_body: the Philox4x32-10 words of consecutive counters, 16 counters at a
+// time in SIMD lanes; bit-identical to the scalar philox4x32_10 (tests check), so the
+// random stream of rng_streams.h does not depend on the ISA.
+// gated_dot_body: sum_j [word_j < thr_j] W_j a_j, the compare and select vectorized.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "dropengine/philox.h"
+
+namespace dropengine::detail {
+
+#if defined(__AVX512F__)
+// GCC's own intrinsic headers trip -Wmaybe-uninitialized (_mm512_undefined_epi32) here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+/// hi and lo 32 bits of x * m in each of 16 lanes (two vpmuludq: even and odd lanes).
+inline void mulhilo16(__m512i x, __m512i m, __m512i& hi, __m512i& lo) {
+    const __m512i pe = _mm512_mul_epu32(x, m);
+    const __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(x, 32), m);
+    hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
+    lo = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
+}
+
+/// 16 Philox4x32-10 blocks, counters (c0 + l, c1, c2, c3), written in counter order.
+inline void philox16(std::uint32_t c0, std::uint32_t c1, std::uint32_t c2, std::uint32_t c3, std::uint32_t k0,
+                     std::uint32_t k1, std::uint32_t* out) {
+    __m512i x0 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(c0)),
+                                  _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    __m512i x1 = _mm512_set1_epi32(static_cast<int>(c1)), x2 = _mm512_set1_epi32(static_cast<int>(c2)),
+            x3 = _mm512_set1_epi32(static_cast<int>(c3));
+    const __m512i m0 = _mm512_set1_epi32(static_cast<int>(kPhiloxM0)), m1 = _mm512_set1_epi32(static_cast<int>(kPhiloxM1));
+    std::uint32_t ka = k0, kb = k1;
+    for (int r = 0; r < 10; ++r) {
+        __m512i hi0, lo0, hi1, lo1;
+        mulhilo16(x0, m0, hi0, lo0);
+        mulhilo16(x2, m1, hi1, lo1);
+        x0 = _mm512_ternarylogic_epi32(hi1, x1, _mm512_set1_epi32(static_cast<int>(ka)), 0x96);  // a ^ b ^ c
+        x1 = lo1;
+        x2 = _mm512_ternarylogic_epi32(hi0, x3, _mm512_set1_epi32(static_cast<int>(kb)), 0x96);
+        x3 = lo0;
+        ka += kPhiloxW0;
+        kb += kPhiloxW1;
+    }
+    // Lane l holds block l's four words in x0..x3: interleave to out[4 l + q].
+    const __m512i t01l = _mm512_unpacklo_epi32(x0, x1), t01h = _mm512_unpackhi_epi32(x0, x1);
+    const __m512i t23l = _mm512_unpacklo_epi32(x2, x3), t23h = _mm512_unpackhi_epi32(x2, x3);
+    const __m512i A = _mm512_unpacklo_epi64(t01l, t23l), B = _mm512_unpackhi_epi64(t01l, t23l);
+    const __m512i C = _mm512_unpacklo_epi64(t01h, t23h), D = _mm512_unpackhi_epi64(t01h, t23h);
+    const __m512i P = _mm512_shuffle_i32x4(A, B, 0x88), Q = _mm512_shuffle_i32x4(C, D, 0x88);  // lanes 0, 2
+    const __m512i P2 = _mm512_shuffle_i32x4(A, B, 0xDD), Q2 = _mm512_shuffle_i32x4(C, D, 0xDD);  // lanes 1, 3
+    _mm512_storeu_si512(out, _mm512_shuffle_i32x4(P, Q, 0x88));
+    _mm512_storeu_si512(out + 16, _mm512_shuffle_i32x4(P2, Q2, 0x88));
+    _mm512_storeu_si512(out + 32, _mm512_shuffle_i32x4(P, Q, 0xDD));
+    _mm512_storeu_si512(out + 48, _mm512_shuffle_i32x4(P2, Q2, 0xDD));
+}
+#pragma GCC diagnostic pop
+#endif
+
+inline void philox_fill_body(std::uint32_t c0, std::int64_t n_blocks, std::uint32_t c1, std::uint32_t c2,
+                             std::uint32_t c3, std::uint32_t k0, std::uint32_t k1, std::uint32_t* out) {
+    constexpr int L = 16;
+#if defined(__AVX512F__)
+    std::int64_t b0 = 0;
+    for (; b0 + L <= n_blocks; b0 += L)
+        philox16(c0 + static_cast<std::uint32_t>(b0), c1, c2, c3, k0, k1, out + 4 * b0);
+    if (b0 < n_blocks) {
+        alignas(64) std::uint32_t tail[4 * L];
+        philox16(c0 + static_cast<std::uint32_t>(b0), c1, c2, c3, k0, k1, tail);
+        std::memcpy(out + 4 * b0, tail, static_cast<std::size_t>(4 * (n_blocks - b0)) * sizeof(std::uint32_t));
+    }
+    return;
+#endif
+    for (std::int64_t b0 = 0; b0 < n_blocks; b0 += L) {
+        alignas(64) std::uint32_t x0[L], x1[L], x2[L], x3[L];
+        for (int l = 0; l < L; ++l) {
+            x0[l] = c0 + static_cast<std::uint32_t>(b0 + l);
+            x1[l] = c1;
+            x2[l] = c2;
+            x3[l] = c3;
+        }
+        std::uint32_t ka = k0, kb = k1;
+        for (int r = 0; r < 10; ++r) {
+#pragma omp simd
+            for (int l = 0; l < L; ++l) {
+                const std::uint64_t p0 = static_cast<std::uint64_t>(kPhiloxM0) * x0[l];
+                const std::uint64_t p1 = static_cast<std::uint64_t>(kPhiloxM1) * x2[l];
+                const std::uint32_t y0 = static_cast<std::uint32_t>(p1 >> 32) ^ x1[l] ^ ka;
+                const std::uint32_t y2 = static_cast<std::uint32_t>(p0 >> 32) ^ x3[l] ^ kb;
+                x1[l] = static_cast<std::uint32_t>(p1);
+                x3[l] = static_cast<std::uint32_t>(p0);
+                x0[l] = y0;
+                x2[l] = y2;
+            }
+            ka += kPhiloxW0;
+            kb += kPhiloxW1;
+        }
+        const std::int64_t nb = n_blocks - b0 < L ? n_blocks - b0 : L;
+        std::uint32_t* o = out + 4 * b0;
+        for (std::int64_t l = 0; l < nb; ++l) {
+            o[4 * l] = x0[l];
+            o[4 * l + 1] = x1[l];
+            o[4 * l + 2] = x2[l];
+            o[4 * l + 3] = x3[l];
+        }
+    }
+}
+
+/// sum_j [words[j] < thr] W[j] a[j] with one threshold for the row (thr <= 2^32).
+template <class T>
+T gated_dot_body(const T* W, const T* a, const std::uint32_t* words, std::uint64_t thr, std::int64_t n) {
+    T acc = T(0);
+#pragma omp simd reduction(+ : acc)
+    for (std::int64_t j = 0; j < n; ++j) acc += static_cast<std::uint64_t>(words[j]) < thr ? W[j] * a[j] : T(0);
+    return acc;
+}
+
+/// The same with a threshold per element.
+template <class T>
+T gated_dot_each_body(const T* W, const T* a, const std::uint32_t* words, const std::uint64_t* thr,
+                      std::int64_t n) {
+    T acc = T(0);
+#pragma omp simd reduction(+ : acc)
+    for (std::int64_t j = 0; j < n; ++j) acc += static_cast<std::uint64_t>(words[j]) < thr[j] ? W[j] * a[j] : T(0);
+    return acc;
+}
+
+}  // namespace dropengine::detail
