@@ -26,6 +26,39 @@ using detail::RowBuf;
 using detail::RowRef;
 using detail::TreeStack;
 
+/// a[j] = 0 where words[j] >= t (unit dropout with one keep threshold t < 2^32). Branch-
+/// free so it vectorizes: the keep decisions are random, a branch would mispredict.
+template <class T>
+void mask_below(T* __restrict a, const std::uint32_t* __restrict words, std::uint32_t t, std::int64_t n) {
+    for (std::int64_t j = 0; j < n; ++j) a[j] = words[j] < t ? a[j] : T(0);
+}
+
+/// Block sums of one sample row. Elementwise, so vectorizing changes no bit.
+template <class T>
+void add_sums(const T* __restrict O, const T* __restrict S, const double* __restrict lo, const double* __restrict loc,
+              const double* __restrict d, double* __restrict mean, double* __restrict mS, double* __restrict sl,
+              double* __restrict slc, double* __restrict md, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) {
+        mean[i] += static_cast<double>(O[i]);
+        mS[i] += static_cast<double>(S[i]);
+        sl[i] += lo[i];
+        slc[i] += loc[i];
+        md[i] += d[i];
+    }
+}
+
+/// Second pass: squared deviations from the block means.
+template <class T>
+void add_squares(const T* __restrict O, const T* __restrict S, const double* __restrict mean,
+                 const double* __restrict mS, double* __restrict m2, double* __restrict m2S, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) {
+        const double d = static_cast<double>(O[i]) - mean[i];
+        const double dS = static_cast<double>(S[i]) - mS[i];
+        m2[i] += d * d;
+        m2S[i] += dS * dS;
+    }
+}
+
 /// Per-layer data prepared once per call.
 template <class T>
 struct LayerPlan {
@@ -162,17 +195,18 @@ private:
                 const Stream st = gate_.kind == GateKind::Dropin ? Stream::Dropin : Stream::UnitGate;
                 const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], st, static_cast<std::uint32_t>(h), gx, gs0 + s);
                 const bool one = pl.thr.size() == 1;
-                for (std::int64_t j0 = 0; j0 < ni; j0 += 4) {
-                    const Philox4x32 r = site.block(static_cast<std::uint64_t>(j0 >> 2));
-                    const std::int64_t je = std::min<std::int64_t>(4, ni - j0);
-                    for (std::int64_t q = 0; q < je; ++q) {
-                        const bool hit = r.v[q] < pl.thr[one ? 0 : static_cast<std::size_t>(j0 + q)];
-                        if (gate_.kind == GateKind::Dropin) {
-                            if (hit) a[j0 + q] = T(1);
-                        } else if (!hit) {
-                            a[j0 + q] = T(0);
-                        }
-                    }
+                // The words of units 0 .. ni-1 (rng_streams.h), 16 Philox counters at a time.
+                kern_.philox_fill(0, (ni + 3) / 4, site.c1, site.c2, site.c3, site.k0, site.k1, w.words.data());
+                const std::uint32_t* words = w.words.data();
+                if (gate_.kind == GateKind::Dropin) {
+                    for (std::int64_t j = 0; j < ni; ++j)
+                        if (words[j] < pl.thr[one ? 0 : static_cast<std::size_t>(j)]) a[j] = T(1);
+                } else if (one) {
+                    // keep iff word < t; t = 2^32 keeps all (the layer is not gated then).
+                    const std::uint32_t t = static_cast<std::uint32_t>(pl.thr[0]);
+                    if (pl.thr[0] < (std::uint64_t{1} << 32)) mask_below(a, words, t, ni);
+                } else {
+                    for (std::int64_t j = 0; j < ni; ++j) a[j] = words[j] < pl.thr[static_cast<std::size_t>(j)] ? a[j] : T(0);
                 }
             }
             // 2. Sums S (Eq. 13/14 with Eq. 9 for the bias).
@@ -195,26 +229,12 @@ private:
                 const T* Srow = w.S.data() + s * ldS;
                 T* Orow = w.O[h].data() + s * no;
                 transfer_row(l.f, Srow, Orow, w, no);
-                for (std::int64_t i = 0; i < no; ++i) {
-                    mean[i] += static_cast<double>(Orow[i]);
-                    mS[i] += static_cast<double>(Srow[i]);
-                    sl[i] += w.logO[i];
-                    slc[i] += w.logOc[i];
-                    md[i] += w.dO[i];
-                }
+                add_sums(Orow, Srow, w.logO.data(), w.logOc.data(), w.dO.data(), mean, mS, sl, slc, md, no);
             }
             const double inv = 1.0 / static_cast<double>(b);
             for (std::int64_t i = 0; i < no; ++i) { mean[i] *= inv; mS[i] *= inv; md[i] *= inv; }
-            for (std::int64_t s = 0; s < b; ++s) {
-                const T* Srow = w.S.data() + s * ldS;
-                const T* Orow = w.O[h].data() + s * no;
-                for (std::int64_t i = 0; i < no; ++i) {
-                    const double d = static_cast<double>(Orow[i]) - mean[i];
-                    const double dS = static_cast<double>(Srow[i]) - mS[i];
-                    m2[i] += d * d;
-                    m2S[i] += dS * dS;
-                }
-            }
+            for (std::int64_t s = 0; s < b; ++s)
+                add_squares(w.O[h].data() + s * no, w.S.data() + s * ldS, mean, mS, m2, m2S, no);
             record(w, h, x, s0, b);
         }
         pair_comoments(w, out, b);
