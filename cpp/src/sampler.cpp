@@ -162,7 +162,7 @@ public:
 private:
     void init_workspace(Workspace<T>& w) const {
         const std::int64_t B = kBlockSamples;
-        const std::int64_t nkb = (max_in_ + 63) / 64;
+        const std::int64_t nkb = (max_in_ + detail::kSlabRows - 1) / detail::kSlabRows;
         w.act.assign(static_cast<std::size_t>(B * max_in_), T(0));
         w.S.assign(static_cast<std::size_t>(B * max_pad_), T(0));
         w.O.resize(net_.layers.size());

@@ -64,7 +64,7 @@ int main() {
             const auto Wp = detail::pack_weights<float>(Wm.data(), n_out, n_in, [](std::int64_t, std::int64_t) { return 1.0; });
             const std::int64_t ld = detail::n_tiles<float>(n_out) * detail::kTile<float>;
             std::vector<float> S1(static_cast<std::size_t>(B * ld)), S2(S1.size()), val(A.size());
-            std::vector<std::int32_t> idx(static_cast<std::size_t>(B * n_in + B * (n_in / 64 + 2)));
+            std::vector<std::int32_t> idx(static_cast<std::size_t>(B * n_in + B * ((n_in + detail::kSlabRows - 1) / detail::kSlabRows + 1)));
             detail::kernels_generic<float>().matmul_skip(A.data(), B, n_in, Wp.data(), n_out, S1.data(), ld, idx.data(), val.data());
             detail::kernels<float>().matmul_skip(A.data(), B, n_in, Wp.data(), n_out, S2.data(), ld, idx.data(), val.data());
             for (std::int64_t s = 0; s < B; ++s)

@@ -10,6 +10,10 @@ namespace dropengine::detail {
 template <class T>
 constexpr std::int64_t kTile = 512 / sizeof(T);  // 128 floats or 64 doubles: 8 zmm registers
 
+/// Rows of packed weights per slab of matmul_skip (64 * 512 B = 32 KiB stays in L1).
+/// The caller sizes the nonzero-list scratch with it: B * n_in + B * (n_slabs + 1) ints.
+constexpr std::int64_t kSlabRows = 64;
+
 /// Packed W^T of one layer: for each tile of kTile output units, n_in rows of kTile
 /// values (zero-padded past n_out), so a tile's weights are contiguous.
 /// Wp size: n_tiles(n_out) * n_in * kTile.

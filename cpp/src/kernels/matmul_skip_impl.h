@@ -17,7 +17,7 @@ template <class T>
 inline void matmul_skip_body(const T* A, std::int64_t B, std::int64_t n_in, const T* Wp, std::int64_t n_out,
                              T* S, std::int64_t ldS, std::int32_t* idx, T* val) {
     constexpr std::int64_t TILE = kTile<T>;
-    constexpr std::int64_t KC = 64;  // rows of a slab: 64 * 512 B = 32 KiB
+    constexpr std::int64_t KC = kSlabRows;
     const std::int64_t nt = n_tiles<T>(n_out), nkb = (n_in + KC - 1) / KC;
     // Nonzero lists, and for each (sample, slab) where its entries start.
     std::int32_t* start = idx + B * n_in;  // B * (nkb + 1) more ints, allocated by the caller
