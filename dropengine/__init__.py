@@ -6,7 +6,7 @@ Intelligence 210 (2014), with a C++ core. Equation numbers in docstrings are the
 from __future__ import annotations
 
 from . import _core, exact
-from .gates import Dropin, Dropout, NoGate
+from .gates import Dropin, Dropout, NoGate, Spikes
 from .network import Network
 from .sampling import ensemble, forward, sample
 from .stats import DropoutWarning, SampleStats
@@ -14,7 +14,7 @@ from .transfer import Linear, Logistic, ReLU, Softmax, Softplus, Tanh, Transfer
 
 __version__ = _core.build_info()["version"]
 
-__all__ = ["Network", "Dropout", "Dropin", "NoGate", "sample", "ensemble", "forward", "SampleStats",
+__all__ = ["Network", "Dropout", "Dropin", "NoGate", "Spikes", "sample", "ensemble", "forward", "SampleStats",
            "DropoutWarning", "Transfer", "Linear", "Logistic", "Tanh", "ReLU", "Softplus", "Softmax",
            "build_info", "exact"]
 

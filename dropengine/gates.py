@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_probabilities
+from ._validation import as_count, as_probabilities, as_real_array
 
-__all__ = ["Dropout", "Dropin", "NoGate"]
+__all__ = ["Dropout", "Dropin", "NoGate", "Spikes"]
 
-_NONE, _UNITS, _CONNECTIONS, _DROPIN = 0, 1, 2, 3
+_NONE, _UNITS, _CONNECTIONS, _DROPIN, _SPIKES, _SPIKES_CONNECTIONS = 0, 1, 2, 3, 4, 5
 
 
 def _per_layer(value, net, name: str, matrix: bool) -> list:
@@ -103,10 +103,80 @@ class NoGate:
         return _NONE, [np.ones(1) for _ in range(net.n_layers)], []
 
 
+class Spikes:
+    """Stochastic spiking units (Section 10.1, Eq. 125-129).
+
+    A spiking unit with output O in [0, 1] sends a spike of size r with probability O
+    and 0 otherwise: the same spike on all its outgoing connections (``on="units"``,
+    global firing, Eq. 125) or a separate coin per connection (``on="connections"``,
+    Eq. 126). ``layers`` lists the layers whose *inputs* spike: 0 is the network input
+    (its values must then be probabilities), h >= 1 the outputs of layer h - 1 (which
+    must be logistic or softmax). By default every hidden layer spikes and the input and
+    output do not.
+
+    Parameters
+    ----------
+    r : float or list
+        Spike sizes: a scalar, or per spiking layer a scalar, a vector over its units,
+        or (connections) an (n_out, n_in) matrix r_ij. The duality with dropout (keep
+        probability r) needs r <= 1.
+    on : {"units", "connections"}
+    layers : list of int, optional
+    """
+
+    def __init__(self, r=1.0, on: str = "units", layers=None):
+        if on not in ("units", "connections"):
+            raise ValueError(f"on must be 'units' or 'connections', got {on!r}")
+        if not isinstance(r, (list, tuple)):
+            a = as_real_array(r, "r", dtype=np.float64, finite=True)
+            if (a < 0).any():
+                raise ValueError("r: spike sizes must be >= 0")
+        if layers is not None:
+            if not isinstance(layers, (list, tuple)):
+                raise TypeError(f"layers must be a list of layer indices, got {type(layers).__name__}")
+            for k, h in enumerate(layers):
+                as_count(h, f"layers[{k}]", minimum=0)
+        self.r, self.on, self.layers = r, on, None if layers is None else list(layers)
+
+    def __repr__(self) -> str:
+        return f"Spikes(r={self.r!r}, on={self.on!r}, layers={self.layers!r})"
+
+    def _resolve(self, net):
+        L = net.n_layers
+        layers = list(range(1, L)) if self.layers is None else self.layers
+        for h in layers:
+            if h >= L:
+                raise ValueError(f"layers: layer {h} does not exist (the network has {L}; the output does not spike)")
+        if isinstance(self.r, (list, tuple)):
+            if len(self.r) != L:
+                raise ValueError(f"r must have one entry per layer ({L}), got {len(self.r)}")
+            rs = list(self.r)
+        else:
+            rs = [self.r] * L
+        out = []
+        for h in range(L):
+            if h not in layers:
+                out.append(np.zeros(0))
+                continue
+            a = as_real_array(rs[h], f"r[{h}]", dtype=np.float64)
+            n_out, n_in = net.weights[h].shape
+            allowed = {(), (n_in,)} | ({(n_out, n_in)} if self.on == "connections" else set())
+            if a.shape not in allowed:
+                raise ValueError(f"r[{h}] must be a scalar or shape ({n_in},)"
+                                 + (f" or ({n_out}, {n_in})" if self.on == "connections" else "") + f", got {a.shape}")
+            if (a < 0).any():
+                raise ValueError(f"r[{h}]: spike sizes must be >= 0")
+            with np.errstate(over="ignore"):
+                if not np.isfinite(a.astype(net.dtype)).all():
+                    raise ValueError(f"r[{h}]: spike sizes must be finite in the network's {net.dtype}")
+            out.append(np.ascontiguousarray(a, dtype=np.float64).reshape(-1))
+        return (_SPIKES if self.on == "units" else _SPIKES_CONNECTIONS), out, []
+
+
 def resolve_gate(gate, net):
     """(kind, p, keep_bias) for the core; TypeError for anything that is not a gate."""
     if gate is None:
         gate = NoGate()
-    if not isinstance(gate, (Dropout, Dropin, NoGate)):
-        raise TypeError(f"gate must be Dropout, Dropin, NoGate or None, got {type(gate).__name__}")
+    if not isinstance(gate, (Dropout, Dropin, NoGate, Spikes)):
+        raise TypeError(f"gate must be Dropout, Dropin, Spikes, NoGate or None, got {type(gate).__name__}")
     return gate._resolve(net)

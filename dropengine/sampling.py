@@ -53,7 +53,7 @@ def _pairs(net: Network, pairs) -> np.ndarray:
 
 def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None, threads=None,
            pairs=None, record=None, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
-           first_sample: int = 0, first_input: int = 0) -> SampleStats:
+           first_sample: int = 0, first_input: int = 0, input_stats: bool = False) -> SampleStats:
     """Draws `n_samples` dropout subnetworks per input and accumulates per-unit statistics.
 
     For input x and sample s, the gate draws Bernoulli selectors delta (Eq. 6) from
@@ -80,6 +80,10 @@ def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None,
     first_sample, first_input : int
         Global indices of the first sample and input, to split one run across calls or
         processes; merging the parts with ``SampleStats.merge`` reproduces the whole.
+    input_stats : bool
+        Also measure the gated inputs of every layer h (dropout delta O, dropin, spikes
+        Delta; for connection gates averaged over a unit's outgoing connections):
+        ``E_in[h]`` and ``var_in[h]``, shape (n_inputs, n_in_h). They are not merged or saved.
 
     Returns
     -------
@@ -120,10 +124,20 @@ def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None,
                           f"{max_record_bytes / 2**30:.2f} GiB; record fewer layers or samples, or raise the limit")
     fn = _core.sample_f32 if net.dtype == np.float32 else _core.sample_f64
     W, b, f = net._core_args()
+    if not isinstance(input_stats, (bool, np.bool_)):
+        raise TypeError(f"input_stats must be a bool, got {type(input_stats).__name__}")
     acc, recs = fn(W, b, f, kind, p, keep_bias, X, n_samples, first_sample, first_input, k0, k1, threads,
-                   pair_idx, record)
-    return SampleStats(acc, net.sizes[1:], pair_idx, dict(zip(record, recs)), seed_entropy=ss.entropy,
-                       softmax_layers=[f.name == "softmax" for f in net.transfers])
+                   pair_idx, record, bool(input_stats))
+    nu = sum(net.sizes[1:])
+    main = {k: (v[:, :nu] if v.ndim == 2 and k != "comoment" else v) for k, v in acc.items()}
+    st = SampleStats(main, net.sizes[1:], pair_idx, dict(zip(record, recs)), seed_entropy=ss.entropy,
+                     softmax_layers=[f.name == "softmax" for f in net.transfers])
+    if input_stats:
+        edges = np.cumsum((nu,) + net.sizes[:-1])
+        n = acc["count"][:, None]
+        st.E_in = [acc["mean"][:, lo:hi] for lo, hi in zip(edges[:-1], edges[1:])]
+        st.var_in = [acc["m2"][:, lo:hi] / n for lo, hi in zip(edges[:-1], edges[1:])]
+    return st
 
 
 def ensemble(net: Network, inputs, gate=None, *, threads=None):

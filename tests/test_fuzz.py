@@ -244,3 +244,19 @@ def test_analysis_weights(P):
     if got is not None:
         w = np.full(3, 1 / 3) if P is None else canonical(P, np.float64)
         np.testing.assert_allclose(got.E, 0.2 * w[0] + 0.4 * w[1] + 0.9 * w[2], rtol=1e-12)
+
+
+def _largest(r):
+    items = r if isinstance(r, (list, tuple)) else [r]
+    return max([float(np.max(np.abs(np.asarray(v, dtype=np.float64)), initial=0.0)) for v in items], default=0.0)
+
+
+@given(r=st.one_of(FUZZ, st.floats(allow_nan=True)), layers=st.one_of(st.none(), st.lists(st.integers(-1, 3), max_size=3),
+                                                                      WRONG))
+def test_spikes(r, layers):
+    for on in ("units", "connections"):
+        sp = outcome(lambda: de.Spikes(r, on=on, layers=layers), ("r", "layers"))
+        if sp is not None:
+            got = outcome(lambda: de.sample(NET32, np.full((1, 3), 0.5), sp, 16, seed=1), ("r", "layers"))
+            if got is not None and _largest(r) < 1e6:
+                assert np.all((got.E[1] >= 0) & (got.E[1] <= 1))  # (huge spikes may overflow S: IEEE)

@@ -86,7 +86,8 @@ py::tuple sample_py(const std::vector<carray<T>>& Ws, const std::vector<std::opt
                     const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
                     const std::vector<double>& keep_bias, const carray<T>& X, std::uint64_t n_samples,
                     std::uint64_t first_sample, std::uint64_t first_input, std::uint32_t k0, std::uint32_t k1,
-                    int threads, const carray<std::int64_t>& pairs, const std::vector<std::int64_t>& record_layers) {
+                    int threads, const carray<std::int64_t>& pairs, const std::vector<std::int64_t>& record_layers,
+                    bool input_stats) {
     const auto net = make_net<T>(Ws, bs, fs);
     const Gate gate = make_gate(gate_kind, p, keep_bias);
     if (X.ndim() != 2) throw std::invalid_argument("inputs must be 2-D");
@@ -99,6 +100,7 @@ py::tuple sample_py(const std::vector<carray<T>>& Ws, const std::vector<std::opt
     opt.threads = threads;
     opt.pairs = make_pairs(pairs);
     opt.record_layers = record_layers;
+    opt.input_stats = input_stats;
     py::list records;
     for (auto h : record_layers) {
         if (h < 0 || h >= net.n_layers()) throw std::invalid_argument("record: layer out of range");

@@ -36,6 +36,9 @@ void ensemble(const NetworkView<T>& net, const Gate& gate, const T* X, std::int6
             // E(input_j): p_j W_j for unit dropout (Eq. 24, 54), (1 - r_j) W_j + r_j for dropin.
             if (gate.kind == GateKind::Units)
                 for (std::int64_t j = 0; j < l.n_in; ++j) in[static_cast<std::size_t>(j)] *= gate.prob(h, j);
+            // Spikes: E(Delta_j) = r_j E(O_j) (Eq. 130, 133); per connection r_ij (Eq. 131, 134).
+            if (gate.kind == GateKind::Spikes && !gate.p[h].empty())
+                for (std::int64_t j = 0; j < l.n_in; ++j) in[static_cast<std::size_t>(j)] *= gate.prob(h, j);
             if (gate.kind == GateKind::Dropin)
                 for (std::int64_t j = 0; j < l.n_in; ++j) {
                     const double r = gate.prob(h, j);
@@ -48,6 +51,15 @@ void ensemble(const NetworkView<T>& net, const Gate& gate, const T* X, std::int6
                 const T* Wi = l.W + i * l.n_in;
                 if (gate.kind == GateKind::Connections)  // Eq. 26
                     for (std::int64_t j = 0; j < l.n_in; ++j) acc += gate.prob(h, i * l.n_in + j) * Wi[j] * in[static_cast<std::size_t>(j)];
+                else if (gate.kind == GateKind::SpikesConnections && !gate.p[h].empty()) {  // Eq. 134
+                    const auto& r = gate.p[h];
+                    for (std::int64_t j = 0; j < l.n_in; ++j) {
+                        const double rij = r.size() == 1 ? r[0] : r.size() == static_cast<std::size_t>(l.n_in)
+                                                                      ? r[static_cast<std::size_t>(j)]
+                                                                      : r[static_cast<std::size_t>(i * l.n_in + j)];
+                        acc += rij * Wi[j] * in[static_cast<std::size_t>(j)];
+                    }
+                }
                 else
                     for (std::int64_t j = 0; j < l.n_in; ++j) acc += static_cast<double>(Wi[j]) * in[static_cast<std::size_t>(j)];
                 if (l.b) acc += pb * static_cast<double>(l.b[i]);

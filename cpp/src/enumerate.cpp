@@ -20,7 +20,7 @@ namespace detail {
 template <class T>
 std::vector<Site> all_sites(const NetworkView<T>& net, const Gate& gate) {
     std::vector<Site> s;
-    if (gate.kind == GateKind::None) return s;
+    if (gate.kind == GateKind::None || gate.spiking()) return s;  // spiking: refused by enumerate()
     for (std::size_t hh = 0; hh < net.layers.size(); ++hh) {
         const auto& l = net.layers[hh];
         const auto h = static_cast<std::int32_t>(hh);
@@ -369,6 +369,9 @@ void validate(const NetworkView<T>& net, const Gate& gate, const T* X, std::int6
     std::vector<std::int64_t> n_out, n_in;
     for (const auto& l : net.layers) { n_out.push_back(l.n_out); n_in.push_back(l.n_in); }
     gate.validate(n_out, n_in);
+    if (gate.spiking())
+        throw std::invalid_argument("enumerate: spiking gates are not enumerated (their coins depend on the outputs); "
+                                    "use sample");
     if (n_rows < 0) throw std::invalid_argument("enumerate: the number of inputs must be >= 0");
     for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
         if (!std::isfinite(X[k])) throw std::invalid_argument("enumerate: inputs must be finite");

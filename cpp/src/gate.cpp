@@ -8,8 +8,24 @@ namespace dropengine {
 void Gate::validate(const std::vector<std::int64_t>& n_out, const std::vector<std::int64_t>& n_in) const {
     const std::size_t L = n_out.size();
     if (kind == GateKind::None) return;
-    if (kind != GateKind::Units && kind != GateKind::Connections && kind != GateKind::Dropin)
+    if (kind != GateKind::Units && kind != GateKind::Connections && kind != GateKind::Dropin && !spiking())
         throw std::invalid_argument("gate: unknown kind " + std::to_string(static_cast<int>(kind)));
+    if (spiking()) {
+        if (p.size() != L)
+            throw std::invalid_argument("gate: r must have one entry per layer (" + std::to_string(L) + ")");
+        for (std::size_t h = 0; h < L; ++h) {
+            const std::size_t n = p[h].size(), ni = static_cast<std::size_t>(n_in[h]),
+                              full = static_cast<std::size_t>(n_out[h] * n_in[h]);
+            if (n > 1 && n != ni && !(kind == GateKind::SpikesConnections && n == full))
+                throw std::invalid_argument("gate: r[" + std::to_string(h) + "] has " + std::to_string(n) +
+                                            " values; expected 0, 1, " + std::to_string(ni) +
+                                            (kind == GateKind::SpikesConnections ? " or " + std::to_string(full) : ""));
+            for (double v : p[h])
+                if (!(v >= 0.0 && v <= 1e300))
+                    throw std::invalid_argument("gate: r[" + std::to_string(h) + "] must be finite and >= 0");
+        }
+        return;
+    }
     const char* what = kind == GateKind::Dropin ? "rate" : "keep";
     if (p.size() != L)
         throw std::invalid_argument(std::string("gate: ") + what + " must have one entry per layer (" +

@@ -66,6 +66,9 @@ struct LayerPlan {
     std::vector<std::uint64_t> thr;     // per element keep / dropin thresholds (or 1 value)
     std::uint64_t bias_thr = std::uint64_t{1} << 32;
     bool gated = false;                 // draws needed for this layer's gate
+    std::vector<double> r;              // spike sizes (per input unit, or per connection)
+    std::vector<T> WR;                  // W_ij r_ij for connection-specific spikes
+    std::int64_t in_offset = 0;         // where this layer's input statistics start
 };
 
 /// Scratch of one thread.
@@ -77,6 +80,8 @@ struct Workspace {
     std::vector<std::int32_t> idx;
     std::vector<T> val;
     std::vector<std::uint32_t> words;  // Philox words of one row of connections
+    std::vector<std::uint64_t> thr;    // per-unit spike thresholds of one sample
+    std::vector<double> gated;         // B x n_in gated inputs (input statistics)
 };
 
 template <class T>
@@ -86,11 +91,39 @@ public:
         : net_(net), gate_(gate), X_(X), n_rows_(n_rows), opt_(opt), kern_(detail::kernels<T>()) {
         const auto L = net.layers.size();
         n_units_ = net.n_units();
+        n_stats_ = n_units_;
         plans_.resize(L);
         for (std::size_t h = 0; h < L; ++h) {
             const auto& l = net.layers[h];
             auto& pl = plans_[h];
             const auto& p = gate.kind == GateKind::None ? std::vector<double>{1.0} : gate.p[h];
+            pl.in_offset = n_stats_;
+            if (opt.input_stats) n_stats_ += l.n_in;
+            if (gate.spiking()) {
+                // Spike sizes r; the coin of each unit (or connection) is its own output O.
+                pl.gated = !p.empty();
+                if (gate.kind == GateKind::Spikes && pl.gated) {
+                    pl.r.assign(static_cast<std::size_t>(l.n_in), p.size() == 1 ? p[0] : 0.0);
+                    if (p.size() != 1) std::copy(p.begin(), p.end(), pl.r.begin());
+                }
+                if (gate.kind == GateKind::SpikesConnections && pl.gated) {
+                    pl.r.resize(static_cast<std::size_t>(l.n_out * l.n_in));  // r_ij, row-major
+                    pl.WR.resize(pl.r.size());                                 // W_ij r_ij
+                    for (std::int64_t i = 0; i < l.n_out; ++i)
+                        for (std::int64_t j = 0; j < l.n_in; ++j) {
+                            const std::size_t e = static_cast<std::size_t>(i * l.n_in + j);
+                            const double r = p.size() == 1 ? p[0] : p.size() == static_cast<std::size_t>(l.n_in)
+                                                                      ? p[static_cast<std::size_t>(j)] : p[e];
+                            pl.r[e] = r;
+                            pl.WR[e] = static_cast<T>(static_cast<double>(l.W[e]) * r);
+                        }
+                }
+                if (gate.kind != GateKind::SpikesConnections || !pl.gated)
+                    pl.Wp = detail::pack_weights<T>(l.W, l.n_out, l.n_in, [](std::int64_t, std::int64_t) { return 1.0; });
+                max_in_ = std::max(max_in_, l.n_in);
+                max_pad_ = std::max(max_pad_, detail::n_tiles<T>(l.n_out) * detail::kTile<T>);
+                continue;
+            }
             for (double v : p) pl.thr.push_back(keep_threshold(v));
             if (gate.kind == GateKind::Dropin)
                 pl.gated = std::any_of(p.begin(), p.end(), [](double v) { return v > 0; });
@@ -125,7 +158,7 @@ public:
 
         for (std::int64_t b0 = 0; b0 < nb; b0 += R) {
             const std::int64_t nr = std::min(R, nb - b0), jobs = nr * n_rows_;
-            std::vector<RowBuf> slots(static_cast<std::size_t>(jobs), RowBuf(n_units_, np));
+            std::vector<RowBuf> slots(static_cast<std::size_t>(jobs), RowBuf(n_stats_, np));
             int failed = 0;
             std::string err;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
@@ -137,7 +170,7 @@ public:
                 const std::int64_t x = job / nr, blk = b0 + job % nr;
                 try {
                     run_block(ws[static_cast<std::size_t>(tid)], x, blk * B, std::min(B, n - blk * B),
-                              slots[static_cast<std::size_t>(job)].ref(n_units_));
+                              slots[static_cast<std::size_t>(job)].ref(n_stats_));
                 } catch (const std::exception& e) {
 #pragma omp critical
                     { failed = 1; err = e.what(); }
@@ -148,13 +181,13 @@ public:
             for (std::int64_t x = 0; x < n_rows_; ++x)
                 for (std::int64_t k = 0; k < nr; ++k)
                     stacks[static_cast<std::size_t>(x)].push(std::move(slots[static_cast<std::size_t>(x * nr + k)]),
-                                                             n_units_, opt_.pairs);
+                                                             n_stats_, opt_.pairs);
             if (opt_.interrupted && opt_.interrupted()) throw Interrupted{};
         }
-        SampleStats out(n_rows_, n_units_, opt_.pairs);
+        SampleStats out(n_rows_, n_stats_, opt_.pairs);
         for (std::int64_t x = 0; x < n_rows_; ++x) {
-            RowBuf acc = detail::fold(stacks[static_cast<std::size_t>(x)], n_units_, opt_.pairs);
-            detail::store_row(out, x, acc.ref(n_units_));
+            RowBuf acc = detail::fold(stacks[static_cast<std::size_t>(x)], n_stats_, opt_.pairs);
+            detail::store_row(out, x, acc.ref(n_stats_));
         }
         return out;
     }
@@ -174,6 +207,8 @@ private:
         w.idx.assign(static_cast<std::size_t>(B * max_in_ + B * (nkb + 1)), 0);
         w.val.assign(static_cast<std::size_t>(B * max_in_), T(0));
         w.words.assign(static_cast<std::size_t>(4 * (max_in_ / 4 + 2 + 16)), 0u);
+        w.thr.assign(static_cast<std::size_t>(max_in_), 0u);
+        w.gated.assign(static_cast<std::size_t>(B * max_in_), 0.0);
     }
 
     /// Propagates samples [s0, s0 + b) of input x and writes their block statistics.
@@ -191,7 +226,12 @@ private:
                 T* a = w.act.data() + s * ni;
                 const T* in = h == 0 ? X_ + x * ni : src + s * ni;
                 std::copy(in, in + ni, a);
-                if (!pl.gated || gate_.kind == GateKind::Connections) continue;
+                if (!pl.gated || gate_.kind == GateKind::Connections || gate_.kind == GateKind::SpikesConnections)
+                    continue;
+                if (gate_.kind == GateKind::Spikes) {
+                    spike_units(w, pl, h, gx, gs0 + s, a, ni);
+                    continue;
+                }
                 const Stream st = gate_.kind == GateKind::Dropin ? Stream::Dropin : Stream::UnitGate;
                 const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], st, static_cast<std::uint32_t>(h), gx, gs0 + s);
                 const bool one = pl.thr.size() == 1;
@@ -209,13 +249,17 @@ private:
                     for (std::int64_t j = 0; j < ni; ++j) a[j] = words[j] < pl.thr[static_cast<std::size_t>(j)] ? a[j] : T(0);
                 }
             }
-            // 2. Sums S (Eq. 13/14 with Eq. 9 for the bias).
+            const bool per_connection = gate_.kind == GateKind::Connections || gate_.kind == GateKind::SpikesConnections;
+            if (opt_.input_stats && !per_connection)
+                for (std::int64_t k = 0; k < b * ni; ++k) w.gated[static_cast<std::size_t>(k)] = static_cast<double>(w.act[static_cast<std::size_t>(k)]);
+            // 2. Sums S (Eq. 13/14 with Eq. 9 for the bias; Eq. 128/129 for spikes).
             const std::int64_t ldS = detail::n_tiles<T>(no) * detail::kTile<T>;
-            if (gate_.kind == GateKind::Connections)
+            if (per_connection && pl.gated)
                 connection_sums(w, l, pl, h, gx, gs0, b, ldS);
             else
                 kern_.matmul_skip(w.act.data(), b, ni, pl.Wp.data(), no, w.S.data(), ldS, w.idx.data(), w.val.data());
             if (l.b) add_bias(w, l, pl, h, gx, gs0, b, ldS);
+            if (opt_.input_stats) input_statistics(w, out, pl.in_offset, b, ni, nullptr);
             // 3. Outputs and their block statistics (two passes: sums, then squared deviations).
             const std::int64_t off = net_.unit_offset(static_cast<std::int64_t>(h));
             double* mean = out.field[0] + off;
@@ -256,16 +300,30 @@ private:
     void connection_sums(Workspace<T>& w, const LayerView<T>& l, const LayerPlan<T>& pl, std::size_t h,
                          std::uint64_t gx, std::uint64_t gs0, std::int64_t b, std::int64_t ldS) const {
         const std::int64_t ni = l.n_in, no = l.n_out;
-        const bool one = pl.thr.size() == 1;
+        const bool one = pl.thr.size() == 1, spikes = gate_.kind == GateKind::SpikesConnections;
+        const std::vector<T> ones(spikes ? static_cast<std::size_t>(ni) : 0, T(1));
         for (std::int64_t s = 0; s < b; ++s) {
             const T* a = w.act.data() + s * ni;
             T* S = w.S.data() + s * ldS;
-            const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], Stream::ConnectionGate,
+            const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], spikes ? Stream::Spike : Stream::ConnectionGate,
                                                  static_cast<std::uint32_t>(h), gx, gs0 + s);
+            double* g = w.gated.data() + s * ni;  // gated inputs, summed over the outgoing connections
+            if (opt_.input_stats) std::fill(g, g + ni, 0.0);
+            if (spikes) spike_thresholds(a, w.thr.data(), ni);
             for (std::int64_t i = 0; i < no; ++i) {
                 const T* Wi = l.W + i * ni;
                 T acc = T(0);
-                if (!pl.gated) {
+                if (spikes) {
+                    // Connection-specific firing (Eq. 126, 129): connection (i, j) carries r_ij
+                    // when its own coin, with probability O_j, comes up.
+                    const std::uint64_t e0 = static_cast<std::uint64_t>(i * ni);
+                    const std::uint64_t b0 = e0 >> 2, nb = ((e0 + static_cast<std::uint64_t>(ni) - 1) >> 2) - b0 + 1;
+                    kern_.philox_fill(static_cast<std::uint32_t>(b0), static_cast<std::int64_t>(nb), site.c1, site.c2,
+                                      site.c3, site.k0, site.k1, w.words.data());
+                    const std::uint32_t* words = w.words.data() + (e0 & 3u);
+                    acc = kern_.gated_dot_each(pl.WR.data() + e0, ones.data(), words, w.thr.data(), ni);
+                    if (opt_.input_stats) kern_.gated_accumulate(g, words, w.thr.data(), pl.r.data() + e0, ni);
+                } else if (!pl.gated) {
                     for (std::int64_t j = 0; j < ni; ++j) acc += Wi[j] * a[j];
                 } else {
                     // The row's words, 16 Philox counters at a time (rng_streams.h: word e
@@ -277,10 +335,47 @@ private:
                     const std::uint32_t* words = w.words.data() + (e0 & 3u);
                     acc = one ? kern_.gated_dot(Wi, a, words, pl.thr[0], ni)
                               : kern_.gated_dot_each(Wi, a, words, pl.thr.data() + e0, ni);
+                    if (opt_.input_stats)
+                        for (std::int64_t j = 0; j < ni; ++j)
+                            g[j] += words[j] < pl.thr[one ? 0 : e0 + static_cast<std::uint64_t>(j)] ? static_cast<double>(a[j]) : 0.0;
                 }
                 S[i] = acc;
             }
+            if (opt_.input_stats)
+                for (std::int64_t j = 0; j < ni; ++j) g[j] /= static_cast<double>(no);
         }
+    }
+
+    /// Spike thresholds t_j = round(O_j 2^32): a coin fires iff its word < t_j (Eq. 125).
+    static void spike_thresholds(const T* a, std::uint64_t* thr, std::int64_t n) {
+        for (std::int64_t j = 0; j < n; ++j) thr[j] = keep_threshold(static_cast<double>(a[j]));
+    }
+
+    /// Global firing (Eq. 125, 128): unit j of the row sends r_j with probability O_j = a[j].
+    void spike_units(Workspace<T>& w, const LayerPlan<T>& pl, std::size_t h, std::uint64_t gx, std::uint64_t sample,
+                     T* a, std::int64_t ni) const {
+        const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], Stream::Spike, static_cast<std::uint32_t>(h),
+                                             gx, sample);
+        kern_.philox_fill(0, (ni + 3) / 4, site.c1, site.c2, site.c3, site.k0, site.k1, w.words.data());
+        spike_thresholds(a, w.thr.data(), ni);
+        for (std::int64_t j = 0; j < ni; ++j)
+            a[j] = w.words[static_cast<std::size_t>(j)] < w.thr[static_cast<std::size_t>(j)]
+                       ? static_cast<T>(pl.r[static_cast<std::size_t>(j)]) : T(0);
+    }
+
+    /// Block mean and squared deviations of the gated inputs (w.gated, b x ni).
+    static void input_statistics(const Workspace<T>& w, const RowRef& out, std::int64_t off, std::int64_t b,
+                                 std::int64_t ni, std::nullptr_t) {
+        double* mean = out.field[0] + off;
+        double* m2 = out.field[1] + off;
+        for (std::int64_t s = 0; s < b; ++s)
+            for (std::int64_t j = 0; j < ni; ++j) mean[j] += w.gated[static_cast<std::size_t>(s * ni + j)];
+        for (std::int64_t j = 0; j < ni; ++j) mean[j] /= static_cast<double>(b);
+        for (std::int64_t s = 0; s < b; ++s)
+            for (std::int64_t j = 0; j < ni; ++j) {
+                const double d = w.gated[static_cast<std::size_t>(s * ni + j)] - mean[j];
+                m2[j] += d * d;
+            }
     }
 
     /// Biases (Eq. 9): one gate per layer and sample for unit dropout, one per unit for
@@ -338,7 +433,7 @@ private:
     const SampleOptions& opt_;
     const detail::Kernels<T>& kern_;
     std::vector<LayerPlan<T>> plans_;
-    std::int64_t n_units_ = 0, max_in_ = 0, max_pad_ = 0;
+    std::int64_t n_units_ = 0, n_stats_ = 0, max_in_ = 0, max_pad_ = 0;
 };
 
 template <class T>
@@ -377,7 +472,22 @@ SampleStats sample(const NetworkView<T>& net, const Gate& gate, const T* X, std:
         throw std::invalid_argument("sample: one output buffer per recorded layer is required");
     for (std::int64_t h : opt.record_layers)
         if (h < 0 || h >= net.n_layers()) throw std::invalid_argument("sample: recorded layer out of range");
-    if (n_rows == 0) return SampleStats(0, nu, opt.pairs);
+    if (gate.spiking()) {
+        // A coin of probability O needs O in [0, 1]: spiking inputs must be probabilities,
+        // spiking hidden units logistic or softmax (Eq. 125-127).
+        if (!gate.p[0].empty())
+            for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
+                if (!(X[k] >= 0 && X[k] <= 1))
+                    throw std::invalid_argument("sample: spiking inputs must be firing probabilities in [0, 1]");
+        for (std::size_t h = 1; h < net.layers.size(); ++h)
+            if (!gate.p[h].empty() && !net.layers[h - 1].f.bounded01())
+                throw std::invalid_argument("sample: layer " + std::to_string(h - 1) +
+                                            " spikes, so its outputs must be probabilities (logistic or softmax)");
+    }
+    std::int64_t n_stats = nu;
+    if (opt.input_stats)
+        for (const auto& l : net.layers) n_stats += l.n_in;
+    if (n_rows == 0) return SampleStats(0, n_stats, opt.pairs);
     return Sampler<T>(net, gate, X, n_rows, opt).run();
 }
 

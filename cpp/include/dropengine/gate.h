@@ -20,12 +20,21 @@ enum class GateKind : std::int32_t {
     Units = 1,        ///< dropout on units
     Connections = 2,  ///< dropout on connections
     Dropin = 3,       ///< units set to 1 with probability rate
+    /// Stochastic spiking (Section 10.1, Eq. 125-129): a unit with output O in [0, 1]
+    /// sends r with probability O and 0 otherwise, the same spike on all its outgoing
+    /// connections (global firing, Eq. 125) ...
+    Spikes = 4,
+    /// ... or a separate coin per connection (connection-specific firing, Eq. 126).
+    SpikesConnections = 5,
 };
 
 struct Gate {
     GateKind kind = GateKind::None;
     /// Per layer: keep probabilities (Units: 1 or n_in values; Connections: 1 or
-    /// n_out * n_in values, row-major) or dropin rates (Dropin: 1 or n_in values).
+    /// n_out * n_in values, row-major), dropin rates (Dropin: 1 or n_in values), or
+    /// spike sizes r >= 0 of the units feeding the layer (Spikes: 1 or n_in values;
+    /// SpikesConnections: 1, n_in or n_out * n_in values; empty: that layer's inputs
+    /// do not spike and pass their values).
     std::vector<std::vector<double>> p;
     /// Per layer: probability that the bias is present (empty: always present).
     std::vector<double> keep_bias;
@@ -33,6 +42,7 @@ struct Gate {
     /// Checks sizes against the layer shapes and that every probability is in [0, 1].
     void validate(const std::vector<std::int64_t>& n_out,
                   const std::vector<std::int64_t>& n_in) const;
+    bool spiking() const { return kind == GateKind::Spikes || kind == GateKind::SpikesConnections; }
     double prob(std::size_t h, std::int64_t e) const {
         const auto& v = p[h];
         return v.size() == 1 ? v[0] : v[static_cast<std::size_t>(e)];

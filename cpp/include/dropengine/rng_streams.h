@@ -23,6 +23,7 @@
 namespace dropengine {
 
 /// Version of the mapping from (seed, input, sample, layer, element) to random bits.
+/// (Adding a stream leaves every existing draw unchanged and does not bump it.)
 constexpr int kStreamVersion = 1;
 
 /// Purposes of random draws; each owns a disjoint counter range.
@@ -31,6 +32,8 @@ enum class Stream : std::uint32_t {
     ConnectionGate = 2,  ///< dropout on connections of layer h (element = i * n_in + j)
     BiasGate = 3,        ///< gate of the biases of layer h (element = 0 for units, i for connections)
     Dropin = 4,          ///< dropin on the units feeding layer h (element = unit j)
+    Spike = 5,           ///< spikes of the units feeding layer h (element = unit j, or
+                         ///< connection i * n_in + j for connection-specific firing)
 };
 
 /// Key and address of one draw site: everything except the element index.

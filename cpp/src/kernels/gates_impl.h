@@ -131,4 +131,12 @@ T gated_dot_each_body(const T* W, const T* a, const std::uint32_t* words, const 
     return acc;
 }
 
+/// g[j] += [words[j] < thr[j]] r[j]: the spikes a connection-specific layer sends,
+/// summed per sending unit (input statistics of connection gates).
+inline void gated_accumulate_body(double* __restrict g, const std::uint32_t* __restrict words,
+                                  const std::uint64_t* __restrict thr, const double* __restrict r, std::int64_t n) {
+#pragma omp simd
+    for (std::int64_t j = 0; j < n; ++j) g[j] += static_cast<std::uint64_t>(words[j]) < thr[j] ? r[j] : 0.0;
+}
+
 }  // namespace dropengine::detail

@@ -48,6 +48,10 @@ template <class T>
 using GatedDotEachFn = T (*)(const T* W, const T* a, const std::uint32_t* words, const std::uint64_t* thr,
                              std::int64_t n);
 
+/// g[j] += [words[j] < thr[j]] r[j].
+using GatedAccumulateFn = void (*)(double* g, const std::uint32_t* words, const std::uint64_t* thr, const double* r,
+                                   std::int64_t n);
+
 template <class T>
 struct Kernels {
     MatmulSkipFn<T> matmul_skip;
@@ -56,6 +60,7 @@ struct Kernels {
     PhiloxFillFn philox_fill;
     GatedDotFn<T> gated_dot;
     GatedDotEachFn<T> gated_dot_each;
+    GatedAccumulateFn gated_accumulate;
     const char* isa;
 };
 

@@ -1,0 +1,120 @@
+"""Stochastic spiking networks and their duality with dropout (Section 10.1).
+
+The spiking units are a gate of the engine (``dropengine.Spikes``): a unit with output
+O in [0, 1] sends a spike of size r with probability O (Eq. 125-129), drawn from the
+same counter-based Philox streams as dropout, so runs are reproducible for any thread
+count. ``simulate`` runs a spiking network and measures its spikes; ``three_networks``
+builds the three networks of Fig. 10.2 from one ``Network``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import as_real_array
+from .gates import Dropout, Spikes
+from .sampling import _check_net, ensemble, sample
+from .stats import SampleStats
+
+__all__ = ["simulate", "SpikingRun", "three_networks", "ThreeNetworks", "Spikes"]
+
+
+@dataclass(frozen=True)
+class SpikingRun:
+    """A spiking simulation: ``stats`` holds E, Var, ... of the firing probabilities O
+    and sums S of every unit (as ``dropengine.sample`` does); ``E_delta[h]`` and
+    ``var_delta[h]`` the mean and variance of the spikes Delta sent into layer h (for
+    connection-specific firing, averaged over a unit's outgoing connections), shape
+    (n_inputs, n_in_h); for a layer whose inputs do not spike, the passed values."""
+
+    stats: SampleStats
+    E_delta: list
+    var_delta: list
+
+    @property
+    def sem_delta(self):
+        n = self.stats.n_samples
+        return [np.sqrt(v / max(n - 1, 1)) for v in self.var_delta]
+
+
+def simulate(net, inputs, spikes: Spikes = None, n_samples: int = 1000, *, seed=None, threads=None,
+             measure_delta: bool = True) -> SpikingRun:
+    """Simulates a layer-synchronous stochastic spiking network (Eq. 125-129).
+
+    For every input and sample, layer by layer: S_i = sum_j w_ij Delta_j + b_i
+    (Eq. 128; Delta_ij per connection, Eq. 129), O_i = f(S_i) (Eq. 127), and a spiking
+    unit sends Delta = r with probability O_i (Eq. 125, 126). ``spikes`` says which
+    layers spike and the spike sizes (default: ``Spikes()``, every hidden layer with r = 1).
+    ``measure_delta=False`` skips the spike statistics (``E_delta``, ``var_delta`` are then
+    None), which costs about a quarter of the time with connection-specific firing.
+    """
+    spikes = Spikes() if spikes is None else spikes
+    if not isinstance(spikes, Spikes):
+        raise TypeError(f"spikes must be a dropengine.Spikes, got {type(spikes).__name__}")
+    if not isinstance(measure_delta, (bool, np.bool_)):
+        raise TypeError(f"measure_delta must be a bool, got {type(measure_delta).__name__}")
+    st = sample(net, inputs, spikes, n_samples, seed=seed, threads=threads, input_stats=bool(measure_delta))
+    if not measure_delta:
+        return SpikingRun(st, None, None)
+    return SpikingRun(st, st.E_in, st.var_in)
+
+
+@dataclass(frozen=True)
+class ThreeNetworks:
+    """The three networks of Fig. 10.2 on the same inputs (hidden layers h >= 1 gated):
+
+    ``spiking``        weights w, spikes of size r with probability O
+    ``dropout``        weights w, each unit's O sent with probability r
+    ``W``              the deterministic network with weights w r (list over layers)
+    ``error_spiking[h]``, ``error_dropout[h]``  mean |E(O) - W| of layer h's units: how well
+        deterministic propagation predicts each stochastic network (Eq. 130-134)
+    ``var_spiking[h]``, ``var_dropout[h]``      measured variance of the signal sent into
+        layer h (Delta, resp. delta O), beside ``eq136[h]`` = r^2 E(O)(1 - E(O)) and
+        ``eq138[h]`` = r Var(O) + E(O)^2 r (1 - r), computed from each network's E(O), Var(O)
+        (per unit and signal, so for ``on="units"``; with connection-specific firing the
+        measured variances are of the mean over a unit's outgoing connections)
+    """
+
+    spiking: SpikingRun
+    dropout: SampleStats
+    W: list
+    error_spiking: list
+    error_dropout: list
+    var_spiking: list
+    var_dropout: list
+    eq136: list
+    eq138: list
+
+
+def three_networks(net, inputs, r: float = 1.0, n_samples: int = 10_000, *, on: str = "units", seed=None,
+                   threads=None) -> ThreeNetworks:
+    """Spiking, dropout and deterministic networks from one ``Network`` (Fig. 10.2).
+
+    Every hidden layer's output is gated: it spikes with size r (spiking network), or is
+    kept with probability r (dropout network); the deterministic network multiplies the
+    corresponding weights by r. Its forward propagation approximates the average firing
+    rates of the first and the dropout averages of the second (Section 10.1).
+    """
+    _check_net(net)
+    r = float(as_real_array(r, "r", dtype=np.float64))
+    if not 0 <= r <= 1:
+        raise ValueError(f"r must lie in [0, 1] (a keep probability for the dropout network), got {r}")
+    L = net.n_layers
+    if L < 2:
+        raise ValueError("net: three_networks needs at least one hidden layer (whose outputs spike)")
+    spikes = Spikes(r, on=on, layers=list(range(1, L)))
+    ss = np.random.SeedSequence(seed)
+    s_seed, d_seed = ss.spawn(2)
+    spk = simulate(net, inputs, spikes, n_samples, seed=s_seed, threads=threads)
+    drop = sample(net, inputs, Dropout([1.0] + [r] * (L - 1), on=on), n_samples, seed=d_seed, threads=threads,
+                  input_stats=True)
+    _, W = ensemble(net, inputs, spikes)
+    err_s = [float(np.mean(np.abs(spk.stats.E[h] - W[h]))) for h in range(L)]
+    err_d = [float(np.mean(np.abs(drop.E[h] - W[h]))) for h in range(L)]
+    # The signal sent into layer h >= 1 comes from layer h - 1's units.
+    var_s = [spk.var_delta[h] for h in range(1, L)]
+    var_d = [drop.var_in[h] for h in range(1, L)]
+    eq136 = [r**2 * spk.stats.E[h - 1] * (1 - spk.stats.E[h - 1]) for h in range(1, L)]
+    eq138 = [r * drop.var[h - 1] + drop.E[h - 1] ** 2 * r * (1 - r) for h in range(1, L)]
+    return ThreeNetworks(spk, drop, W, err_s, err_d, var_s, var_d, eq136, eq138)
