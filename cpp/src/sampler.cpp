@@ -18,6 +18,9 @@
 #include "pack.h"
 #include "reduce.h"
 
+// Connection-specific spikes read 16-bit halves of Philox words in memory order.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "dropengine: the spike stream layout assumes little endian");
+
 namespace dropengine {
 namespace {
 
@@ -81,6 +84,7 @@ struct Workspace {
     std::vector<T> val;
     std::vector<std::uint32_t> words;  // Philox words of one row of connections
     std::vector<std::uint64_t> thr;    // per-unit spike thresholds of one sample
+    std::vector<std::uint32_t> thi;    // their top 16 bits (connection-specific firing)
     std::vector<double> gated;         // B x n_in gated inputs (input statistics)
 };
 
@@ -208,6 +212,7 @@ private:
         w.val.assign(static_cast<std::size_t>(B * max_in_), T(0));
         w.words.assign(static_cast<std::size_t>(4 * (max_in_ / 4 + 2 + 16)), 0u);
         w.thr.assign(static_cast<std::size_t>(max_in_), 0u);
+        w.thi.assign(static_cast<std::size_t>(max_in_), 0u);
         w.gated.assign(static_cast<std::size_t>(B * max_in_), 0.0);
     }
 
@@ -301,7 +306,6 @@ private:
                          std::uint64_t gx, std::uint64_t gs0, std::int64_t b, std::int64_t ldS) const {
         const std::int64_t ni = l.n_in, no = l.n_out;
         const bool one = pl.thr.size() == 1, spikes = gate_.kind == GateKind::SpikesConnections;
-        const std::vector<T> ones(spikes ? static_cast<std::size_t>(ni) : 0, T(1));
         for (std::int64_t s = 0; s < b; ++s) {
             const T* a = w.act.data() + s * ni;
             T* S = w.S.data() + s * ldS;
@@ -309,20 +313,37 @@ private:
                                                  static_cast<std::uint32_t>(h), gx, gs0 + s);
             double* g = w.gated.data() + s * ni;  // gated inputs, summed over the outgoing connections
             if (opt_.input_stats) std::fill(g, g + ni, 0.0);
-            if (spikes) spike_thresholds(a, w.thr.data(), ni);
+            const DrawSite tie = DrawSite::make(opt_.key[0], opt_.key[1], Stream::SpikeTie,
+                                                static_cast<std::uint32_t>(h), gx, gs0 + s);
+            if (spikes) {
+                spike_thresholds(a, w.thr.data(), ni);
+                for (std::int64_t j = 0; j < ni; ++j)
+                    w.thi[static_cast<std::size_t>(j)] = static_cast<std::uint32_t>(w.thr[static_cast<std::size_t>(j)] >> 16);
+            }
             for (std::int64_t i = 0; i < no; ++i) {
                 const T* Wi = l.W + i * ni;
                 T acc = T(0);
                 if (spikes) {
                     // Connection-specific firing (Eq. 126, 129): connection (i, j) carries r_ij
-                    // when its own coin, with probability O_j, comes up.
+                    // when its own coin, with probability O_j, comes up; 16-bit draws, ties
+                    // settled by 16 more bits (rng_streams.h, Stream::Spike).
                     const std::uint64_t e0 = static_cast<std::uint64_t>(i * ni);
-                    const std::uint64_t b0 = e0 >> 2, nb = ((e0 + static_cast<std::uint64_t>(ni) - 1) >> 2) - b0 + 1;
+                    const std::uint64_t b0 = e0 >> 3, nb = ((e0 + static_cast<std::uint64_t>(ni) - 1) >> 3) - b0 + 1;
                     kern_.philox_fill(static_cast<std::uint32_t>(b0), static_cast<std::int64_t>(nb), site.c1, site.c2,
                                       site.c3, site.k0, site.k1, w.words.data());
-                    const std::uint32_t* words = w.words.data() + (e0 & 3u);
-                    acc = kern_.gated_dot_each(pl.WR.data() + e0, ones.data(), words, w.thr.data(), ni);
-                    if (opt_.input_stats) kern_.gated_accumulate(g, words, w.thr.data(), pl.r.data() + e0, ni);
+                    const std::uint16_t* u = reinterpret_cast<const std::uint16_t*>(w.words.data()) + (e0 & 7u);
+                    std::int64_t ties = 0;
+                    acc = kern_.spike_dot16(pl.WR.data() + e0, u, w.thi.data(), ni, &ties);
+                    if (opt_.input_stats) kern_.spike_accumulate16(g, u, w.thi.data(), pl.r.data() + e0, ni);
+                    for (std::int64_t j = 0; ties > 0 && j < ni; ++j) {
+                        if (u[j] != w.thi[static_cast<std::size_t>(j)]) continue;
+                        --ties;
+                        const std::uint64_t e = e0 + static_cast<std::uint64_t>(j);
+                        if ((tie.word(e) & 0xFFFFu) < (w.thr[static_cast<std::size_t>(j)] & 0xFFFFu)) {
+                            acc += pl.WR[e];
+                            if (opt_.input_stats) g[j] += pl.r[e];
+                        }
+                    }
                 } else if (!pl.gated) {
                     for (std::int64_t j = 0; j < ni; ++j) acc += Wi[j] * a[j];
                 } else {

@@ -32,8 +32,12 @@ enum class Stream : std::uint32_t {
     ConnectionGate = 2,  ///< dropout on connections of layer h (element = i * n_in + j)
     BiasGate = 3,        ///< gate of the biases of layer h (element = 0 for units, i for connections)
     Dropin = 4,          ///< dropin on the units feeding layer h (element = unit j)
-    Spike = 5,           ///< spikes of the units feeding layer h (element = unit j, or
-                         ///< connection i * n_in + j for connection-specific firing)
+    Spike = 5,           ///< spikes of the units feeding layer h (element = unit j: its word);
+                         ///< connection-specific firing: connection e = i * n_in + j draws the
+                         ///< 16 bits 16 (e % 2) .. of word e / 2 (so block e / 8), and a tie with
+                         ///< the threshold's top 16 bits is settled by the low 16 bits of word e
+                         ///< of SpikeTie: exactly a 32-bit comparison, with half the Philox calls
+    SpikeTie = 6,        ///< see Spike
 };
 
 /// Key and address of one draw site: everything except the element index.

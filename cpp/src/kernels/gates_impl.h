@@ -131,6 +131,31 @@ T gated_dot_each_body(const T* W, const T* a, const std::uint32_t* words, const 
     return acc;
 }
 
+/// Connection-specific spikes with 16-bit draws (rng_streams.h, Stream::Spike): sum of
+/// WR[j] over the connections whose draw u[j] is below thi[j] (the top 16 bits of the
+/// threshold); draws equal to thi[j] are ties the caller resolves with 16 more bits.
+template <class T>
+T spike_dot16_body(const T* __restrict WR, const std::uint16_t* __restrict u, const std::uint32_t* __restrict thi,
+                   std::int64_t n, std::int64_t* ties) {
+    T acc = T(0);
+    std::int64_t tie = 0;
+#pragma omp simd reduction(+ : acc, tie)
+    for (std::int64_t j = 0; j < n; ++j) {
+        const std::uint32_t v = u[j];
+        acc += v < thi[j] ? WR[j] : T(0);
+        tie += v == thi[j];
+    }
+    *ties = tie;
+    return acc;
+}
+
+/// g[j] += [u[j] < thi[j]] r[j] (ties left to the caller).
+inline void spike_accumulate16_body(double* __restrict g, const std::uint16_t* __restrict u,
+                                    const std::uint32_t* __restrict thi, const double* __restrict r, std::int64_t n) {
+#pragma omp simd
+    for (std::int64_t j = 0; j < n; ++j) g[j] += static_cast<std::uint32_t>(u[j]) < thi[j] ? r[j] : 0.0;
+}
+
 /// g[j] += [words[j] < thr[j]] r[j]: the spikes a connection-specific layer sends,
 /// summed per sending unit (input statistics of connection gates).
 inline void gated_accumulate_body(double* __restrict g, const std::uint32_t* __restrict words,

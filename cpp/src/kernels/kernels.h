@@ -52,6 +52,13 @@ using GatedDotEachFn = T (*)(const T* W, const T* a, const std::uint32_t* words,
 using GatedAccumulateFn = void (*)(double* g, const std::uint32_t* words, const std::uint64_t* thr, const double* r,
                                    std::int64_t n);
 
+/// Connection-specific spikes with 16-bit draws (gates_impl.h).
+template <class T>
+using SpikeDot16Fn = T (*)(const T* WR, const std::uint16_t* u, const std::uint32_t* thi, std::int64_t n,
+                           std::int64_t* ties);
+using SpikeAccumulate16Fn = void (*)(double* g, const std::uint16_t* u, const std::uint32_t* thi, const double* r,
+                                     std::int64_t n);
+
 template <class T>
 struct Kernels {
     MatmulSkipFn<T> matmul_skip;
@@ -61,6 +68,8 @@ struct Kernels {
     GatedDotFn<T> gated_dot;
     GatedDotEachFn<T> gated_dot_each;
     GatedAccumulateFn gated_accumulate;
+    SpikeDot16Fn<T> spike_dot16;
+    SpikeAccumulate16Fn spike_accumulate16;
     const char* isa;
 };
 
