@@ -5,7 +5,7 @@ Intelligence 210 (2014), with a C++ core. Equation numbers in docstrings are the
 """
 from __future__ import annotations
 
-from . import _core, exact
+from . import _core, exact, spiking
 from .gates import Dropin, Dropout, NoGate, Spikes
 from .network import Network
 from .sampling import ensemble, forward, sample
@@ -16,7 +16,7 @@ __version__ = _core.build_info()["version"]
 
 __all__ = ["Network", "Dropout", "Dropin", "NoGate", "Spikes", "sample", "ensemble", "forward", "SampleStats",
            "DropoutWarning", "Transfer", "Linear", "Logistic", "Tanh", "ReLU", "Softplus", "Softmax",
-           "build_info", "exact"]
+           "build_info", "exact", "spiking"]
 
 
 def build_info() -> dict:

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_real_array
-from .gates import Dropout, Spikes
-from .sampling import _check_net, ensemble, sample
+from . import _core
+from ._validation import as_count, as_real_array, as_threads, seed_key
+from .gates import Dropout, Spikes, resolve_gate
+from .sampling import _check_net, _inputs, ensemble, sample
 from .stats import SampleStats
 
-__all__ = ["simulate", "SpikingRun", "three_networks", "ThreeNetworks", "Spikes"]
+__all__ = ["simulate", "simulate_async", "SpikingRun", "three_networks", "ThreeNetworks", "Spikes"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,46 @@ def simulate(net, inputs, spikes: Spikes = None, n_samples: int = 1000, *, seed=
     if not measure_delta:
         return SpikingRun(st, None, None)
     return SpikingRun(st, st.E_in, st.var_in)
+
+
+def simulate_async(net, inputs, spikes: Spikes = None, n_sweeps: int = 1000, *, burn_in_sweeps: int = 10,
+                   seed=None, threads=None) -> SpikingRun:
+    """Simulates an asynchronous stochastic spiking network (Section 10.1).
+
+    One chain per input: at each step one non-input neuron, drawn uniformly, recomputes
+    S from the current spikes (or outputs) feeding it (Eq. 128, 129) and O = f(S)
+    (Eq. 127), and draws its new spikes (Eq. 125, 126). A sweep is as many steps as the
+    network has non-input neurons. The statistics are time averages over ``n_sweeps``
+    sweeps after ``burn_in_sweeps``: ``stats.E[h]`` the mean firing probabilities,
+    ``E_delta[h]`` the firing rates (mean spikes per step) of the units feeding layer h.
+    Elementwise transfer functions only (no softmax). Chains of different inputs run in
+    parallel; each is reproducible from the seed.
+    """
+    _check_net(net)
+    X = _inputs(net, inputs)
+    spikes = Spikes() if spikes is None else spikes
+    if not isinstance(spikes, Spikes):
+        raise TypeError(f"spikes must be a dropengine.Spikes, got {type(spikes).__name__}")
+    kind, p, _ = resolve_gate(spikes, net)
+    n_sweeps = as_count(n_sweeps, "n_sweeps")
+    burn_in_sweeps = as_count(burn_in_sweeps, "burn_in_sweeps", minimum=0)
+    threads = as_threads(threads)
+    k0, k1, ss = seed_key(seed)
+    N = sum(net.sizes[1:])
+    if (n_sweeps + burn_in_sweeps) * N >= 2**48:
+        raise ValueError("n_sweeps: the chain's steps must stay below 2^48")
+    fn = _core.sample_async_f32 if net.dtype == np.float32 else _core.sample_async_f64
+    W, b, f = net._core_args()
+    acc = fn(W, b, f, kind, p, X, n_sweeps * N, burn_in_sweeps * N, 0, k0, k1, threads, True)
+    nu = N
+    main = {k: (v[:, :nu] if v.ndim == 2 and k != "comoment" else v) for k, v in acc.items()}
+    st = SampleStats(main, net.sizes[1:], seed_entropy=ss.entropy,
+                     softmax_layers=[t.name == "softmax" for t in net.transfers])
+    edges = np.cumsum((nu,) + net.sizes[:-1])
+    n = acc["count"][:, None]
+    E = [acc["mean"][:, lo:hi] for lo, hi in zip(edges[:-1], edges[1:])]
+    V = [acc["m2"][:, lo:hi] / n for lo, hi in zip(edges[:-1], edges[1:])]
+    return SpikingRun(st, E, V)
 
 
 @dataclass(frozen=True)

@@ -154,3 +154,36 @@ def test_errors():
         exact.enumerate(lnet, np.ones((1, 3)), de.Spikes(1.0))
     with pytest.raises(TypeError, match="spikes"):
         simulate(lnet, np.ones((1, 3)), de.Dropout(0.5))
+
+
+@pytest.mark.parametrize("on", ["units", "connections"])
+def test_async_rates_equal_exact_enumeration_for_one_spiking_layer(on):
+    """Asynchronous updates: with one spiking layer, every update of a receiving neuron
+    sees an exact draw of the spike configuration, so its time-averaged rate is the exact
+    E(O). Stochastic: 5 standard errors, the SE doubled for the chain's autocorrelation."""
+    net = de.Network.random([3, 4, 2], "logistic", seed=15, dtype=np.float64, scale=1.5)
+    X = np.array([[0.5, -1.0, 2.0], [1.0, 0.3, -0.7]])
+    r, sweeps = 0.8, 30_000
+    run = de.spiking.simulate_async(net, X, de.Spikes(r, on=on), sweeps, seed=16)
+    for row, x in enumerate(X):
+        want = exact_spiking(net, x, r, on)
+        se = 2 * np.sqrt(run.stats.var[1][row] / sweeps)
+        assert np.all(np.abs(run.stats.E[1][row] - want[1]) <= Z * se + 1e-12)
+        assert_allclose(run.stats.E[0][row], want[0], rtol=1e-12)  # the first layer is deterministic
+        # firing rates over time: E(Delta) = r E(O) (Eq. 130, 131)
+        se_d = 2 * np.sqrt(run.var_delta[1][row] / sweeps)
+        assert np.all(np.abs(run.E_delta[1][row] - r * want[0]) <= Z * se_d)
+
+
+def test_async_is_reproducible_and_validates():
+    net = de.Network.random([5, 4, 3], "logistic", seed=17, dtype=np.float64)
+    X = np.random.default_rng(18).normal(size=(3, 5))
+    a = de.spiking.simulate_async(net, X, de.Spikes(0.5), 200, seed=19, threads=1)
+    b = de.spiking.simulate_async(net, X, de.Spikes(0.5), 200, seed=19, threads=3)
+    for k in a.stats._acc:
+        assert np.array_equal(a.stats._acc[k], b.stats._acc[k])
+    soft = de.Network.random([5, 4, 3], ["logistic", "softmax"], seed=17, dtype=np.float64)
+    with pytest.raises(ValueError, match="softmax"):
+        de.spiking.simulate_async(soft, X, de.Spikes(0.5), 10, seed=1)
+    with pytest.raises(ValueError, match="n_sweeps"):
+        de.spiking.simulate_async(net, X, de.Spikes(0.5), 0, seed=1)

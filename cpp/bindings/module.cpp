@@ -124,6 +124,36 @@ py::tuple sample_py(const std::vector<carray<T>>& Ws, const std::vector<std::opt
 }
 
 template <class T>
+py::dict sample_async_py(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
+                         const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
+                         const carray<T>& X, std::uint64_t n_steps, std::uint64_t burn_in, std::uint64_t first_input,
+                         std::uint32_t k0, std::uint32_t k1, int threads, bool input_stats) {
+    const auto net = make_net<T>(Ws, bs, fs);
+    const Gate gate = make_gate(gate_kind, p, {});
+    if (X.ndim() != 2) throw std::invalid_argument("inputs must be 2-D");
+    AsyncOptions opt;
+    opt.n_steps = n_steps;
+    opt.burn_in = burn_in;
+    opt.first_input = first_input;
+    opt.key[0] = k0;
+    opt.key[1] = k1;
+    opt.threads = threads;
+    opt.input_stats = input_stats;
+    opt.interrupted = [] {
+        py::gil_scoped_acquire g;
+        return PyErr_CheckSignals() != 0;
+    };
+    SampleStats st;
+    try {
+        py::gil_scoped_release nogil;
+        st = sample_async<T>(net, gate, X.data(), X.shape(0), opt);
+    } catch (const Interrupted&) {
+        throw py::error_already_set();
+    }
+    return stats_to_dict(std::move(st));
+}
+
+template <class T>
 py::tuple ensemble_py(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
                       const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
                       const std::vector<double>& keep_bias, const carray<T>& X, int threads) {
@@ -244,6 +274,8 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "dropengine C++ core (internal; use the dropengine package)";
     m.def("sample_f32", &sample_py<float>);
     m.def("sample_f64", &sample_py<double>);
+    m.def("sample_async_f32", &sample_async_py<float>);
+    m.def("sample_async_f64", &sample_async_py<double>);
     m.def("ensemble_f32", &ensemble_py<float>);
     m.def("ensemble_f64", &ensemble_py<double>);
     m.def("enumerate_f32", &enumerate_py<float>);

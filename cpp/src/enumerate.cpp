@@ -289,15 +289,7 @@ private:
         const std::int64_t o = l.offset;
         for (std::int64_t i = 0; i < l.n_out; ++i) {
             const auto ii = static_cast<std::size_t>(i);
-            const double v = O_[h][ii], d = v - out.field[0][o + i];
-            out.field[0][o + i] += r * d;
-            out.field[1][o + i] += w * d * (v - out.field[0][o + i]);
-            out.field[2][o + i] += w * lo_[h][ii];
-            out.field[3][o + i] += w * loc_[h][ii];
-            const double s = S_[h][ii], ds = s - out.field[4][o + i];
-            out.field[4][o + i] += r * ds;
-            out.field[5][o + i] += w * ds * (s - out.field[4][o + i]);
-            out.field[6][o + i] += r * (dO_[h][ii] - out.field[6][o + i]);
+            detail::welford_unit(out, o + i, w, r, O_[h][ii], S_[h][ii], lo_[h][ii], loc_[h][ii], dO_[h][ii]);
         }
         for (std::int64_t k : P_.pairs_at[h]) {
             const auto kk = static_cast<std::size_t>(k);

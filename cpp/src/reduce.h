@@ -39,6 +39,23 @@ struct TreeStack {
     }
 };
 
+/// Folds a value held with weight w into unit u's weighted Welford accumulators; r is
+/// w divided by the unit's total weight after this addition (West 1979). Used where
+/// values carry unequal weights: exact enumeration (P(N)) and asynchronous spiking
+/// (time held).
+inline void welford_unit(const RowRef& out, std::int64_t u, double w, double r, double O, double S, double lo,
+                         double loc, double dO) {
+    const double d = O - out.field[0][u];
+    out.field[0][u] += r * d;
+    out.field[1][u] += w * d * (O - out.field[0][u]);
+    out.field[2][u] += w * lo;
+    out.field[3][u] += w * loc;
+    const double ds = S - out.field[4][u];
+    out.field[4][u] += r * ds;
+    out.field[5][u] += w * ds * (S - out.field[4][u]);
+    out.field[6][u] += r * (dO - out.field[6][u]);
+}
+
 /// Copies one input's reduced row into the statistics object.
 inline void store_row(SampleStats& out, std::int64_t x, const RowRef& r) {
     const std::int64_t nu = out.n_units, np = out.n_pairs();

@@ -9,5 +9,6 @@
 #include "dropengine/philox.h"
 #include "dropengine/rng_streams.h"
 #include "dropengine/sampler.h"
+#include "dropengine/spiking.h"
 #include "dropengine/stats.h"
 #include "dropengine/transfer.h"

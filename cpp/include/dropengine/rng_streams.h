@@ -38,6 +38,9 @@ enum class Stream : std::uint32_t {
                          ///< the threshold's top 16 bits is settled by the low 16 bits of word e
                          ///< of SpikeTie: exactly a 32-bit comparison, with half the Philox calls
     SpikeTie = 6,        ///< see Spike
+    AsyncSpike = 7,      ///< asynchronous spiking (spiking.h): sample index = step; layer 255,
+                         ///< element 0: which neuron updates; layer h, element = unit (global)
+                         ///< or connection (connection-specific): its spikes at that step
 };
 
 /// Key and address of one draw site: everything except the element index.

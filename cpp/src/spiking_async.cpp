@@ -1,0 +1,261 @@
+// Asynchronous stochastic spiking networks (Section 10.1; see spiking.h).
+#include "dropengine/spiking.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "dropengine/rng_streams.h"
+#include "dropengine/sampler.h"  // Interrupted
+#include "reduce.h"
+
+namespace dropengine {
+namespace {
+
+using detail::RowRef;
+
+constexpr std::uint32_t kChoiceLayer = 255;
+
+/// One input's chain: the state of every neuron and of the signals between layers.
+template <class T>
+class Chain {
+public:
+    Chain(const NetworkView<T>& net, const Gate& gate, const AsyncOptions& opt, std::uint64_t input)
+        : net_(net), gate_(gate), opt_(opt), input_(input) {
+        const auto L = net.layers.size();
+        S_.resize(L); O_.resize(L); in_.resize(L); held_.resize(L); since_.resize(L);
+        for (std::size_t h = 0; h < L; ++h) {
+            const auto& l = net.layers[h];
+            S_[h].assign(static_cast<std::size_t>(l.n_out), 0.0);
+            O_[h].assign(static_cast<std::size_t>(l.n_out), 0.0);
+            since_[h].assign(static_cast<std::size_t>(l.n_out), 0);
+            // What layer h sees of its inputs: one value per unit, or per connection.
+            const bool per_conn = gate.kind == GateKind::SpikesConnections && !gate.p[h].empty();
+            in_[h].assign(static_cast<std::size_t>(per_conn ? l.n_out * l.n_in : l.n_in), 0.0);
+            held_[h].assign(static_cast<std::size_t>(l.n_in), 0);
+            offset_.push_back(n_units_);
+            n_units_ += l.n_out;
+        }
+        in_offset_ = n_units_;
+    }
+
+    void run(const T* x, const RowRef& out) {
+        const auto L = net_.layers.size();
+        // Step 0: a synchronous pass sets every state.
+        for (std::size_t h = 0; h < L; ++h) {
+            const auto& l = net_.layers[h];
+            if (h == 0) set_inputs_from_network_input(x);
+            for (std::int64_t i = 0; i < l.n_out; ++i) update_sum(h, i);
+            for (std::int64_t i = 0; i < l.n_out; ++i) send(h, i, 0);
+        }
+        const std::uint64_t start = opt_.burn_in, end = opt_.burn_in + opt_.n_steps;
+        for (auto& v : since_) std::fill(v.begin(), v.end(), start);
+        for (auto& v : held_) std::fill(v.begin(), v.end(), start);
+        const DrawSite pick_site = DrawSite::make(opt_.key[0], opt_.key[1], Stream::AsyncSpike, kChoiceLayer, input_, 0);
+        for (std::uint64_t t = 1; t <= end; ++t) {
+            DrawSite site = pick_site;
+            site.c1 = static_cast<std::uint32_t>(t);
+            site.c3 = (site.c3 & 0xFFFF0000u) | static_cast<std::uint32_t>((t >> 32) & 0xFFFFu);
+            const std::uint64_t k = (static_cast<std::uint64_t>(site.word(0)) * static_cast<std::uint64_t>(n_units_)) >> 32;
+            std::size_t h = 0;
+            while (static_cast<std::int64_t>(k) >= offset_[h] + net_.layers[h].n_out) ++h;
+            const std::int64_t i = static_cast<std::int64_t>(k) - offset_[h];
+            const std::uint64_t now = std::max(t, start);
+            fold_unit(out, h, i, now);
+            if (h + 1 < L) fold_signal(out, h + 1, i, now);
+            update_sum(h, i);
+            send(h, i, t);
+        }
+        for (std::size_t h = 0; h < L; ++h) {
+            for (std::int64_t i = 0; i < net_.layers[h].n_out; ++i) {
+                fold_unit(out, h, i, end);
+                if (h + 1 < L) fold_signal(out, h + 1, i, end);
+            }
+            if (h == 0)
+                for (std::int64_t j = 0; j < net_.layers[0].n_in; ++j) fold_signal(out, 0, j, end);
+        }
+        *out.count = static_cast<double>(opt_.n_steps);
+    }
+
+private:
+    bool spiking(std::size_t h) const { return !gate_.p[h].empty(); }
+
+    double r_of(std::size_t h, std::int64_t i, std::int64_t j) const {
+        const auto& r = gate_.p[h];
+        const auto ni = net_.layers[h].n_in;
+        if (r.size() == 1) return r[0];
+        if (r.size() == static_cast<std::size_t>(ni)) return r[static_cast<std::size_t>(j)];
+        return r[static_cast<std::size_t>(i * ni + j)];
+    }
+
+    bool coin(std::size_t layer, std::uint64_t element, std::uint64_t t, double O) const {
+        const DrawSite s = DrawSite::make(opt_.key[0], opt_.key[1], Stream::AsyncSpike,
+                                          static_cast<std::uint32_t>(layer), input_, t);
+        return s.word(element) < keep_threshold(O);
+    }
+
+    /// The network input seen by layer 0 (spiking inputs draw their spikes once).
+    void set_inputs_from_network_input(const T* x) {
+        const auto& l = net_.layers[0];
+        for (std::int64_t j = 0; j < l.n_in; ++j) {
+            const double v = static_cast<double>(x[j]);
+            set_signal(0, j, v, 0);
+        }
+    }
+
+    /// The value unit j sends into layer h: passed, or spiked (one coin, or one per connection).
+    void set_signal(std::size_t h, std::int64_t j, double v, std::uint64_t t) {
+        const auto& l = net_.layers[h];
+        if (!spiking(h)) {
+            in_[h][static_cast<std::size_t>(j)] = v;
+        } else if (gate_.kind == GateKind::Spikes) {
+            in_[h][static_cast<std::size_t>(j)] = coin(h, static_cast<std::uint64_t>(j), t, v) ? r_of(h, 0, j) : 0.0;
+        } else {
+            for (std::int64_t i = 0; i < l.n_out; ++i) {
+                const std::uint64_t e = static_cast<std::uint64_t>(i * l.n_in + j);
+                in_[h][e] = coin(h, e, t, v) ? r_of(h, i, j) : 0.0;
+            }
+        }
+    }
+
+    void update_sum(std::size_t h, std::int64_t i) {
+        const auto& l = net_.layers[h];
+        const bool per_conn = in_[h].size() != static_cast<std::size_t>(l.n_in);
+        const T* Wi = l.W + i * l.n_in;
+        const double* v = in_[h].data() + (per_conn ? i * l.n_in : 0);
+        double s = l.b ? static_cast<double>(l.b[i]) : 0.0;
+        for (std::int64_t j = 0; j < l.n_in; ++j) s += static_cast<double>(Wi[j]) * v[j];
+        S_[h][static_cast<std::size_t>(i)] = s;
+        O_[h][static_cast<std::size_t>(i)] = transfer_value(l.f, s);
+    }
+
+    /// Neuron i of layer h has updated at step t: its new signal into layer h + 1.
+    void send(std::size_t h, std::int64_t i, std::uint64_t t) {
+        if (h + 1 < net_.layers.size()) set_signal(h + 1, i, O_[h][static_cast<std::size_t>(i)], t);
+    }
+
+    /// Time-weighted statistics of neuron (h, i) for the steps since its last update.
+    void fold_unit(const RowRef& out, std::size_t h, std::int64_t i, std::uint64_t now) {
+        auto& since = since_[h][static_cast<std::size_t>(i)];
+        if (now <= since) return;
+        const double w = static_cast<double>(now - since);
+        const std::int64_t u = offset_[h] + i;
+        wsum_[u] += w;
+        const double O = O_[h][static_cast<std::size_t>(i)], S = S_[h][static_cast<std::size_t>(i)];
+        double o, lo, loc, d;  // log O and log(1 - O) from S (precise at saturation), f'(S)
+        apply_transfer<double>(net_.layers[h].f, &S, &o, &lo, &loc, &d, 1);
+        detail::welford_unit(out, u, w, w / wsum_[u], O, S, lo, loc, d);
+        since = now;
+    }
+
+    /// Time-weighted statistics of the signal unit j sends into layer h.
+    void fold_signal(const RowRef& out, std::size_t h, std::int64_t j, std::uint64_t now) {
+        if (!opt_.input_stats) return;
+        auto& since = held_[h][static_cast<std::size_t>(j)];
+        if (now <= since) return;
+        const auto& l = net_.layers[h];
+        double v = in_[h][static_cast<std::size_t>(j)];
+        if (in_[h].size() != static_cast<std::size_t>(l.n_in)) {  // mean over the outgoing connections
+            v = 0.0;
+            for (std::int64_t i = 0; i < l.n_out; ++i) v += in_[h][static_cast<std::size_t>(i * l.n_in + j)];
+            v /= static_cast<double>(l.n_out);
+        }
+        std::int64_t u = in_offset_;
+        for (std::size_t k = 0; k < h; ++k) u += net_.layers[k].n_in;
+        u += j;
+        const double w = static_cast<double>(now - since);
+        wsum_[u] += w;
+        const double r = w / wsum_[u], d = v - out.field[0][u];
+        out.field[0][u] += r * d;
+        out.field[1][u] += w * d * (v - out.field[0][u]);
+        since = now;
+    }
+
+public:
+    std::vector<double> wsum_;  // per statistics unit: weight folded so far
+
+private:
+    const NetworkView<T>& net_;
+    const Gate& gate_;
+    const AsyncOptions& opt_;
+    std::uint64_t input_;
+    std::vector<std::vector<double>> S_, O_, in_;
+    std::vector<std::vector<std::uint64_t>> held_, since_;
+    std::vector<std::int64_t> offset_;
+    std::int64_t n_units_ = 0, in_offset_ = 0;
+};
+
+}  // namespace
+
+template <class T>
+SampleStats sample_async(const NetworkView<T>& net, const Gate& gate, const T* X, std::int64_t n_rows,
+                         const AsyncOptions& opt) {
+    net.validate();
+    std::vector<std::int64_t> n_out, n_in;
+    for (const auto& l : net.layers) { n_out.push_back(l.n_out); n_in.push_back(l.n_in); }
+    gate.validate(n_out, n_in);
+    if (!gate.spiking()) throw std::invalid_argument("sample_async: the gate must be Spikes");
+    for (std::size_t h = 0; h < net.layers.size(); ++h)
+        if (net.layers[h].f.kind == TransferKind::Softmax)
+            throw std::invalid_argument("sample_async: layer " + std::to_string(h) +
+                                        " is softmax; asynchronous updates need elementwise transfer functions");
+    if (opt.n_steps < 1) throw std::invalid_argument("sample_async: n_steps must be >= 1");
+    if (opt.burn_in + opt.n_steps >= (std::uint64_t{1} << 48))
+        throw std::invalid_argument("sample_async: burn_in + n_steps must stay below 2^48");
+    for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
+        if (!std::isfinite(X[k])) throw std::invalid_argument("sample_async: inputs must be finite");
+    if (!gate.p[0].empty())
+        for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
+            if (!(X[k] >= 0 && X[k] <= 1))
+                throw std::invalid_argument("sample_async: spiking inputs must be firing probabilities in [0, 1]");
+    for (std::size_t h = 1; h < net.layers.size(); ++h)
+        if (!gate.p[h].empty() && !net.layers[h - 1].f.bounded01())
+            throw std::invalid_argument("sample_async: layer " + std::to_string(h - 1) +
+                                        " spikes, so its outputs must be probabilities (logistic)");
+    std::int64_t n_stats = net.n_units();
+    if (opt.input_stats)
+        for (const auto& l : net.layers) n_stats += l.n_in;
+    SampleStats out(n_rows, n_stats, {});
+    int threads = opt.threads;
+#ifdef _OPENMP
+    if (threads <= 0) threads = omp_get_max_threads();
+#else
+    threads = 1;
+#endif
+    // One chain per input; inputs in rounds so Ctrl-C is seen between them.
+    const std::int64_t R = std::max(1, threads);
+    for (std::int64_t x0 = 0; x0 < n_rows; x0 += R) {
+        const std::int64_t x1 = std::min(n_rows, x0 + R);
+        std::vector<detail::RowBuf> rows(static_cast<std::size_t>(x1 - x0), detail::RowBuf(n_stats, 0));
+        int failed = 0;
+        std::string err;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+        for (std::int64_t x = x0; x < x1; ++x) {
+            try {
+                Chain<T> c(net, gate, opt, opt.first_input + static_cast<std::uint64_t>(x));
+                c.wsum_.assign(static_cast<std::size_t>(n_stats), 0.0);
+                c.run(X + x * net.n_inputs(), rows[static_cast<std::size_t>(x - x0)].ref(n_stats));
+            } catch (const std::exception& e) {
+#pragma omp critical
+                { failed = 1; err = e.what(); }
+            }
+        }
+        if (failed) throw std::runtime_error(err);
+        for (std::int64_t x = x0; x < x1; ++x)
+            detail::store_row(out, x, rows[static_cast<std::size_t>(x - x0)].ref(n_stats));
+        if (opt.interrupted && opt.interrupted()) throw Interrupted{};
+    }
+    return out;
+}
+
+template SampleStats sample_async<float>(const NetworkView<float>&, const Gate&, const float*, std::int64_t,
+                                         const AsyncOptions&);
+template SampleStats sample_async<double>(const NetworkView<double>&, const Gate&, const double*, std::int64_t,
+                                          const AsyncOptions&);
+
+}  // namespace dropengine
