@@ -15,6 +15,10 @@
 #include "dropengine/philox.h"
 
 namespace dropengine::detail {
+// Internal linkage: every ISA's translation unit compiles its own copy of these bodies
+// with its own flags. As ordinary inline functions the linker would keep one copy for
+// all ISAs (for instance the portable one inside the AVX-512 kernels).
+namespace {
 
 #if defined(__AVX512F__)
 // GCC's own intrinsic headers trip -Wmaybe-uninitialized (_mm512_undefined_epi32) here.
@@ -164,4 +168,5 @@ inline void gated_accumulate_body(double* __restrict g, const std::uint32_t* __r
     for (std::int64_t j = 0; j < n; ++j) g[j] += static_cast<std::uint64_t>(words[j]) < thr[j] ? r[j] : 0.0;
 }
 
+}  // namespace
 }  // namespace dropengine::detail

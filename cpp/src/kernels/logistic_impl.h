@@ -8,6 +8,10 @@
 #include <cstring>
 
 namespace dropengine::detail {
+// Internal linkage: every ISA's translation unit compiles its own copy of these bodies
+// with its own flags. As ordinary inline functions the linker would keep one copy for
+// all ISAs (for instance the portable one inside the AVX-512 kernels).
+namespace {
 
 /// e^x for x <= 0 (clamped at -87 so the result stays normal).
 inline float exp_nonpos(float x) {
@@ -60,4 +64,5 @@ inline void logistic_row_body(const float* S, float* O, double* logO, double* lo
     }
 }
 
+}  // namespace
 }  // namespace dropengine::detail

@@ -13,6 +13,10 @@
 #include <cstring>
 
 namespace dropengine::detail {
+// Internal linkage: every ISA's translation unit compiles its own copy of these bodies
+// with its own flags. As ordinary inline functions the linker would keep one copy for
+// all ISAs (for instance the portable one inside the AVX-512 kernels).
+namespace {
 
 typedef double v8d __attribute__((vector_size(64)));
 typedef std::int64_t v8l __attribute__((vector_size(64)));
@@ -67,4 +71,5 @@ inline void logistic_run_body(const double* B, std::int64_t n, double A, double 
     out[2] = std::log(m) + (ed * 6.93147180369123816490e-01 + ed * 1.90821492927058770002e-10);
 }
 
+}  // namespace
 }  // namespace dropengine::detail

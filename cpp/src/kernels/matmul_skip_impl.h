@@ -12,6 +12,10 @@
 #include "kernels.h"
 
 namespace dropengine::detail {
+// Internal linkage: every ISA's translation unit compiles its own copy of these bodies
+// with its own flags. As ordinary inline functions the linker would keep one copy for
+// all ISAs (for instance the portable one inside the AVX-512 kernels).
+namespace {
 
 template <class T>
 inline void matmul_skip_body(const T* A, std::int64_t B, std::int64_t n_in, const T* Wp, std::int64_t n_out,
@@ -83,4 +87,5 @@ inline void matmul_skip_body(const T* A, std::int64_t B, std::int64_t n_in, cons
     }
 }
 
+}  // namespace
 }  // namespace dropengine::detail
