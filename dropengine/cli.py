@@ -1,5 +1,13 @@
-"""The `dropengine` command. Subcommands grow with the engine (see issue tracker):
-``demo`` samples the paper's MNIST-shaped network and prints E vs NWGM vs W per layer."""
+"""The `dropengine` command.
+
+``demo``       samples the paper's MNIST-shaped network; E vs NWGM vs W per layer
+``sample``     Monte Carlo statistics of a saved network on saved inputs -> .npz
+``ensemble``   the deterministic ensemble network's U and W -> .npz
+``enumerate``  exact statistics over every subnetwork -> .npz
+
+Bad input gets a one-line error and exit status 2, never a traceback; outputs are
+written atomically (temporary file, then rename).
+"""
 from __future__ import annotations
 
 import argparse
@@ -44,6 +52,113 @@ def demo(args) -> int:
     return 0
 
 
+class CliError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _load_inputs(path: str) -> np.ndarray:
+    from ._io import load_npz
+
+    if path.endswith(".npz"):
+        z = load_npz(path, "inputs")
+        for key in ("inputs", "X"):
+            if key in z:
+                return z[key]
+        if len(z) == 1:
+            return next(iter(z.values()))
+        raise CliError(f"inputs: {path!r} holds {sorted(z)}; name the array 'inputs' or 'X'")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"inputs: cannot read {path!r} as a .npy file: {exc}") from None
+
+
+def _floats(text: str, name: str):
+    try:
+        vals = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise CliError(f"{name}: expected a number or a comma-separated list, got {text!r}") from None
+    return vals[0] if len(vals) == 1 else vals
+
+
+def _gate(args):
+    import dropengine as de
+
+    if args.gate == "none":
+        return de.NoGate()
+    if args.gate == "dropin":
+        return de.Dropin(_floats(args.rate, "--rate"))
+    return de.Dropout(_floats(args.keep, "--keep"), on=args.on, keep_bias=float(args.keep_bias))
+
+
+def _common(args):
+    import dropengine as de
+
+    net = de.Network.load(args.network)
+    return net, _load_inputs(args.inputs), _gate(args)
+
+
+def _summary(st, quiet: bool) -> None:
+    if quiet:
+        return
+    print("layer  units   mean E    mean Var   mean|E-NWGM|")
+    for h, (E, V, N) in enumerate(zip(st.E, st.var, st.nwgm)):
+        with np.errstate(invalid="ignore"):
+            gap = np.nanmean(np.abs(E - N)) if np.isfinite(N).any() else float("nan")
+        print(f"{h + 1:>5}  {E.shape[1]:>5}  {E.mean():8.4f}  {V.mean():9.2e}  {gap:12.2e}")
+
+
+def cmd_sample(args) -> int:
+    import dropengine as de
+
+    net, X, gate = _common(args)
+    st = de.sample(net, X, gate, args.samples, seed=args.seed, threads=args.threads)
+    path = st.save(args.out)
+    _summary(st, args.quiet)
+    if not args.quiet:
+        print(f"statistics of {st.n_inputs} inputs x {st.n_samples} samples written to {path}")
+    return 0
+
+
+def cmd_enumerate(args) -> int:
+    from .exact import enumerate as enumerate_subnetworks
+
+    net, X, gate = _common(args)
+    st = enumerate_subnetworks(net, X, gate, threads=args.threads, max_subnetworks=args.max_subnetworks)
+    path = st.save(args.out)
+    _summary(st, args.quiet)
+    if not args.quiet:
+        print(f"exact statistics over {st.n_samples} subnetworks written to {path}")
+    return 0
+
+
+def cmd_ensemble(args) -> int:
+    import dropengine as de
+    from ._io import save_npz_atomic
+
+    net, X, gate = _common(args)
+    U, W = de.ensemble(net, X, gate, threads=args.threads)
+    arrays = {f"U{h}": u for h, u in enumerate(U)}
+    arrays.update({f"W{h}": w for h, w in enumerate(W)})
+    path = save_npz_atomic(args.out, arrays)
+    if not args.quiet:
+        print(f"U0..U{len(U) - 1} and W0..W{len(W) - 1} of {X.shape[0] if X.ndim > 1 else 1} inputs written to {path}")
+    return 0
+
+
+def _add_io(p, out_default: str) -> None:
+    p.add_argument("network", help="network saved with Network.save (.npz)")
+    p.add_argument("inputs", help="inputs (n_inputs, n_in): .npy, or .npz with an array 'inputs' or 'X'")
+    p.add_argument("--gate", choices=["dropout", "dropin", "none"], default="dropout")
+    p.add_argument("--keep", default="0.5", help="keep probability: one value, or one per layer (0.8,0.5,...)")
+    p.add_argument("--on", choices=["units", "connections"], default="units")
+    p.add_argument("--keep-bias", default="1.0", help="probability that a bias is kept (Eq. 9)")
+    p.add_argument("--rate", default="0.2", help="dropin rate (with --gate dropin)")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out", default=out_default, help=f"output file (default {out_default})")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dropengine", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -53,6 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--threads", type=int, default=None)
     d.set_defaults(func=demo)
+    sp = sub.add_parser("sample", help="Monte Carlo statistics of a saved network -> .npz")
+    _add_io(sp, "stats.npz")
+    sp.add_argument("--samples", type=int, default=1000)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=cmd_sample)
+    en = sub.add_parser("enumerate", help="exact statistics over every subnetwork -> .npz")
+    _add_io(en, "exact.npz")
+    en.add_argument("--max-subnetworks", type=int, default=2**30)
+    en.set_defaults(func=cmd_enumerate)
+    ens = sub.add_parser("ensemble", help="U and W of the deterministic ensemble network -> .npz")
+    _add_io(ens, "ensemble.npz")
+    ens.set_defaults(func=cmd_ensemble)
     return p
 
 
@@ -63,6 +190,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (CliError, ValueError, TypeError, MemoryError, OSError) as exc:
+        msg = " ".join(str(exc).split())  # one line
+        print(f"dropengine {args.command}: error: {msg}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
