@@ -1,0 +1,63 @@
+"""PyTorch models in and out (dropengine.torch), against PyTorch itself."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+import dropengine as de  # noqa: E402
+from dropengine.torch import from_torch, to_torch  # noqa: E402
+
+nn = torch.nn
+
+
+def _model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Dropout(0.2), nn.Linear(8, 6), nn.Sigmoid(), nn.Dropout(0.5), nn.Linear(6, 5), nn.Tanh(),
+                         nn.Dropout(0.5), nn.Linear(5, 3), nn.Softmax(dim=1)).double()
+
+
+def test_eval_mode_equals_the_ensemble_network():
+    model = _model().eval()
+    net, gate = from_torch(model)
+    X = np.random.default_rng(1).uniform(size=(4, 8))
+    with torch.no_grad():
+        want = model(torch.from_numpy(X)).numpy()
+    _, W = de.ensemble(net, X, gate)
+    np.testing.assert_allclose(W[-1], want, rtol=1e-12, atol=1e-14)
+
+
+def test_train_mode_monte_carlo_mean_matches_the_engine():
+    """Stochastic (fixed seeds): the means of PyTorch's train-mode outputs and of the
+    engine's samples agree within 5 standard errors."""
+    model = _model().train()
+    net, gate = from_torch(model)
+    X = np.random.default_rng(2).uniform(size=(2, 8))
+    n = 20_000
+    torch.manual_seed(3)
+    with torch.no_grad():
+        outs = np.stack([model(torch.from_numpy(X)).numpy() for _ in range(n)])
+    st = de.sample(net, X, gate, n, seed=4)
+    se = np.sqrt(outs.var(axis=0) / n + st.var[-1] / n)
+    assert np.all(np.abs(outs.mean(axis=0) - st.E[-1]) <= 5 * se)
+
+
+def test_round_trip_and_state_dict():
+    model = _model()
+    net, gate = from_torch(model)
+    back, gate2 = from_torch(to_torch(net, gate))
+    for a, b in zip(net.weights, back.weights):
+        np.testing.assert_allclose(a, b, rtol=1e-15)
+    assert [f.name for f in back.transfers] == ["logistic", "tanh", "softmax"]
+    sd_net, sd_gate = from_torch(model.state_dict(), transfer=["logistic", "tanh", "softmax"], keep=[0.8, 0.5, 0.5])
+    for a, b in zip(net.weights, sd_net.weights):
+        np.testing.assert_allclose(a, b, rtol=1e-15)
+
+
+def test_errors_name_the_layer():
+    with pytest.raises(ValueError, match=r"model\[1\].*Conv1d"):
+        from_torch(nn.Sequential(nn.Linear(3, 3), nn.Conv1d(1, 1, 1)))
+    with pytest.raises(ValueError, match="final Dropout"):
+        from_torch(nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5)))
+    with pytest.raises(TypeError, match="model"):
+        from_torch("model.pt")
+    with pytest.raises(ValueError, match="transfer"):
+        to_torch(de.Network.random([3, 2], de.Logistic(c=2.0), seed=0))
