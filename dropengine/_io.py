@@ -27,6 +27,21 @@ def save_npz_atomic(path, arrays: dict) -> Path:
     return path
 
 
+def write_text_atomic(path, text: str) -> Path:
+    """Writes text to `path` through a temporary file and a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
 def load_npz(path, name: str = "path") -> dict:
     """Loads an .npz without pickles (allow_pickle=False: untrusted files cannot run code)."""
     try:

@@ -4,6 +4,7 @@
 ``sample``     Monte Carlo statistics of a saved network on saved inputs -> .npz
 ``ensemble``   the deterministic ensemble network's U and W -> .npz
 ``enumerate``  exact statistics over every subnetwork -> .npz
+``reproduce``  the paper's experiments: one PNG per figure, report.md and report.html
 
 Bad input gets a one-line error and exit status 2, never a traceback; outputs are
 written atomically (temporary file, then rename).
@@ -146,6 +147,43 @@ def cmd_ensemble(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    from pathlib import Path
+
+    from . import build_info
+    from .experiments import EXPERIMENTS
+    from .experiments.report import write
+
+    names = list(EXPERIMENTS) if not args.only else [n.strip() for n in args.only.split(",")]
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown:
+        raise CliError(f"--only: unknown experiment(s) {unknown}; choose from {list(EXPERIMENTS)}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    quick = not args.full
+    try:
+        from tqdm import tqdm
+    except ImportError:  # progress bars are optional
+        tqdm = None
+    bar = tqdm(names, desc="experiments", disable=args.quiet) if tqdm else names
+    results = []
+    for name in bar:
+        if tqdm is None and not args.quiet:
+            print(f"running {name} ...", flush=True)
+        if tqdm:
+            bar.set_postfix_str(name)
+        results.append(EXPERIMENTS[name].run(out, quick=quick, seed=args.seed, threads=args.threads))
+    info = build_info()
+    header = (f"{'quick' if quick else 'full'} run, seed {args.seed}, dropengine {info['version']} "
+              f"(OpenMP {info['openmp']}, SIMD {info['simd']}).")
+    md, page = write(results, out, header)
+    if not args.quiet:
+        n_ok = sum(c.agrees for r in results for c in r.claims)
+        n_all = sum(len(r.claims) for r in results)
+        print(f"{n_ok}/{n_all} claims agree; report: {page} and {md}")
+    return 0
+
+
 def _add_io(p, out_default: str) -> None:
     p.add_argument("network", help="network saved with Network.save (.npz)")
     p.add_argument("inputs", help="inputs (n_inputs, n_in): .npy, or .npz with an array 'inputs' or 'X'")
@@ -180,6 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
     ens = sub.add_parser("ensemble", help="U and W of the deterministic ensemble network -> .npz")
     _add_io(ens, "ensemble.npz")
     ens.set_defaults(func=cmd_ensemble)
+    rp = sub.add_parser("reproduce", help="run the paper's experiments; figures, report.md, report.html")
+    mode = rp.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="smaller sizes (the default)")
+    mode.add_argument("--full", action="store_true", help="the paper's sizes")
+    rp.add_argument("--out", default="dropengine-report", help="output folder (default dropengine-report)")
+    rp.add_argument("--only", default=None, help="comma-separated experiment names")
+    rp.add_argument("--seed", type=int, default=0)
+    rp.add_argument("--threads", type=int, default=None)
+    rp.add_argument("--quiet", action="store_true")
+    rp.set_defaults(func=cmd_reproduce)
     return p
 
 
@@ -190,7 +238,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (CliError, ValueError, TypeError, MemoryError, OSError) as exc:
+    except (CliError, ValueError, TypeError, MemoryError, OSError, ImportError) as exc:
         msg = " ".join(str(exc).split())  # one line
         print(f"dropengine {args.command}: error: {msg}", file=sys.stderr)
         return 2

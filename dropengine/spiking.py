@@ -145,7 +145,7 @@ def three_networks(net, inputs, r: float = 1.0, n_samples: int = 10_000, *, on: 
     if L < 2:
         raise ValueError("net: three_networks needs at least one hidden layer (whose outputs spike)")
     spikes = Spikes(r, on=on, layers=list(range(1, L)))
-    ss = np.random.SeedSequence(seed)
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     s_seed, d_seed = ss.spawn(2)
     spk = simulate(net, inputs, spikes, n_samples, seed=s_seed, threads=threads)
     drop = sample(net, inputs, Dropout([1.0] + [r] * (L - 1), on=on), n_samples, seed=d_seed, threads=threads,

@@ -74,6 +74,6 @@ def sampling_curve(dist, ms, R: int = 10_000, seed=None):
     """Correlation and covariance of E and NWGM as functions of the sample size m (Fig. 9.2).
 
     Returns (ms, corr, cov) as arrays."""
-    ss = np.random.SeedSequence(seed)
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     out = [sampling_distribution(dist, int(m), R, child) for m, child in zip(ms, ss.spawn(len(ms)))]
     return np.asarray(ms), np.array([d.corr for d in out]), np.array([d.cov for d in out])
