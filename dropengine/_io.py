@@ -8,15 +8,14 @@ from pathlib import Path
 import numpy as np
 
 
-def save_npz_atomic(path, arrays: dict) -> Path:
-    """Writes `arrays` to `path` (.npz, uncompressed) through a temporary file and a rename."""
+def write_atomic(path, write) -> Path:
+    """Calls write(binary file) on a temporary file beside `path`, syncs it, and renames
+    it over `path`: readers see the old file or the new one, never a torn one."""
     path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_name(path.name + ".npz")
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -27,19 +26,17 @@ def save_npz_atomic(path, arrays: dict) -> Path:
     return path
 
 
-def write_text_atomic(path, text: str) -> Path:
-    """Writes text to `path` through a temporary file and a rename."""
+def save_npz_atomic(path, arrays: dict) -> Path:
+    """Writes `arrays` to `path` (.npz, uncompressed), atomically."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    return write_atomic(path, lambda f: np.savez(f, **arrays))
+
+
+def write_text_atomic(path, text: str) -> Path:
+    """Writes text (UTF-8) to `path`, atomically."""
+    return write_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def load_npz(path, name: str = "path") -> dict:

@@ -36,19 +36,10 @@ def pyplot():
 
 
 def save(fig, out: Path, name: str) -> Path:
-    """Saves a figure atomically (temporary file, then rename)."""
-    import os
-    import tempfile
+    """Saves a figure as out/name.png, atomically."""
+    from .._io import write_atomic
 
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{name}.png"
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=out)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    path = write_atomic(out / f"{name}.png", lambda f: fig.savefig(f, format="png", dpi=100, bbox_inches="tight"))
     fig.clf()
     return path
