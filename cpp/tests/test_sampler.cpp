@@ -86,5 +86,33 @@ int main() {
     CHECK_THROWS(sample(net, gate, x, 1, zero));
     const double nanx[3] = {0.0, NAN, 1.0};
     CHECK_THROWS(sample(net, gate, nanx, 1, opt));
+    // Connection-gate kernels of every ISA against the portable ones, awkward lengths.
+    for (std::int64_t n : {1, 15, 16, 17, 100, 1201}) {
+        std::vector<float> WR(static_cast<std::size_t>(n)), a(static_cast<std::size_t>(n), 1.0f);
+        std::vector<std::uint16_t> u(static_cast<std::size_t>(n));
+        std::vector<std::uint32_t> thi(static_cast<std::size_t>(n)), words(static_cast<std::size_t>(n));
+        std::vector<std::uint64_t> thr(static_cast<std::size_t>(n));
+        for (std::int64_t j = 0; j < n; ++j) {
+            const auto jj = static_cast<std::size_t>(j);
+            WR[jj] = static_cast<float>(j % 13) - 6.0f;
+            u[jj] = static_cast<std::uint16_t>((j * 40503) & 0xFFFF);
+            thi[jj] = (j % 7 == 0) ? u[jj] : static_cast<std::uint32_t>((j * 2654435761u) >> 16);  // some ties
+            words[jj] = static_cast<std::uint32_t>(j * 2654435761u);
+            thr[jj] = (static_cast<std::uint64_t>(j) * 977u) % (std::uint64_t{1} << 32);
+        }
+        std::int64_t t1 = 0, t2 = 0;
+        const float s1 = detail::kernels_generic<float>().spike_dot16(WR.data(), u.data(), thi.data(), n, &t1);
+        const float s2 = detail::kernels<float>().spike_dot16(WR.data(), u.data(), thi.data(), n, &t2);
+        CHECK(t1 == t2);
+        CHECK(std::fabs(s1 - s2) <= 1e-3f * (1.0f + std::fabs(s1)));
+        for (std::uint64_t t : {std::uint64_t{0}, std::uint64_t{1} << 31, (std::uint64_t{1} << 32) - 5}) {
+            const float d1 = detail::kernels_generic<float>().gated_dot(WR.data(), a.data(), words.data(), t, n);
+            const float d2 = detail::kernels<float>().gated_dot(WR.data(), a.data(), words.data(), t, n);
+            CHECK(std::fabs(d1 - d2) <= 1e-3f * (1.0f + std::fabs(d1)));
+        }
+        const float g1 = detail::kernels_generic<float>().gated_dot_each(WR.data(), a.data(), words.data(), thr.data(), n);
+        const float g2 = detail::kernels<float>().gated_dot_each(WR.data(), a.data(), words.data(), thr.data(), n);
+        CHECK(std::fabs(g1 - g2) <= 1e-3f * (1.0f + std::fabs(g1)));
+    }
     return finish("test_sampler");
 }
