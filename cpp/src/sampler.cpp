@@ -83,7 +83,7 @@ struct Workspace {
     std::vector<std::int32_t> idx;
     std::vector<T> val;
     std::vector<std::uint32_t> words;  // Philox words of one row of connections
-    std::vector<std::uint64_t> thr;    // per-unit spike thresholds of one sample
+    std::vector<std::uint64_t> thr;    // B x n_in spike thresholds of the block's samples
     std::vector<std::uint32_t> thi;    // their top 16 bits (connection-specific firing)
     std::vector<double> gated;         // B x n_in gated inputs (input statistics)
 };
@@ -211,8 +211,8 @@ private:
         w.idx.assign(static_cast<std::size_t>(B * max_in_ + B * (nkb + 1)), 0);
         w.val.assign(static_cast<std::size_t>(B * max_in_), T(0));
         w.words.assign(static_cast<std::size_t>(4 * (max_in_ / 4 + 2 + 16)), 0u);
-        w.thr.assign(static_cast<std::size_t>(max_in_), 0u);
-        w.thi.assign(static_cast<std::size_t>(max_in_), 0u);
+        w.thr.assign(static_cast<std::size_t>(B * max_in_), 0u);
+        w.thi.assign(static_cast<std::size_t>(B * max_in_), 0u);
         w.gated.assign(static_cast<std::size_t>(B * max_in_), 0.0);
     }
 
@@ -306,42 +306,51 @@ private:
                          std::uint64_t gx, std::uint64_t gs0, std::int64_t b, std::int64_t ldS) const {
         const std::int64_t ni = l.n_in, no = l.n_out;
         const bool one = pl.thr.size() == 1, spikes = gate_.kind == GateKind::SpikesConnections;
+        const Stream stream = spikes ? Stream::Spike : Stream::ConnectionGate;
         for (std::int64_t s = 0; s < b; ++s) {
-            const T* a = w.act.data() + s * ni;
-            T* S = w.S.data() + s * ldS;
-            const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], spikes ? Stream::Spike : Stream::ConnectionGate,
-                                                 static_cast<std::uint32_t>(h), gx, gs0 + s);
-            double* g = w.gated.data() + s * ni;  // gated inputs, summed over the outgoing connections
-            if (opt_.input_stats) std::fill(g, g + ni, 0.0);
-            const DrawSite tie = DrawSite::make(opt_.key[0], opt_.key[1], Stream::SpikeTie,
-                                                static_cast<std::uint32_t>(h), gx, gs0 + s);
+            if (opt_.input_stats) std::fill(w.gated.begin() + s * ni, w.gated.begin() + (s + 1) * ni, 0.0);
             if (spikes) {
-                spike_thresholds(a, w.thr.data(), ni);
+                std::uint64_t* thr = w.thr.data() + s * ni;
+                spike_thresholds(w.act.data() + s * ni, thr, ni);
                 for (std::int64_t j = 0; j < ni; ++j)
-                    w.thi[static_cast<std::size_t>(j)] = static_cast<std::uint32_t>(w.thr[static_cast<std::size_t>(j)] >> 16);
+                    w.thi[static_cast<std::size_t>(s * ni + j)] = static_cast<std::uint32_t>(thr[j] >> 16);
             }
-            for (std::int64_t i = 0; i < no; ++i) {
-                const T* Wi = l.W + i * ni;
+        }
+        // Rows outside, samples inside: a row of W is read from memory once per block of
+        // samples, not once per sample (connection gates are otherwise bandwidth-bound).
+        for (std::int64_t i = 0; i < no; ++i) {
+            const T* Wi = l.W + i * ni;
+            const std::uint64_t e0 = static_cast<std::uint64_t>(i * ni);
+            for (std::int64_t s = 0; s < b; ++s) {
+                const T* a = w.act.data() + s * ni;
+                double* g = w.gated.data() + s * ni;  // gated inputs, summed over the outgoing connections
+                const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], stream, static_cast<std::uint32_t>(h), gx,
+                                                     gs0 + s);
                 T acc = T(0);
                 if (spikes) {
                     // Connection-specific firing (Eq. 126, 129): connection (i, j) carries r_ij
                     // when its own coin, with probability O_j, comes up; 16-bit draws, ties
                     // settled by 16 more bits (rng_streams.h, Stream::Spike).
-                    const std::uint64_t e0 = static_cast<std::uint64_t>(i * ni);
+                    const std::uint64_t* thr = w.thr.data() + s * ni;
+                    const std::uint32_t* thi = w.thi.data() + s * ni;
                     const std::uint64_t b0 = e0 >> 3, nb = ((e0 + static_cast<std::uint64_t>(ni) - 1) >> 3) - b0 + 1;
                     kern_.philox_fill(static_cast<std::uint32_t>(b0), static_cast<std::int64_t>(nb), site.c1, site.c2,
                                       site.c3, site.k0, site.k1, w.words.data());
                     const std::uint16_t* u = reinterpret_cast<const std::uint16_t*>(w.words.data()) + (e0 & 7u);
                     std::int64_t ties = 0;
-                    acc = kern_.spike_dot16(pl.WR.data() + e0, u, w.thi.data(), ni, &ties);
-                    if (opt_.input_stats) kern_.spike_accumulate16(g, u, w.thi.data(), pl.r.data() + e0, ni);
-                    for (std::int64_t j = 0; ties > 0 && j < ni; ++j) {
-                        if (u[j] != w.thi[static_cast<std::size_t>(j)]) continue;
-                        --ties;
-                        const std::uint64_t e = e0 + static_cast<std::uint64_t>(j);
-                        if ((tie.word(e) & 0xFFFFu) < (w.thr[static_cast<std::size_t>(j)] & 0xFFFFu)) {
-                            acc += pl.WR[e];
-                            if (opt_.input_stats) g[j] += pl.r[e];
+                    acc = kern_.spike_dot16(pl.WR.data() + e0, u, thi, ni, &ties);
+                    if (opt_.input_stats) kern_.spike_accumulate16(g, u, thi, pl.r.data() + e0, ni);
+                    if (ties > 0) {
+                        const DrawSite tie = DrawSite::make(opt_.key[0], opt_.key[1], Stream::SpikeTie,
+                                                            static_cast<std::uint32_t>(h), gx, gs0 + s);
+                        for (std::int64_t j = 0; ties > 0 && j < ni; ++j) {
+                            if (u[j] != thi[j]) continue;
+                            --ties;
+                            const std::uint64_t e = e0 + static_cast<std::uint64_t>(j);
+                            if ((tie.word(e) & 0xFFFFu) < (thr[j] & 0xFFFFu)) {
+                                acc += pl.WR[e];
+                                if (opt_.input_stats) g[j] += pl.r[e];
+                            }
                         }
                     }
                 } else if (!pl.gated) {
@@ -349,7 +358,6 @@ private:
                 } else {
                     // The row's words, 16 Philox counters at a time (rng_streams.h: word e
                     // of counter block e / 4), then the gated dot product.
-                    const std::uint64_t e0 = static_cast<std::uint64_t>(i * ni);
                     const std::uint64_t b0 = e0 >> 2, nb = ((e0 + static_cast<std::uint64_t>(ni) - 1) >> 2) - b0 + 1;
                     kern_.philox_fill(static_cast<std::uint32_t>(b0), static_cast<std::int64_t>(nb), site.c1, site.c2,
                                       site.c3, site.k0, site.k1, w.words.data());
@@ -360,11 +368,11 @@ private:
                         for (std::int64_t j = 0; j < ni; ++j)
                             g[j] += words[j] < pl.thr[one ? 0 : e0 + static_cast<std::uint64_t>(j)] ? static_cast<double>(a[j]) : 0.0;
                 }
-                S[i] = acc;
+                w.S[static_cast<std::size_t>(s * ldS + i)] = acc;
             }
-            if (opt_.input_stats)
-                for (std::int64_t j = 0; j < ni; ++j) g[j] /= static_cast<double>(no);
         }
+        if (opt_.input_stats)
+            for (std::int64_t k = 0; k < b * ni; ++k) w.gated[static_cast<std::size_t>(k)] /= static_cast<double>(no);
     }
 
     /// Spike thresholds t_j = round(O_j 2^32): a coin fires iff its word < t_j (Eq. 125).

@@ -33,27 +33,8 @@ inline void mulhilo16(__m512i x, __m512i m, __m512i& hi, __m512i& lo) {
     lo = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
 }
 
-/// 16 Philox4x32-10 blocks, counters (c0 + l, c1, c2, c3), written in counter order.
-inline void philox16(std::uint32_t c0, std::uint32_t c1, std::uint32_t c2, std::uint32_t c3, std::uint32_t k0,
-                     std::uint32_t k1, std::uint32_t* out) {
-    __m512i x0 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(c0)),
-                                  _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-    __m512i x1 = _mm512_set1_epi32(static_cast<int>(c1)), x2 = _mm512_set1_epi32(static_cast<int>(c2)),
-            x3 = _mm512_set1_epi32(static_cast<int>(c3));
-    const __m512i m0 = _mm512_set1_epi32(static_cast<int>(kPhiloxM0)), m1 = _mm512_set1_epi32(static_cast<int>(kPhiloxM1));
-    std::uint32_t ka = k0, kb = k1;
-    for (int r = 0; r < 10; ++r) {
-        __m512i hi0, lo0, hi1, lo1;
-        mulhilo16(x0, m0, hi0, lo0);
-        mulhilo16(x2, m1, hi1, lo1);
-        x0 = _mm512_ternarylogic_epi32(hi1, x1, _mm512_set1_epi32(static_cast<int>(ka)), 0x96);  // a ^ b ^ c
-        x1 = lo1;
-        x2 = _mm512_ternarylogic_epi32(hi0, x3, _mm512_set1_epi32(static_cast<int>(kb)), 0x96);
-        x3 = lo0;
-        ka += kPhiloxW0;
-        kb += kPhiloxW1;
-    }
-    // Lane l holds block l's four words in x0..x3: interleave to out[4 l + q].
+/// Lane l holds block l's four words in x0..x3: store them interleaved, out[4 l + q].
+inline void store16(__m512i x0, __m512i x1, __m512i x2, __m512i x3, std::uint32_t* out) {
     const __m512i t01l = _mm512_unpacklo_epi32(x0, x1), t01h = _mm512_unpackhi_epi32(x0, x1);
     const __m512i t23l = _mm512_unpacklo_epi32(x2, x3), t23h = _mm512_unpackhi_epi32(x2, x3);
     const __m512i A = _mm512_unpacklo_epi64(t01l, t23l), B = _mm512_unpackhi_epi64(t01l, t23l);
@@ -65,6 +46,47 @@ inline void philox16(std::uint32_t c0, std::uint32_t c1, std::uint32_t c2, std::
     _mm512_storeu_si512(out + 32, _mm512_shuffle_i32x4(P, Q, 0xDD));
     _mm512_storeu_si512(out + 48, _mm512_shuffle_i32x4(P2, Q2, 0xDD));
 }
+
+/// One Philox round on 16 lanes.
+inline void philox_round16(__m512i& x0, __m512i& x1, __m512i& x2, __m512i& x3, __m512i m0, __m512i m1, __m512i ka,
+                           __m512i kb) {
+    __m512i hi0, lo0, hi1, lo1;
+    mulhilo16(x0, m0, hi0, lo0);
+    mulhilo16(x2, m1, hi1, lo1);
+    x0 = _mm512_ternarylogic_epi32(hi1, x1, ka, 0x96);  // a ^ b ^ c
+    x1 = lo1;
+    x2 = _mm512_ternarylogic_epi32(hi0, x3, kb, 0x96);
+    x3 = lo0;
+}
+
+/// 16 x `sets` Philox4x32-10 blocks, counters (c0 + l, c1, c2, c3), written in counter
+/// order. Several sets run in lockstep: one set's rounds are a chain of dependent
+/// multiplies; interleaved sets keep the multipliers busy (the result is the same).
+template <int sets>
+inline void philox16(std::uint32_t c0, std::uint32_t c1, std::uint32_t c2, std::uint32_t c3, std::uint32_t k0,
+                     std::uint32_t k1, std::uint32_t* out) {
+    static_assert(sets == 1 || sets == 2, "one or two sets of 16 counters (more gain nothing: the multipliers are busy)");
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i v1 = _mm512_set1_epi32(static_cast<int>(c1)), v2 = _mm512_set1_epi32(static_cast<int>(c2)),
+                  v3 = _mm512_set1_epi32(static_cast<int>(c3));
+    __m512i x[sets][4];
+    for (int k = 0; k < sets; ++k) {
+        x[k][0] = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(c0 + 16u * static_cast<std::uint32_t>(k))), lane);
+        x[k][1] = v1;
+        x[k][2] = v2;
+        x[k][3] = v3;
+    }
+    const __m512i m0 = _mm512_set1_epi32(static_cast<int>(kPhiloxM0)), m1 = _mm512_set1_epi32(static_cast<int>(kPhiloxM1));
+    std::uint32_t ka = k0, kb = k1;
+    for (int r = 0; r < 10; ++r) {
+        const __m512i vka = _mm512_set1_epi32(static_cast<int>(ka)), vkb = _mm512_set1_epi32(static_cast<int>(kb));
+#pragma GCC unroll 2
+        for (int k = 0; k < sets; ++k) philox_round16(x[k][0], x[k][1], x[k][2], x[k][3], m0, m1, vka, vkb);
+        ka += kPhiloxW0;
+        kb += kPhiloxW1;
+    }
+    for (int k = 0; k < sets; ++k) store16(x[k][0], x[k][1], x[k][2], x[k][3], out + 64 * k);
+}
 #endif
 
 inline void philox_fill_body(std::uint32_t c0, std::int64_t n_blocks, std::uint32_t c1, std::uint32_t c2,
@@ -72,11 +94,13 @@ inline void philox_fill_body(std::uint32_t c0, std::int64_t n_blocks, std::uint3
     constexpr int L = 16;
 #if defined(__AVX512F__)
     std::int64_t b0 = 0;
+    for (; b0 + 2 * L <= n_blocks; b0 += 2 * L)
+        philox16<2>(c0 + static_cast<std::uint32_t>(b0), c1, c2, c3, k0, k1, out + 4 * b0);
     for (; b0 + L <= n_blocks; b0 += L)
-        philox16(c0 + static_cast<std::uint32_t>(b0), c1, c2, c3, k0, k1, out + 4 * b0);
+        philox16<1>(c0 + static_cast<std::uint32_t>(b0), c1, c2, c3, k0, k1, out + 4 * b0);
     if (b0 < n_blocks) {
         alignas(64) std::uint32_t tail[4 * L];
-        philox16(c0 + static_cast<std::uint32_t>(b0), c1, c2, c3, k0, k1, tail);
+        philox16<1>(c0 + static_cast<std::uint32_t>(b0), c1, c2, c3, k0, k1, tail);
         std::memcpy(out + 4 * b0, tail, static_cast<std::size_t>(4 * (n_blocks - b0)) * sizeof(std::uint32_t));
     }
     return;
