@@ -9,12 +9,13 @@ from ..analysis import approximation_report, bounds as B
 from ..cli import PAPER_SIZES, mnist_like_inputs
 from .base import Claim, Result, pyplot, save
 
-TITLE = "Section 9.5: E vs NWGM vs W per layer (untrained 784-1200x4-10; Fig. 9.3-9.7)"
+TITLE = "Section 9.5: E vs NWGM vs W per layer, untrained network (Fig. 9.3-9.7)"
 
 
 def run(out, quick=True, seed=0, threads=None) -> Result:
-    res = Result("approximations", TITLE, notes="Random initial weights: the trained-network figures need training.")
     sizes = [784, 256, 256, 256, 256, 10] if quick else PAPER_SIZES
+    res = Result("approximations", TITLE, notes=f"Network {'-'.join(map(str, sizes))} with random initial weights "
+                                                "(the trained-network figures need the training engine).")
     n_samples = 2000 if quick else 10_000
     net = Network.random(sizes, "logistic", seed=seed, scale=4.0 / np.sqrt(sizes[0]), dtype=np.float32)
     X = mnist_like_inputs(10, seed=seed)

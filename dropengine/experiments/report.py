@@ -37,6 +37,13 @@ def write(results, out: Path, header: str) -> tuple:
             md += [f"![{f.stem}]({f.name})", ""]
             data = base64.b64encode(f.read_bytes()).decode()
             body.append(f"<p><img alt='{f.stem}' src='data:image/png;base64,{data}'></p>")
+    # On load, the page counts the figures the browser could decode (a headless-browser
+    # test reads it back): <p id="figures-loaded" data-loaded=... data-total=...>.
+    check = ("<p id='figures-loaded'></p><script>window.addEventListener('load', function () {"
+             "var im = document.images, ok = 0; for (var i = 0; i < im.length; i++) "
+             "{ if (im[i].complete && im[i].naturalWidth > 0) ok++; }"
+             "var p = document.getElementById('figures-loaded'); p.dataset.loaded = ok; p.dataset.total = im.length;"
+             "p.textContent = ok + ' of ' + im.length + ' figures loaded'; });</script>")
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>dropengine report</title></head><body "
-            "style='font-family:sans-serif;max-width:60em'>" + "\n".join(body) + "</body></html>")
+            "style='font-family:sans-serif;max-width:60em'>" + "\n".join(body) + check + "</body></html>")
     return write_text_atomic(out / "report.md", "\n".join(md) + "\n"), write_text_atomic(out / "report.html", page)
