@@ -60,3 +60,10 @@ def test_bad_input_gives_one_line_and_status_2(files, capsys, case):
     err = capsys.readouterr().err.strip()
     assert err.startswith("dropengine sample: error:") and "\n" not in err and "Traceback" not in err
     assert not (tmp / "o.npz").exists()
+
+
+def test_bench_subcommand_errors_are_one_line(capsys):
+    assert main(["bench", "--only", "nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    # either the scripts are not there (installed package) or the name is unknown
+    assert err.startswith("dropengine bench: error:") and "\n" not in err
