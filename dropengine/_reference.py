@@ -44,6 +44,15 @@ def draw_words(key, stream: int, layer: int, x: int, s, elements) -> np.ndarray:
     return np.take_along_axis(w, word[..., None], axis=-1)[..., 0]
 
 
+def draw_bits(key, stream: int, layer: int, x: int, s, elements) -> np.ndarray:
+    """The random bit of each element (stream version 2, connection gates at keep 1/2):
+    bit e % 32 of word e // 32, that word being word (e // 32) % 4 of counter block e // 128.
+    Returns shape (len(s), len(elements)) of 0/1."""
+    e = np.asarray(elements, dtype=np.uint64)
+    words = draw_words(key, stream, layer, x, s, e >> np.uint64(5))
+    return ((words.astype(np.uint64) >> (e & np.uint64(31))[None, :]) & np.uint64(1)).astype(np.uint8)
+
+
 def keep_threshold(p) -> np.ndarray:
     """round(p * 2^32) as in rng_streams.h: keep iff word < threshold."""
     p = np.asarray(p, dtype=np.float64)
@@ -106,7 +115,10 @@ def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, f
                 a = np.where(draw_words(key, STREAM["units"], h, gx, s, range(n_in)) < thr, a, 0.0)
             elif kind == 3:  # dropin
                 a = np.where(draw_words(key, STREAM["dropin"], h, gx, s, range(n_in)) < thr, 1.0, a)
-            if kind == 2:  # connections
+            if kind == 2 and np.size(p[h]) == 1 and float(p[h][0]) == 0.5:  # one bit per connection
+                m = draw_bits(key, STREAM["connections"], h, gx, s, range(n_out * n_in)) == 1
+                S = np.einsum("sij,ij,sj->si", m.reshape(n_samples, n_out, n_in), W, a)
+            elif kind == 2:  # connections
                 m = draw_words(key, STREAM["connections"], h, gx, s, range(n_out * n_in)) < thr
                 S = np.einsum("sij,ij,sj->si", m.reshape(n_samples, n_out, n_in), W, a)
             else:

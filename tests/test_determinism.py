@@ -103,6 +103,18 @@ def test_golden_hash():
                      [np.array([0.1, -0.1, 0.2, 0.0]), None], ["logistic", "logistic"], dtype=np.float64)
     st = de.sample(net, np.array([[1.0, -0.5, 0.25]]), de.Dropout([0.7, 0.5], keep_bias=0.5), 500, seed=2014)
     h = hashlib.sha256(b"".join(bits(st)[k] for k in FIELDS)).hexdigest()
-    assert de.build_info()["stream_version"] == 1
+    assert de.build_info()["stream_version"] == 2
     assert h == GOLDEN_HASH, h
+
+
+# Stream version 2 added one random bit per connection for connection gates at keep 1/2.
+GOLDEN_HASH_CONNECTIONS = "dbd4d6f2249917440edf367b5755735ea752a10b1ad67c34332f1f9d205dd93c"
+
+
+def test_golden_hash_connections():
+    net = de.Network([np.arange(12.0).reshape(4, 3) / 10 - 0.5, np.arange(8.0).reshape(2, 4) / 8 - 0.5],
+                     [np.array([0.1, -0.1, 0.2, 0.0]), None], ["logistic", "logistic"], dtype=np.float64)
+    st = de.sample(net, np.array([[1.0, -0.5, 0.25]]), de.Dropout(0.5, on="connections"), 500, seed=2014)
+    h = hashlib.sha256(b"".join(bits(st)[k] for k in FIELDS)).hexdigest()
+    assert h == GOLDEN_HASH_CONNECTIONS, h
 

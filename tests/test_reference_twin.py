@@ -46,6 +46,22 @@ def test_samples_and_statistics_match_reference(dtype, gate, n_samples):
             np.testing.assert_allclose(got, want, **TOL[dtype], err_msg=f"{name}[{h}]")
 
 
+@pytest.mark.parametrize("sizes", [(37, 9, 4), (150, 20, 3)], ids=["37-9-4", "150-20-3"])
+def test_one_bit_connection_gates_match_reference(sizes):
+    """Stream version 2: keep = 1/2 on connections uses one bit per connection; rows
+    start at every bit offset (n_in not a multiple of 128) and the SIMD path covers them."""
+    net = small_net(["logistic", "logistic"], dtype=np.float32, sizes=sizes)
+    X = np.random.default_rng(1).normal(size=(2, sizes[0])).astype(np.float32)
+    gate = de.Dropout(0.5, on="connections")
+    st = de.sample(net, X, gate, 20, seed=7, record=[0, 1])
+    k0, k1, _ = seed_key(7)
+    S, O = R.sample_reference(net, X, gate, 20, (k0, k1))
+    for h in range(2):
+        np.testing.assert_allclose(st.records[h], O[h], **TOL[np.float32])
+    kept = R.draw_bits((k0, k1), R.STREAM["connections"], 0, 0, range(20), range(sizes[0] * sizes[1]))
+    assert abs(kept.mean() - 0.5) < 5 * 0.5 / np.sqrt(kept.size)  # a fair coin
+
+
 @pytest.mark.parametrize("f", TRANSFERS, ids=repr)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_transfer_matches_reference(f, dtype):

@@ -355,6 +355,18 @@ private:
                     }
                 } else if (!pl.gated) {
                     for (std::int64_t j = 0; j < ni; ++j) acc += Wi[j] * a[j];
+                } else if (one && pl.thr[0] == (std::uint64_t{1} << 31)) {
+                    // keep = 1/2: one random bit per connection (rng_streams.h, version 2).
+                    const std::uint64_t b0 = e0 >> 7, nb = ((e0 + static_cast<std::uint64_t>(ni) - 1) >> 7) - b0 + 1;
+                    kern_.philox_fill(static_cast<std::uint32_t>(b0), static_cast<std::int64_t>(nb), site.c1, site.c2,
+                                      site.c3, site.k0, site.k1, w.words.data());
+                    const auto off = static_cast<std::int64_t>(e0 & 127u);
+                    acc = kern_.gated_dot_bits(Wi, a, w.words.data(), off, ni);
+                    if (opt_.input_stats) {
+                        const auto* bytes = reinterpret_cast<const unsigned char*>(w.words.data());
+                        for (std::int64_t j = 0; j < ni; ++j)
+                            if ((bytes[(off + j) >> 3] >> ((off + j) & 7)) & 1) g[j] += static_cast<double>(a[j]);
+                    }
                 } else {
                     // The row's words, 16 Philox counters at a time (rng_streams.h: word e
                     // of counter block e / 4), then the gated dot product.

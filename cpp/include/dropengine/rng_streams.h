@@ -24,12 +24,16 @@ namespace dropengine {
 
 /// Version of the mapping from (seed, input, sample, layer, element) to random bits.
 /// (Adding a stream leaves every existing draw unchanged and does not bump it.)
-constexpr int kStreamVersion = 1;
+/// 2: connection gates with keep exactly 1/2 use one bit per connection (below).
+constexpr int kStreamVersion = 2;
 
 /// Purposes of random draws; each owns a disjoint counter range.
 enum class Stream : std::uint32_t {
     UnitGate = 1,        ///< dropout on the units feeding layer h (element = unit j)
-    ConnectionGate = 2,  ///< dropout on connections of layer h (element = i * n_in + j)
+    ConnectionGate = 2,  ///< dropout on connections of layer h (element = i * n_in + j); with
+                         ///< keep = 1/2 for the whole layer, connection e is kept iff bit e % 32
+                         ///< of word e / 32 is set (so counter block e / 128): 32 connections
+                         ///< per word instead of one
     BiasGate = 3,        ///< gate of the biases of layer h (element = 0 for units, i for connections)
     Dropin = 4,          ///< dropin on the units feeding layer h (element = unit j)
     Spike = 5,           ///< spikes of the units feeding layer h (element = unit j: its word);

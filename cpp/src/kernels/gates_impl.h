@@ -165,6 +165,35 @@ T gated_dot_body(const T* W, const T* a, const std::uint32_t* words, std::uint64
     return acc;
 }
 
+/// sum_j bit(off + j) W[j] a[j]: connection j kept iff bit off + j of the words is set
+/// (one random bit per connection, keep = 1/2; rng_streams.h). `words` must be readable
+/// 8 bytes past the last bit used.
+template <class T>
+T gated_dot_bits_body(const T* W, const T* a, const std::uint32_t* words, std::int64_t off, std::int64_t n) {
+    const unsigned char* bytes = reinterpret_cast<const unsigned char*>(words);
+    T acc = T(0);
+    std::int64_t j0 = 0;
+#if defined(__AVX512F__)
+    if constexpr (sizeof(T) == 4) {
+        __m512 vacc = _mm512_setzero_ps();
+        for (; j0 + 16 <= n; j0 += 16) {
+            const std::int64_t k = off + j0;
+            std::uint64_t v;
+            std::memcpy(&v, bytes + (k >> 3), 8);
+            const __mmask16 keep = static_cast<__mmask16>(v >> (k & 7));
+            vacc = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(reinterpret_cast<const float*>(W + j0)),
+                                         _mm512_loadu_ps(reinterpret_cast<const float*>(a + j0)), vacc, keep);
+        }
+        acc = static_cast<T>(_mm512_reduce_add_ps(vacc));
+    }
+#endif
+    for (std::int64_t j = j0; j < n; ++j) {
+        const std::int64_t k = off + j;
+        if ((bytes[k >> 3] >> (k & 7)) & 1) acc += W[j] * a[j];
+    }
+    return acc;
+}
+
 /// The same with a threshold per element.
 template <class T>
 T gated_dot_each_body(const T* W, const T* a, const std::uint32_t* words, const std::uint64_t* thr,

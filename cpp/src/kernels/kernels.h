@@ -48,6 +48,10 @@ template <class T>
 using GatedDotEachFn = T (*)(const T* W, const T* a, const std::uint32_t* words, const std::uint64_t* thr,
                              std::int64_t n);
 
+/// sum_j bit(off + j) W[j] a[j] (one random bit per connection).
+template <class T>
+using GatedDotBitsFn = T (*)(const T* W, const T* a, const std::uint32_t* words, std::int64_t off, std::int64_t n);
+
 /// g[j] += [words[j] < thr[j]] r[j].
 using GatedAccumulateFn = void (*)(double* g, const std::uint32_t* words, const std::uint64_t* thr, const double* r,
                                    std::int64_t n);
@@ -67,6 +71,7 @@ struct Kernels {
     PhiloxFillFn philox_fill;
     GatedDotFn<T> gated_dot;
     GatedDotEachFn<T> gated_dot_each;
+    GatedDotBitsFn<T> gated_dot_bits;
     GatedAccumulateFn gated_accumulate;
     SpikeDot16Fn<T> spike_dot16;
     SpikeAccumulate16Fn spike_accumulate16;
