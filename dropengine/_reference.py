@@ -16,7 +16,7 @@ __all__ = ["philox4x32_10", "draw_words", "keep_threshold", "transfer", "sample_
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
 _W0, _W1 = 0x9E3779B9, 0xBB67AE85
 _MASK = np.uint64(0xFFFFFFFF)
-STREAM = {"units": 1, "connections": 2, "bias": 3, "dropin": 4}
+STREAM = {"units": 1, "connections": 2, "bias": 3, "dropin": 4, "connection_tie": 8}
 
 
 def philox4x32_10(c0, c1, c2, c3, k0, k1):
@@ -51,6 +51,19 @@ def draw_bits(key, stream: int, layer: int, x: int, s, elements) -> np.ndarray:
     e = np.asarray(elements, dtype=np.uint64)
     words = draw_words(key, stream, layer, x, s, e >> np.uint64(5))
     return ((words.astype(np.uint64) >> (e & np.uint64(31))[None, :]) & np.uint64(1)).astype(np.uint8)
+
+
+def draw_keep16(key, layer: int, x: int, s, elements, thr: float) -> np.ndarray:
+    """Stream version 2, connection gates with one keep p (not 1/2) for the layer: the
+    16 bits 16 (e % 2) of word e // 2, below thr // 2^16, a tie settled by the low 16 bits
+    of word e of the ConnectionTie stream. Returns the keep decisions (len(s), len(elements))."""
+    e = np.asarray(elements, dtype=np.uint64)
+    words = draw_words(key, STREAM["connections"], layer, x, s, e >> np.uint64(1)).astype(np.uint64)
+    u = (words >> (np.uint64(16) * (e & np.uint64(1)))[None, :]) & np.uint64(0xFFFF)
+    t = int(thr)
+    hi, lo = np.uint64(t >> 16), np.uint64(t & 0xFFFF)
+    low = draw_words(key, STREAM["connection_tie"], layer, x, s, e).astype(np.uint64) & np.uint64(0xFFFF)
+    return (u < hi) | ((u == hi) & (low < lo))
 
 
 def keep_threshold(p) -> np.ndarray:
@@ -117,6 +130,11 @@ def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, f
                 a = np.where(draw_words(key, STREAM["dropin"], h, gx, s, range(n_in)) < thr, 1.0, a)
             if kind == 2 and np.size(p[h]) == 1 and float(p[h][0]) == 0.5:  # one bit per connection
                 m = draw_bits(key, STREAM["connections"], h, gx, s, range(n_out * n_in)) == 1
+                S = np.einsum("sij,ij,sj->si", m.reshape(n_samples, n_out, n_in), W, a)
+            elif kind == 2 and np.size(p[h]) == 1:  # one keep for the layer: 16-bit draws
+                t = float(np.ravel(thr)[0])
+                m = draw_keep16(key, h, gx, s, range(n_out * n_in), t) if t < 2.0**32 else \
+                    np.ones((n_samples, n_out * n_in), bool)
                 S = np.einsum("sij,ij,sj->si", m.reshape(n_samples, n_out, n_in), W, a)
             elif kind == 2:  # connections
                 m = draw_words(key, STREAM["connections"], h, gx, s, range(n_out * n_in)) < thr

@@ -121,3 +121,20 @@ def test_forward_is_ensemble_without_gate():
         np.testing.assert_allclose(S[h], s, rtol=1e-14)
         a = np.maximum(s - 0.0, 0) if h == 0 else s
         np.testing.assert_allclose(O[h], a, rtol=1e-14)
+
+
+def test_sixteen_bit_connection_gates_with_ties_match_reference():
+    """Stream version 2, one keep p != 1/2 per layer: 16-bit draws, and the rare ties
+    (a draw equal to the threshold's top 16 bits) settled by 16 more bits, exactly as the
+    NumPy twin does. 1.2 million draws make ties certain."""
+    net = small_net(["logistic", "logistic"], dtype=np.float32, sizes=(300, 200, 3))
+    X = np.random.default_rng(2).uniform(size=(1, 300)).astype(np.float32)
+    gate = de.Dropout(0.7, on="connections")
+    st = de.sample(net, X, gate, 20, seed=8, record=[0])
+    k0, k1, _ = seed_key(8)
+    S, O = R.sample_reference(net, X, gate, 20, (k0, k1))
+    np.testing.assert_allclose(st.records[0], O[0], **TOL[np.float32])
+    e = np.arange(300 * 200, dtype=np.uint64)
+    words = R.draw_words((k0, k1), R.STREAM["connections"], 0, 0, range(20), e >> np.uint64(1)).astype(np.uint64)
+    u = (words >> (np.uint64(16) * (e & np.uint64(1)))[None, :]) & np.uint64(0xFFFF)
+    assert (u == np.uint64(int(R.keep_threshold(0.7)) >> 16)).sum() >= 3  # the tie path ran

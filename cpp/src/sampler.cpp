@@ -367,9 +367,30 @@ private:
                         for (std::int64_t j = 0; j < ni; ++j)
                             if ((bytes[(off + j) >> 3] >> ((off + j) & 7)) & 1) g[j] += static_cast<double>(a[j]);
                     }
+                } else if (one) {
+                    // One keep p for the layer: 16-bit draws, ties settled by 16 more bits
+                    // (rng_streams.h, version 2): exactly the 32-bit rule with half the words.
+                    const std::uint64_t t = pl.thr[0];
+                    const auto thi = static_cast<std::uint32_t>(t >> 16);
+                    const std::uint64_t b0 = e0 >> 3, nb = ((e0 + static_cast<std::uint64_t>(ni) - 1) >> 3) - b0 + 1;
+                    kern_.philox_fill(static_cast<std::uint32_t>(b0), static_cast<std::int64_t>(nb), site.c1, site.c2,
+                                      site.c3, site.k0, site.k1, w.words.data());
+                    const std::uint16_t* u = reinterpret_cast<const std::uint16_t*>(w.words.data()) + (e0 & 7u);
+                    std::int64_t ties = 0;
+                    acc = kern_.gated_dot16(Wi, a, u, thi, ni, &ties);
+                    const DrawSite tie = DrawSite::make(opt_.key[0], opt_.key[1], Stream::ConnectionTie,
+                                                        static_cast<std::uint32_t>(h), gx, gs0 + s);
+                    for (std::int64_t j = 0; j < ni && (ties > 0 || opt_.input_stats); ++j) {
+                        bool kept = u[j] < thi;
+                        if (u[j] == thi) {
+                            --ties;
+                            kept = (tie.word(e0 + static_cast<std::uint64_t>(j)) & 0xFFFFu) < (t & 0xFFFFu);
+                            if (kept) acc += Wi[j] * a[j];
+                        }
+                        if (opt_.input_stats && kept) g[j] += static_cast<double>(a[j]);
+                    }
                 } else {
-                    // The row's words, 16 Philox counters at a time (rng_streams.h: word e
-                    // of counter block e / 4), then the gated dot product.
+                    // A keep per connection: word e (counter block e / 4), then the gated dot product.
                     const std::uint64_t b0 = e0 >> 2, nb = ((e0 + static_cast<std::uint64_t>(ni) - 1) >> 2) - b0 + 1;
                     kern_.philox_fill(static_cast<std::uint32_t>(b0), static_cast<std::int64_t>(nb), site.c1, site.c2,
                                       site.c3, site.k0, site.k1, w.words.data());

@@ -24,7 +24,8 @@ namespace dropengine {
 
 /// Version of the mapping from (seed, input, sample, layer, element) to random bits.
 /// (Adding a stream leaves every existing draw unchanged and does not bump it.)
-/// 2: connection gates with keep exactly 1/2 use one bit per connection (below).
+/// 2: connection gates with keep exactly 1/2 use one bit per connection, and with any
+///    other keep shared by the layer 16-bit draws with exact ties (below).
 constexpr int kStreamVersion = 2;
 
 /// Purposes of random draws; each owns a disjoint counter range.
@@ -33,7 +34,11 @@ enum class Stream : std::uint32_t {
     ConnectionGate = 2,  ///< dropout on connections of layer h (element = i * n_in + j); with
                          ///< keep = 1/2 for the whole layer, connection e is kept iff bit e % 32
                          ///< of word e / 32 is set (so counter block e / 128): 32 connections
-                         ///< per word instead of one
+                         ///< per word instead of one. With another keep p shared by the layer,
+                         ///< connection e draws the 16 bits 16 (e % 2) .. of word e / 2 (block
+                         ///< e / 8) and is kept iff they are below t / 2^16 (t = round(p 2^32)),
+                         ///< a tie settled by the low 16 bits of word e of ConnectionTie: exactly
+                         ///< the 32-bit rule with half the words. Per-connection keeps: word e.
     BiasGate = 3,        ///< gate of the biases of layer h (element = 0 for units, i for connections)
     Dropin = 4,          ///< dropin on the units feeding layer h (element = unit j)
     Spike = 5,           ///< spikes of the units feeding layer h (element = unit j: its word);
@@ -42,6 +47,7 @@ enum class Stream : std::uint32_t {
                          ///< the threshold's top 16 bits is settled by the low 16 bits of word e
                          ///< of SpikeTie: exactly a 32-bit comparison, with half the Philox calls
     SpikeTie = 6,        ///< see Spike
+    ConnectionTie = 8,   ///< see ConnectionGate
     AsyncSpike = 7,      ///< asynchronous spiking (spiking.h): sample index = step; layer 255,
                          ///< element 0: which neuron updates; layer h, element = unit (global)
                          ///< or connection (connection-specific): its spikes at that step

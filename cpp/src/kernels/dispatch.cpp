@@ -20,6 +20,8 @@ namespace dropengine::detail {
     T gated_dot_each_##isa(const T*, const T*, const std::uint32_t*, const std::uint64_t*, std::int64_t); \
     template <class T>                                                                                 \
     T gated_dot_bits_##isa(const T*, const T*, const std::uint32_t*, std::int64_t, std::int64_t);      \
+    template <class T>                                                                                 \
+    T gated_dot16_##isa(const T*, const T*, const std::uint16_t*, std::uint32_t, std::int64_t, std::int64_t*); \
     void gated_accumulate_##isa(double*, const std::uint32_t*, const std::uint64_t*, const double*, std::int64_t); \
     template <class T>                                                                                 \
     T spike_dot16_##isa(const T*, const std::uint16_t*, const std::uint32_t*, std::int64_t, std::int64_t*); \
@@ -33,15 +35,15 @@ DROPENGINE_DECLARE(avx512)
 
 template <class T>
 const Kernels<T>& kernels_generic() {
-    static const Kernels<T> k{&matmul_skip_generic<T>, &logistic_row_generic, &logistic_run_generic, &philox_fill_generic, &gated_dot_generic<T>, &gated_dot_each_generic<T>, &gated_dot_bits_generic<T>, &gated_accumulate_generic, &spike_dot16_generic<T>, &spike_accumulate16_generic, "generic"};
+    static const Kernels<T> k{&matmul_skip_generic<T>, &logistic_row_generic, &logistic_run_generic, &philox_fill_generic, &gated_dot_generic<T>, &gated_dot_each_generic<T>, &gated_dot_bits_generic<T>, &gated_dot16_generic<T>, &gated_accumulate_generic, &spike_dot16_generic<T>, &spike_accumulate16_generic, "generic"};
     return k;
 }
 
 template <class T>
 const Kernels<T>& kernels() {
 #if defined(DROPENGINE_HAVE_X86_VARIANTS)
-    static const Kernels<T> k512{&matmul_skip_avx512<T>, &logistic_row_avx512, &logistic_run_avx512, &philox_fill_avx512, &gated_dot_avx512<T>, &gated_dot_each_avx512<T>, &gated_dot_bits_avx512<T>, &gated_accumulate_avx512, &spike_dot16_avx512<T>, &spike_accumulate16_avx512, "avx512"};
-    static const Kernels<T> k2{&matmul_skip_avx2<T>, &logistic_row_avx2, &logistic_run_avx2, &philox_fill_avx2, &gated_dot_avx2<T>, &gated_dot_each_avx2<T>, &gated_dot_bits_avx2<T>, &gated_accumulate_avx2, &spike_dot16_avx2<T>, &spike_accumulate16_avx2, "avx2"};
+    static const Kernels<T> k512{&matmul_skip_avx512<T>, &logistic_row_avx512, &logistic_run_avx512, &philox_fill_avx512, &gated_dot_avx512<T>, &gated_dot_each_avx512<T>, &gated_dot_bits_avx512<T>, &gated_dot16_avx512<T>, &gated_accumulate_avx512, &spike_dot16_avx512<T>, &spike_accumulate16_avx512, "avx512"};
+    static const Kernels<T> k2{&matmul_skip_avx2<T>, &logistic_row_avx2, &logistic_run_avx2, &philox_fill_avx2, &gated_dot_avx2<T>, &gated_dot_each_avx2<T>, &gated_dot_bits_avx2<T>, &gated_dot16_avx2<T>, &gated_accumulate_avx2, &spike_dot16_avx2<T>, &spike_accumulate16_avx2, "avx2"};
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return k512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return k2;

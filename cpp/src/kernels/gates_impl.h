@@ -165,6 +165,36 @@ T gated_dot_body(const T* W, const T* a, const std::uint32_t* words, std::uint64
     return acc;
 }
 
+/// sum_j [u[j] < thi] W[j] a[j] for 16-bit draws u and one threshold thi (the top 16
+/// bits of the 32-bit one); *ties counts u[j] == thi, which the caller settles.
+template <class T>
+T gated_dot16_body(const T* __restrict W, const T* __restrict a, const std::uint16_t* __restrict u, std::uint32_t thi,
+                   std::int64_t n, std::int64_t* ties) {
+    T acc = T(0);
+    std::int64_t tie = 0, j0 = 0;
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+    if constexpr (sizeof(T) == 4) {
+        const __m512i tv = _mm512_set1_epi32(static_cast<int>(thi));
+        __m512 vacc = _mm512_setzero_ps();
+        for (; j0 + 16 <= n; j0 += 16) {
+            const __m512i uv = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(u + j0)));
+            vacc = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(reinterpret_cast<const float*>(W + j0)),
+                                         _mm512_loadu_ps(reinterpret_cast<const float*>(a + j0)), vacc,
+                                         _mm512_cmplt_epu32_mask(uv, tv));
+            tie += __builtin_popcount(static_cast<unsigned>(_mm512_cmpeq_epi32_mask(uv, tv)));
+        }
+        acc = static_cast<T>(_mm512_reduce_add_ps(vacc));
+    }
+#endif
+    for (std::int64_t j = j0; j < n; ++j) {
+        const std::uint32_t v = u[j];
+        if (v < thi) acc += W[j] * a[j];
+        tie += v == thi;
+    }
+    *ties = tie;
+    return acc;
+}
+
 /// sum_j bit(off + j) W[j] a[j]: connection j kept iff bit off + j of the words is set
 /// (one random bit per connection, keep = 1/2; rng_streams.h). `words` must be readable
 /// 8 bytes past the last bit used.

@@ -48,6 +48,11 @@ template <class T>
 using GatedDotEachFn = T (*)(const T* W, const T* a, const std::uint32_t* words, const std::uint64_t* thr,
                              std::int64_t n);
 
+/// sum_j [u[j] < thi] W[j] a[j] with 16-bit draws; *ties counts u[j] == thi.
+template <class T>
+using GatedDot16Fn = T (*)(const T* W, const T* a, const std::uint16_t* u, std::uint32_t thi, std::int64_t n,
+                           std::int64_t* ties);
+
 /// sum_j bit(off + j) W[j] a[j] (one random bit per connection).
 template <class T>
 using GatedDotBitsFn = T (*)(const T* W, const T* a, const std::uint32_t* words, std::int64_t off, std::int64_t n);
@@ -72,6 +77,7 @@ struct Kernels {
     GatedDotFn<T> gated_dot;
     GatedDotEachFn<T> gated_dot_each;
     GatedDotBitsFn<T> gated_dot_bits;
+    GatedDot16Fn<T> gated_dot16;
     GatedAccumulateFn gated_accumulate;
     SpikeDot16Fn<T> spike_dot16;
     SpikeAccumulate16Fn spike_accumulate16;
