@@ -5,9 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "reduce.h"
 
 namespace dropengine {
 
@@ -22,11 +20,7 @@ void ensemble(const NetworkView<T>& net, const Gate& gate, const T* X, std::int6
     if (U.size() != L || W.size() != L) throw std::invalid_argument("ensemble: one U and one W buffer per layer");
     for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
         if (!std::isfinite(X[k])) throw std::invalid_argument("ensemble: inputs must be finite");
-#ifdef _OPENMP
-    const int nt = threads > 0 ? threads : omp_get_max_threads();
-#else
-    (void)threads;
-#endif
+    const int nt = detail::resolve_threads(threads);
 #pragma omp parallel for schedule(static) if (n_rows > 1) num_threads(nt)
     for (std::int64_t x = 0; x < n_rows; ++x) {
         std::vector<double> in(static_cast<std::size_t>(net.n_inputs()));

@@ -32,16 +32,6 @@ std::vector<Site> all_sites(const NetworkView<T>& net, const Gate& gate);
 /// the factors multiplied in site order (so every entry has fixed rounding).
 std::vector<double> pattern_probabilities(const std::vector<Site>& sites, int n);
 
-/// Runs fn(thread, input, block, out) for every input and block first_block + k,
-/// k < n_blocks, in rounds of jobs
-/// spread over OpenMP threads, reduces each input's blocks along the fixed binary
-/// tree of reduce.h, and polls `interrupted` between rounds. `count` of a block is
-/// set by fn.
-using BlockFn = std::function<void(int, std::int64_t, std::int64_t, const RowRef&)>;
-SampleStats run_blocks(std::int64_t n_rows, std::int64_t first_block, std::int64_t n_blocks, std::int64_t n_units,
-                       const std::vector<UnitPair>& pairs, int threads, const std::function<bool()>& interrupted,
-                       const BlockFn& fn);
-
 /// The blocks [first, first + count) of part opt.part of opt.n_parts, out of n_blocks.
 inline std::pair<std::int64_t, std::int64_t> part_range(std::int64_t n_blocks, const EnumerateOptions& opt) {
     const std::int64_t per = n_blocks / opt.n_parts;

@@ -10,10 +10,6 @@
 #include <cmath>
 #include <numeric>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "enumerate_detail.h"
 #include "kernels/kernels.h"
 
@@ -71,12 +67,7 @@ bool enumerate_halves(const NetworkView<T>& net, const Gate& gate, const T* X, s
     const std::int64_t k = l.n_out, nin = l.n_in;
     const double lam = l.f.lam, logc = std::log(l.f.c);
     const bool dropin = gate.kind == GateKind::Dropin;
-    int threads = opt.threads;
-#ifdef _OPENMP
-    if (threads <= 0) threads = omp_get_max_threads();
-#else
-    threads = 1;
-#endif
+    const int threads = detail::resolve_threads(opt.threads);
     const auto& kern = kernels<double>();
     out = SampleStats(n_rows, k, {});
 

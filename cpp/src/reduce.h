@@ -3,6 +3,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -73,5 +74,18 @@ inline RowBuf fold(TreeStack& st, std::int64_t n_units, const std::vector<UnitPa
                   static_cast<std::int64_t>(pairs.size()));
     return acc;
 }
+
+/// The number of threads to use: `threads` if positive, else OpenMP's default (1 without OpenMP).
+int resolve_threads(int threads);
+
+/// Runs fn(thread, input, block, out) for every input and block first_block + k,
+/// k < n_blocks, in rounds of jobs spread over OpenMP threads; reduces each input's
+/// blocks along the fixed binary tree above (so the result never depends on threads or
+/// rounds) and polls `interrupted` between rounds (throwing Interrupted). fn sets the
+/// `count` of its block; an exception in fn is rethrown as std::runtime_error.
+using BlockFn = std::function<void(int, std::int64_t, std::int64_t, const RowRef&)>;
+SampleStats run_blocks(std::int64_t n_rows, std::int64_t first_block, std::int64_t n_blocks, std::int64_t n_units,
+                       const std::vector<UnitPair>& pairs, int threads, const std::function<bool()>& interrupted,
+                       const BlockFn& fn);
 
 }  // namespace dropengine::detail

@@ -9,10 +9,6 @@
 #include <string>
 #include <type_traits>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "dropengine/rng_streams.h"
 #include "kernels/kernels.h"
 #include "pack.h"
@@ -25,9 +21,7 @@ namespace dropengine {
 namespace {
 
 using detail::kFields;
-using detail::RowBuf;
 using detail::RowRef;
-using detail::TreeStack;
 
 /// a[j] = 0 where words[j] >= t (unit dropout with one keep threshold t < 2^32). Branch-
 /// free so it vectorizes: the keep decisions are random, a branch would mispredict.
@@ -146,54 +140,14 @@ public:
         const std::int64_t B = kBlockSamples;
         const auto n = static_cast<std::int64_t>(opt_.n_samples);
         const std::int64_t nb = (n + B - 1) / B;
-        const std::int64_t np = static_cast<std::int64_t>(opt_.pairs.size());
-        int threads = opt_.threads;
-#ifdef _OPENMP
-        if (threads <= 0) threads = omp_get_max_threads();
-#else
-        threads = 1;
-#endif
-        // Blocks per input per round: enough jobs to keep every thread busy, few enough
-        // that a round takes milliseconds (interrupt latency) and little memory.
-        const std::int64_t R = std::max<std::int64_t>(1, std::min<std::int64_t>(nb, (8 * threads + n_rows_ - 1) / n_rows_));
-        std::vector<TreeStack> stacks(static_cast<std::size_t>(n_rows_));
+        const int threads = detail::resolve_threads(opt_.threads);
         std::vector<Workspace<T>> ws(static_cast<std::size_t>(threads));
         for (auto& w : ws) init_workspace(w);
-
-        for (std::int64_t b0 = 0; b0 < nb; b0 += R) {
-            const std::int64_t nr = std::min(R, nb - b0), jobs = nr * n_rows_;
-            std::vector<RowBuf> slots(static_cast<std::size_t>(jobs), RowBuf(n_stats_, np));
-            int failed = 0;
-            std::string err;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-            for (std::int64_t job = 0; job < jobs; ++job) {
-                int tid = 0;
-#ifdef _OPENMP
-                tid = omp_get_thread_num();
-#endif
-                const std::int64_t x = job / nr, blk = b0 + job % nr;
-                try {
-                    run_block(ws[static_cast<std::size_t>(tid)], x, blk * B, std::min(B, n - blk * B),
-                              slots[static_cast<std::size_t>(job)].ref(n_stats_));
-                } catch (const std::exception& e) {
-#pragma omp critical
-                    { failed = 1; err = e.what(); }
-                }
-            }
-            if (failed) throw std::runtime_error(err);
-#pragma omp parallel for num_threads(threads) schedule(static)
-            for (std::int64_t x = 0; x < n_rows_; ++x)
-                for (std::int64_t k = 0; k < nr; ++k)
-                    stacks[static_cast<std::size_t>(x)].push(std::move(slots[static_cast<std::size_t>(x * nr + k)]),
-                                                             n_stats_, opt_.pairs);
-            if (opt_.interrupted && opt_.interrupted()) throw Interrupted{};
-        }
-        SampleStats out(n_rows_, n_stats_, opt_.pairs);
-        for (std::int64_t x = 0; x < n_rows_; ++x) {
-            RowBuf acc = detail::fold(stacks[static_cast<std::size_t>(x)], n_stats_, opt_.pairs);
-            detail::store_row(out, x, acc.ref(n_stats_));
-        }
-        return out;
+        return detail::run_blocks(n_rows_, 0, nb, n_stats_, opt_.pairs, threads, opt_.interrupted,
+                                  [&](int tid, std::int64_t x, std::int64_t blk, const RowRef& r) {
+                                      run_block(ws[static_cast<std::size_t>(tid)], x, blk * B,
+                                                std::min(B, n - blk * B), r);
+                                  });
     }
 
 private:

@@ -6,12 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "dropengine/rng_streams.h"
-#include "dropengine/sampler.h"  // Interrupted
 #include "reduce.h"
 
 namespace dropengine {
@@ -41,7 +36,13 @@ public:
             offset_.push_back(n_units_);
             n_units_ += l.n_out;
         }
-        in_offset_ = n_units_;
+        // The signal statistics (input_stats) follow the units, layer by layer.
+        std::int64_t u = n_units_;
+        for (const auto& l : net.layers) {
+            signal_offset_.push_back(u);
+            u += l.n_in;
+        }
+        wsum_.assign(static_cast<std::size_t>(opt.input_stats ? u : n_units_), 0.0);
     }
 
     void run(const T* x, const RowRef& out) {
@@ -165,9 +166,7 @@ private:
             for (std::int64_t i = 0; i < l.n_out; ++i) v += in_[h][static_cast<std::size_t>(i * l.n_in + j)];
             v /= static_cast<double>(l.n_out);
         }
-        std::int64_t u = in_offset_;
-        for (std::size_t k = 0; k < h; ++k) u += net_.layers[k].n_in;
-        u += j;
+        const std::int64_t u = signal_offset_[h] + j;
         const double w = static_cast<double>(now - since);
         wsum_[u] += w;
         const double r = w / wsum_[u], d = v - out.field[0][u];
@@ -176,18 +175,16 @@ private:
         since = now;
     }
 
-public:
-    std::vector<double> wsum_;  // per statistics unit: weight folded so far
 
-private:
     const NetworkView<T>& net_;
     const Gate& gate_;
     const AsyncOptions& opt_;
     std::uint64_t input_;
     std::vector<std::vector<double>> S_, O_, in_;
     std::vector<std::vector<std::uint64_t>> held_, since_;
-    std::vector<std::int64_t> offset_;
-    std::int64_t n_units_ = 0, in_offset_ = 0;
+    std::vector<std::int64_t> offset_, signal_offset_;
+    std::int64_t n_units_ = 0;
+    std::vector<double> wsum_;  // per statistics unit: weight folded so far
 };
 
 }  // namespace
@@ -220,37 +217,13 @@ SampleStats sample_async(const NetworkView<T>& net, const Gate& gate, const T* X
     std::int64_t n_stats = net.n_units();
     if (opt.input_stats)
         for (const auto& l : net.layers) n_stats += l.n_in;
-    SampleStats out(n_rows, n_stats, {});
-    int threads = opt.threads;
-#ifdef _OPENMP
-    if (threads <= 0) threads = omp_get_max_threads();
-#else
-    threads = 1;
-#endif
-    // One chain per input; inputs in rounds so Ctrl-C is seen between them.
-    const std::int64_t R = std::max(1, threads);
-    for (std::int64_t x0 = 0; x0 < n_rows; x0 += R) {
-        const std::int64_t x1 = std::min(n_rows, x0 + R);
-        std::vector<detail::RowBuf> rows(static_cast<std::size_t>(x1 - x0), detail::RowBuf(n_stats, 0));
-        int failed = 0;
-        std::string err;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-        for (std::int64_t x = x0; x < x1; ++x) {
-            try {
-                Chain<T> c(net, gate, opt, opt.first_input + static_cast<std::uint64_t>(x));
-                c.wsum_.assign(static_cast<std::size_t>(n_stats), 0.0);
-                c.run(X + x * net.n_inputs(), rows[static_cast<std::size_t>(x - x0)].ref(n_stats));
-            } catch (const std::exception& e) {
-#pragma omp critical
-                { failed = 1; err = e.what(); }
-            }
-        }
-        if (failed) throw std::runtime_error(err);
-        for (std::int64_t x = x0; x < x1; ++x)
-            detail::store_row(out, x, rows[static_cast<std::size_t>(x - x0)].ref(n_stats));
-        if (opt.interrupted && opt.interrupted()) throw Interrupted{};
-    }
-    return out;
+    // One chain per input, each a single "block" of the shared driver: chains run in
+    // parallel and Ctrl-C is seen between rounds of them.
+    return detail::run_blocks(n_rows, 0, 1, n_stats, {}, detail::resolve_threads(opt.threads), opt.interrupted,
+                              [&](int, std::int64_t x, std::int64_t, const RowRef& r) {
+                                  Chain<T> c(net, gate, opt, opt.first_input + static_cast<std::uint64_t>(x));
+                                  c.run(X + x * net.n_inputs(), r);
+                              });
 }
 
 template SampleStats sample_async<float>(const NetworkView<float>&, const Gate&, const float*, std::int64_t,
