@@ -20,7 +20,7 @@ void ensemble(const NetworkView<T>& net, const Gate& gate, const T* X, std::int6
     if (U.size() != L || W.size() != L) throw std::invalid_argument("ensemble: one U and one W buffer per layer");
     for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
         if (!std::isfinite(X[k])) throw std::invalid_argument("ensemble: inputs must be finite");
-    const int nt = detail::resolve_threads(threads);
+    [[maybe_unused]] const int nt = detail::resolve_threads(threads);  // unused by serial builds
 #pragma omp parallel for schedule(static) if (n_rows > 1) num_threads(nt)
     for (std::int64_t x = 0; x < n_rows; ++x) {
         std::vector<double> in(static_cast<std::size_t>(net.n_inputs()));
