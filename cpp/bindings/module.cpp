@@ -74,6 +74,22 @@ py::dict stats_to_dict(SampleStats&& st) {
     return d;
 }
 
+/// Runs a long core call without the GIL. Ctrl-C is seen through opt.interrupted (polled
+/// by the core between rounds) and surfaces as the KeyboardInterrupt Python raised.
+template <class Options, class Call>
+SampleStats run_interruptible(Options& opt, Call call) {
+    opt.interrupted = [] {
+        py::gil_scoped_acquire g;
+        return PyErr_CheckSignals() != 0;
+    };
+    try {
+        py::gil_scoped_release nogil;
+        return call();
+    } catch (const Interrupted&) {
+        throw py::error_already_set();
+    }
+}
+
 std::vector<UnitPair> make_pairs(const carray<std::int64_t>& pairs) {
     if (pairs.ndim() != 2 || pairs.shape(1) != 2) throw std::invalid_argument("pairs must have shape (n_pairs, 2)");
     std::vector<UnitPair> v;
@@ -109,17 +125,7 @@ py::tuple sample_py(const std::vector<carray<T>>& Ws, const std::vector<std::opt
         opt.record_out.push_back(a.mutable_data());
         records.append(a);
     }
-    opt.interrupted = [] {
-        py::gil_scoped_acquire g;
-        return PyErr_CheckSignals() != 0;
-    };
-    SampleStats st;
-    try {
-        py::gil_scoped_release nogil;
-        st = sample<T>(net, gate, X.data(), X.shape(0), opt);
-    } catch (const Interrupted&) {
-        throw py::error_already_set();
-    }
+    SampleStats st = run_interruptible(opt, [&] { return sample<T>(net, gate, X.data(), X.shape(0), opt); });
     return py::make_tuple(stats_to_dict(std::move(st)), records);
 }
 
@@ -139,17 +145,7 @@ py::dict sample_async_py(const std::vector<carray<T>>& Ws, const std::vector<std
     opt.key[1] = k1;
     opt.threads = threads;
     opt.input_stats = input_stats;
-    opt.interrupted = [] {
-        py::gil_scoped_acquire g;
-        return PyErr_CheckSignals() != 0;
-    };
-    SampleStats st;
-    try {
-        py::gil_scoped_release nogil;
-        st = sample_async<T>(net, gate, X.data(), X.shape(0), opt);
-    } catch (const Interrupted&) {
-        throw py::error_already_set();
-    }
+    SampleStats st = run_interruptible(opt, [&] { return sample_async<T>(net, gate, X.data(), X.shape(0), opt); });
     return stats_to_dict(std::move(st));
 }
 
@@ -192,17 +188,7 @@ py::dict enumerate_py(const std::vector<carray<T>>& Ws, const std::vector<std::o
     opt.allow_halves = allow_halves;
     opt.part = part;
     opt.n_parts = n_parts;
-    opt.interrupted = [] {
-        py::gil_scoped_acquire g;
-        return PyErr_CheckSignals() != 0;
-    };
-    SampleStats st;
-    try {
-        py::gil_scoped_release nogil;
-        st = enumerate<T>(net, gate, X.data(), X.shape(0), opt);
-    } catch (const Interrupted&) {
-        throw py::error_already_set();
-    }
+    SampleStats st = run_interruptible(opt, [&] { return enumerate<T>(net, gate, X.data(), X.shape(0), opt); });
     return stats_to_dict(std::move(st));
 }
 
