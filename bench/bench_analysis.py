@@ -13,14 +13,11 @@ seconds (median of repeats) and the speed-up. Target: at least 5x.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import time
 
 import numpy as np
 
-import dropengine as de
+from _harness import append_results, machine as machine_info, timed
 from dropengine.analysis import summary
 
 
@@ -38,16 +35,6 @@ def numpy_summary(O):
     return out
 
 
-def timed(fn, repeats):
-    fn()
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts)), float(min(ts)), float(max(ts))
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="2,000 samples instead of 10,000, fewer repeats")
@@ -56,9 +43,7 @@ def main():
     args = ap.parse_args()
     shape = (10, 2000 if args.quick else 10_000, 4800)
     repeats = 2 if args.quick else 3
-    info = de.build_info()
-    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "threads": args.threads,
-               "build": info}
+    machine = machine_info(args.threads)
     rng = np.random.default_rng(0)
     # Logistic outputs of Gaussian sums: a realistic spread, some values near 0 and 1.
     O = np.empty(shape, np.float32)
@@ -84,11 +69,8 @@ def main():
         print(f"  {name:<22} {med:8.2f} s  (min {lo:.2f}, max {hi:.2f})")
     speedup = rows["numpy"] / rows["dropengine (Cython)"]
     print(f"  speed-up = {speedup:.1f}x")
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "a") as f:
-        f.write(json.dumps({"bench": "analysis-summary", "shape": shape, "seconds": rows, "speedup": speedup,
-                            **machine}) + "\n")
-    print(f"results appended to {args.out}")
+    append_results(args.out, [{"bench": "analysis-summary", "shape": shape, "seconds": rows, "speedup": speedup,
+                               **machine}])
 
 
 if __name__ == "__main__":

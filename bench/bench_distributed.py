@@ -12,7 +12,6 @@ in-process run to rounding (checked).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -20,6 +19,7 @@ import time
 import numpy as np
 
 import dropengine as de
+from _harness import append_results, machine as machine_info
 from dropengine import distributed as dd
 from dropengine.cli import PAPER_SIZES, mnist_like_inputs
 
@@ -63,11 +63,8 @@ def main():
         print(f"  {name:<14} {rate:>12,.0f} {rate / local:>13.2f}")
     overhead = 1 - rows["2 worker(s)"] / local
     print(f"  overhead of distribution (2 workers = the same cores): {overhead:.1%}")
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "a") as f:
-        f.write(json.dumps({"bench": "distributed", "n_samples": n, "rates": rows, "overhead": overhead,
-                            "cores": cores, "build": de.build_info()}) + "\n")
-    print(f"results appended to {args.out}")
+    append_results(args.out, [{"bench": "distributed", "n_samples": n, "rates": rows, "overhead": overhead,
+                               **machine_info()}])
 
 
 if __name__ == "__main__":

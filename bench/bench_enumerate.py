@@ -18,30 +18,16 @@ linear_moments on a 784-200-200-10 linear network (Eq. 15-26; target well under 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import time
 
 import numpy as np
 
 import dropengine as de
+from _harness import append_results, machine as machine_info, timed
 from dropengine.exact import enumerate as enumerate_subnetworks
 from dropengine.exact import dropout_gradient, linear_moments
 
 FIELDS = ("E", "var", "log_G", "log_Gc", "E_S", "var_S")
-
-
-def _time(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
-def timed(fn, repeats: int):
-    fn()  # warm-up
-    ts = [_time(fn) for _ in range(repeats)]
-    return float(np.median(ts)), float(np.min(ts)), float(np.max(ts))
 
 
 def halves(w, x, p):
@@ -114,8 +100,7 @@ def main():
     args = ap.parse_args()
     repeats = 3 if args.quick else 7
     info = de.build_info()
-    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "threads": args.threads,
-               "build": info}
+    machine = machine_info(args.threads)
     print(f"machine: {machine['cpu']}, {args.threads} threads; dropengine SIMD {info['simd']}")
     try:
         import torch  # noqa: F401
@@ -177,11 +162,7 @@ def main():
         reg = np.linalg.norm(g.expected[0] - g.approx_164[0]) / np.linalg.norm(g.expected[0] - g.ensemble[0])
         print(f"  {scale:>12.2f} {full:>38.2e} {reg:>24.2e}")
         results.append({"bench": "eq164_gap", "scale": scale, "rel_gap": full, "rel_gap_regulariser": reg})
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "a") as f:
-        for r in results:
-            f.write(json.dumps(r) + "\n")
-    print(f"results appended to {args.out}")
+    append_results(args.out, results)
 
 
 if __name__ == "__main__":

@@ -16,16 +16,14 @@ Before timing, dropengine's statistics are checked against the plain NumPy twin
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import subprocess
 import sys
-import time
 
 import numpy as np
 
 import dropengine as de
+from _harness import append_results, machine as machine_info, seconds, timed
 from dropengine import _reference as R
 from dropengine._validation import seed_key
 from dropengine.cli import PAPER_SIZES, mnist_like_inputs
@@ -41,20 +39,8 @@ def gemm_peak(threads: int) -> float:
     """Measured float32 GEMM GFLOP/s of NumPy's BLAS on 2048^2 matrices (best of 5)."""
     a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
     a @ a
-    best = min(_time(lambda: a @ a) for _ in range(5))
+    best = min(seconds(lambda: a @ a) for _ in range(5))
     return 2 * 2048**3 / best / 1e9
-
-
-def _time(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
-def timed(fn, repeats: int):
-    fn()  # warm-up
-    ts = [_time(fn) for _ in range(repeats)]
-    return float(np.median(ts)), float(np.min(ts)), float(np.max(ts))
 
 
 # ---- peers: the obvious vectorized implementation, streaming the same statistics ----
@@ -156,8 +142,7 @@ def main():
     n_conn = 10 if args.quick else 50
     repeats = 3 if args.quick else 5
     info = de.build_info()
-    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "threads": args.threads,
-               "build": info}
+    machine = machine_info(args.threads)
     net = de.Network.random(PAPER_SIZES, "logistic", seed=0, dtype=np.float32)
     X = mnist_like_inputs(10)
     peak = gemm_peak(args.threads)
@@ -202,22 +187,15 @@ def main():
 
     # Streaming statistics: memory independent of the sample count.
     if args.skip_memory:
-        _write(args.out, results)
+        append_results(args.out, results)
         return
     sizes = PAPER_SIZES if not args.quick else [784, 256, 256, 10]
     small, big = peak_rss_of_run(10_000, sizes), peak_rss_of_run(1_000_000, sizes)
     print(f"\npeak RSS, network {'-'.join(map(str, sizes))}: 10 x 10,000 samples {small / 2**20:.0f} MiB, "
           f"10 x 1,000,000 samples {big / 2**20:.0f} MiB")
     results.append({"bench": "sampling-memory", "sizes": sizes, "rss_10k": small, "rss_1m": big, **machine})
-    _write(args.out, results)
+    append_results(args.out, results)
 
-
-def _write(path, results):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "a") as f:
-        for r in results:
-            f.write(json.dumps(r) + "\n")
-    print(f"results appended to {path}")
 
 
 if __name__ == "__main__":

@@ -13,14 +13,13 @@ simulation's (different random streams: within 5 standard errors).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
 
 import numpy as np
 
 import dropengine as de
+from _harness import append_results, machine as machine_info
 from dropengine.cli import PAPER_SIZES, mnist_like_inputs
 from dropengine.spiking import simulate
 
@@ -53,8 +52,7 @@ def main():
     args = ap.parse_args()
     net = de.Network.random(PAPER_SIZES, "logistic", seed=0, dtype=np.float32)
     X = mnist_like_inputs(2 if args.quick else 10)
-    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "threads": args.threads,
-               "build": de.build_info()}
+    machine = machine_info(args.threads)
     print(f"machine: {machine['cpu']}, {args.threads} threads; {len(X)} inputs")
     results = []
     for on, n_de, n_np in (("units", 2000, 20), ("connections", 200 if args.quick else 1000, 4 if args.quick else 10)):
@@ -74,11 +72,7 @@ def main():
               f"{rate_de / rate_np:.1f}x; output rates agree within 5 SE: {agree}")
         results.append({"bench": "spiking", "mode": on, "dropengine": rate_de, "numpy": rate_np,
                         "ratio": rate_de / rate_np, "agree": agree, **machine})
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "a") as f:
-        for r in results:
-            f.write(json.dumps(r) + "\n")
-    print(f"results appended to {args.out}")
+    append_results(args.out, results)
 
 
 if __name__ == "__main__":

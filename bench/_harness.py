@@ -1,0 +1,41 @@
+"""What every bench script shares: timing, machine description, appending results.
+(Imported as `_harness`: the scripts run as `python bench/<script>.py`.)"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+
+import numpy as np
+
+
+def seconds(fn) -> float:
+    """Wall-clock seconds of one call."""
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def timed(fn, repeats: int):
+    """(median, min, max) seconds of `repeats` calls after one warm-up call."""
+    fn()
+    ts = [seconds(fn) for _ in range(repeats)]
+    return float(np.median(ts)), float(np.min(ts)), float(np.max(ts))
+
+
+def machine(threads=None) -> dict:
+    """CPU, cores, threads used and dropengine's build_info, recorded with every result."""
+    import dropengine as de
+
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "threads": threads or os.cpu_count(), "build": de.build_info()}
+
+
+def append_results(path: str, results) -> None:
+    """Appends one JSON line per result to `path` (bench/results/*.jsonl)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a") as f:
+        for r in results:
+            f.write(json.dumps(r) + "\n")
+    print(f"results appended to {path}")
