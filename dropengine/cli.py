@@ -100,14 +100,18 @@ def _common(args):
     return net, _load_inputs(args.inputs), _gate(args)
 
 
-def _summary(st, quiet: bool) -> None:
+def _save_stats(st, path, quiet: bool, what: str) -> int:
+    """Saves statistics atomically and, unless quiet, prints a per-layer summary."""
+    path = st.save(path)
     if quiet:
-        return
+        return 0
     print("layer  units   mean E    mean Var   mean|E-NWGM|")
     for h, (E, V, N) in enumerate(zip(st.E, st.var, st.nwgm)):
         with np.errstate(invalid="ignore"):
             gap = np.nanmean(np.abs(E - N)) if np.isfinite(N).any() else float("nan")
         print(f"{h + 1:>5}  {E.shape[1]:>5}  {E.mean():8.4f}  {V.mean():9.2e}  {gap:12.2e}")
+    print(f"{what} written to {path}")
+    return 0
 
 
 def cmd_sample(args) -> int:
@@ -115,11 +119,7 @@ def cmd_sample(args) -> int:
 
     net, X, gate = _common(args)
     st = de.sample(net, X, gate, args.samples, seed=args.seed, threads=args.threads)
-    path = st.save(args.out)
-    _summary(st, args.quiet)
-    if not args.quiet:
-        print(f"statistics of {st.n_inputs} inputs x {st.n_samples} samples written to {path}")
-    return 0
+    return _save_stats(st, args.out, args.quiet, f"statistics of {st.n_inputs} inputs x {st.n_samples} samples")
 
 
 def cmd_enumerate(args) -> int:
@@ -127,11 +127,7 @@ def cmd_enumerate(args) -> int:
 
     net, X, gate = _common(args)
     st = enumerate_subnetworks(net, X, gate, threads=args.threads, max_subnetworks=args.max_subnetworks)
-    path = st.save(args.out)
-    _summary(st, args.quiet)
-    if not args.quiet:
-        print(f"exact statistics over {st.n_samples} subnetworks written to {path}")
-    return 0
+    return _save_stats(st, args.out, args.quiet, f"exact statistics over {st.n_samples} subnetworks")
 
 
 def cmd_ensemble(args) -> int:

@@ -128,16 +128,27 @@ def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None,
         raise TypeError(f"input_stats must be a bool, got {type(input_stats).__name__}")
     acc, recs = fn(W, b, f, kind, p, keep_bias, X, n_samples, first_sample, first_input, k0, k1, threads,
                    pair_idx, record, bool(input_stats))
-    nu = sum(net.sizes[1:])
-    main = {k: (v[:, :nu] if v.ndim == 2 and k != "comoment" else v) for k, v in acc.items()}
-    st = SampleStats(main, net.sizes[1:], pair_idx, dict(zip(record, recs)), seed_entropy=ss.entropy,
+    units, E_in, var_in = _split_input_stats(net, acc)
+    st = SampleStats(units, net.sizes[1:], pair_idx, dict(zip(record, recs)), seed_entropy=ss.entropy,
                      softmax_layers=[f.name == "softmax" for f in net.transfers])
     if input_stats:
-        edges = np.cumsum((nu,) + net.sizes[:-1])
-        n = acc["count"][:, None]
-        st.E_in = [acc["mean"][:, lo:hi] for lo, hi in zip(edges[:-1], edges[1:])]
-        st.var_in = [acc["m2"][:, lo:hi] / n for lo, hi in zip(edges[:-1], edges[1:])]
+        st.E_in, st.var_in = E_in, var_in
     return st
+
+
+def _split_input_stats(net: Network, acc: dict):
+    """The core's accumulators hold the network's units, then (with input_stats) the gated
+    inputs of every layer: returns (the units' accumulators, E_in, var_in), the last two
+    lists over layers of (n_inputs, n_in_h) arrays (empty when absent)."""
+    nu = sum(net.sizes[1:])
+    units = {k: (v[:, :nu] if v.ndim == 2 and k != "comoment" else v) for k, v in acc.items()}
+    if acc["mean"].shape[1] == nu:
+        return units, [], []
+    edges = np.cumsum((nu,) + net.sizes[:-1])
+    n = acc["count"][:, None]
+    E_in = [acc["mean"][:, lo:hi] for lo, hi in zip(edges[:-1], edges[1:])]
+    var_in = [acc["m2"][:, lo:hi] / n for lo, hi in zip(edges[:-1], edges[1:])]
+    return units, E_in, var_in
 
 
 def ensemble(net: Network, inputs, gate=None, *, threads=None):

@@ -15,7 +15,7 @@ import numpy as np
 from . import _core
 from ._validation import as_count, as_real_array, as_threads, seed_key
 from .gates import Dropout, Spikes, resolve_gate
-from .sampling import _check_net, _inputs, ensemble, sample
+from .sampling import _check_net, _inputs, _split_input_stats, ensemble, sample
 from .stats import SampleStats
 
 __all__ = ["simulate", "simulate_async", "SpikingRun", "three_networks", "ThreeNetworks", "Spikes"]
@@ -90,14 +90,9 @@ def simulate_async(net, inputs, spikes: Spikes = None, n_sweeps: int = 1000, *, 
     fn = _core.sample_async_f32 if net.dtype == np.float32 else _core.sample_async_f64
     W, b, f = net._core_args()
     acc = fn(W, b, f, kind, p, X, n_sweeps * N, burn_in_sweeps * N, 0, k0, k1, threads, True)
-    nu = N
-    main = {k: (v[:, :nu] if v.ndim == 2 and k != "comoment" else v) for k, v in acc.items()}
-    st = SampleStats(main, net.sizes[1:], seed_entropy=ss.entropy,
+    units, E, V = _split_input_stats(net, acc)
+    st = SampleStats(units, net.sizes[1:], seed_entropy=ss.entropy,
                      softmax_layers=[t.name == "softmax" for t in net.transfers])
-    edges = np.cumsum((nu,) + net.sizes[:-1])
-    n = acc["count"][:, None]
-    E = [acc["mean"][:, lo:hi] for lo, hi in zip(edges[:-1], edges[1:])]
-    V = [acc["m2"][:, lo:hi] / n for lo, hi in zip(edges[:-1], edges[1:])]
     return SpikingRun(st, E, V)
 
 
