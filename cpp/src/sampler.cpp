@@ -13,6 +13,7 @@
 #include "kernels/kernels.h"
 #include "pack.h"
 #include "reduce.h"
+#include "spiking_checks.h"
 
 // Connection-specific spikes read 16-bit halves of Philox words in memory order.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "dropengine: the spike stream layout assumes little endian");
@@ -488,18 +489,7 @@ SampleStats sample(const NetworkView<T>& net, const Gate& gate, const T* X, std:
         throw std::invalid_argument("sample: one output buffer per recorded layer is required");
     for (std::int64_t h : opt.record_layers)
         if (h < 0 || h >= net.n_layers()) throw std::invalid_argument("sample: recorded layer out of range");
-    if (gate.spiking()) {
-        // A coin of probability O needs O in [0, 1]: spiking inputs must be probabilities,
-        // spiking hidden units logistic or softmax (Eq. 125-127).
-        if (!gate.p[0].empty())
-            for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
-                if (!(X[k] >= 0 && X[k] <= 1))
-                    throw std::invalid_argument("sample: spiking inputs must be firing probabilities in [0, 1]");
-        for (std::size_t h = 1; h < net.layers.size(); ++h)
-            if (!gate.p[h].empty() && !net.layers[h - 1].f.bounded01())
-                throw std::invalid_argument("sample: layer " + std::to_string(h - 1) +
-                                            " spikes, so its outputs must be probabilities (logistic or softmax)");
-    }
+    if (gate.spiking()) detail::check_spiking(net, gate, X, n_rows, "sample");
     std::int64_t n_stats = nu;
     if (opt.input_stats)
         for (const auto& l : net.layers) n_stats += l.n_in;

@@ -8,6 +8,7 @@
 
 #include "dropengine/rng_streams.h"
 #include "reduce.h"
+#include "spiking_checks.h"
 
 namespace dropengine {
 namespace {
@@ -206,14 +207,7 @@ SampleStats sample_async(const NetworkView<T>& net, const Gate& gate, const T* X
         throw std::invalid_argument("sample_async: burn_in + n_steps must stay below 2^48");
     for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
         if (!std::isfinite(X[k])) throw std::invalid_argument("sample_async: inputs must be finite");
-    if (!gate.p[0].empty())
-        for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
-            if (!(X[k] >= 0 && X[k] <= 1))
-                throw std::invalid_argument("sample_async: spiking inputs must be firing probabilities in [0, 1]");
-    for (std::size_t h = 1; h < net.layers.size(); ++h)
-        if (!gate.p[h].empty() && !net.layers[h - 1].f.bounded01())
-            throw std::invalid_argument("sample_async: layer " + std::to_string(h - 1) +
-                                        " spikes, so its outputs must be probabilities (logistic)");
+    detail::check_spiking(net, gate, X, n_rows, "sample_async");
     std::int64_t n_stats = net.n_units();
     if (opt.input_stats)
         for (const auto& l : net.layers) n_stats += l.n_in;
