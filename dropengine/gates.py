@@ -173,10 +173,13 @@ class Spikes:
         return (_SPIKES if self.on == "units" else _SPIKES_CONNECTIONS), out, []
 
 
-def resolve_gate(gate, net):
-    """(kind, p, keep_bias) for the core; TypeError for anything that is not a gate."""
+def resolve_gate(gate, net, *, allow_spikes: bool = True):
+    """(kind, p, keep_bias) for the core; TypeError for anything that is not a gate, and
+    ValueError for Spikes where the caller handles dropout gates only."""
     if gate is None:
         gate = NoGate()
     if not isinstance(gate, (Dropout, Dropin, NoGate, Spikes)):
         raise TypeError(f"gate must be Dropout, Dropin, Spikes, NoGate or None, got {type(gate).__name__}")
+    if isinstance(gate, Spikes) and not allow_spikes:
+        raise ValueError("gate: spiking networks (Spikes) are simulated with dropengine.sample, not handled here")
     return gate._resolve(net)

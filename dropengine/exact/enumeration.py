@@ -18,9 +18,7 @@ DEFAULT_MAX_SUBNETWORKS = 2**30
 def n_subnetworks(net, gate) -> int:
     """Number of subnetworks the gate induces: 2^(gates with 0 < p < 1)."""
     _check_net(net)
-    kind, p, keep_bias = resolve_gate(gate, net)
-    if kind in (4, 5):
-        raise ValueError("gate: spiking networks (Spikes) are simulated with dropengine.sample, not handled here")
+    kind, p, keep_bias = resolve_gate(gate, net, allow_spikes=False)
     fn = _core.free_gates_f32 if net.dtype == np.float32 else _core.free_gates_f64
     W, b, f = net._core_args()
     return 2 ** int(fn(W, b, f, kind, p, keep_bias))
@@ -30,9 +28,7 @@ def max_parts(net, gate) -> int:
     """The most parts one enumeration can be split into (``part=(k, n)``, n a power of
     two up to this): 2^max(0, gates - 16), parts of at least 2^16 subnetworks."""
     _check_net(net)
-    kind, p, keep_bias = resolve_gate(gate, net)
-    if kind in (4, 5):
-        raise ValueError("gate: spiking networks (Spikes) are simulated with dropengine.sample, not handled here")
+    kind, p, keep_bias = resolve_gate(gate, net, allow_spikes=False)
     fn = _core.max_parts_f32 if net.dtype == np.float32 else _core.max_parts_f64
     W, b, f = net._core_args()
     return int(fn(W, b, f, kind, p, keep_bias))
@@ -78,9 +74,7 @@ def enumerate(net, inputs, gate=None, *, pairs=None, threads=None,
     """
     _check_net(net)
     X = _inputs(net, inputs)
-    kind, p, keep_bias = resolve_gate(gate, net)
-    if kind in (4, 5):
-        raise ValueError("gate: spiking networks (Spikes) are simulated with dropengine.sample, not handled here")
+    kind, p, keep_bias = resolve_gate(gate, net, allow_spikes=False)
     threads = as_threads(threads)
     max_subnetworks = as_count(max_subnetworks, "max_subnetworks")
     pair_idx = _pairs(net, pairs)

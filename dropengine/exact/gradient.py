@@ -224,9 +224,7 @@ def dropout_gradient(net, inputs, targets, gate=None, loss: str = "squared", *,
     if loss == "cross_entropy" and out_f.name != "softmax":
         raise ValueError(f"loss: 'cross_entropy' needs a softmax output layer, got {out_f!r}")
     max_subnetworks = as_count(max_subnetworks, "max_subnetworks")
-    kind, p, keep_bias = resolve_gate(gate, net)
-    if kind in (4, 5):
-        raise ValueError("gate: spiking networks (Spikes) are simulated with dropengine.sample, not handled here")
+    kind, p, keep_bias = resolve_gate(gate, net, allow_spikes=False)
     sampled, P, expected_masks, C = _masks(net, kind, p, keep_bias, max_subnetworks)
     linear = loss == "squared" and all(f.name == "linear" for f in net.transfers)
     logistic_layer = (net.n_layers == 1 and out_f.name == "logistic" and loss == "relative_entropy"

@@ -70,9 +70,7 @@ def linear_moments(net, inputs, gate=None) -> LinearMoments:
         raise ValueError(f"net: linear_moments needs linear units in every layer; layer {bad[0]} is "
                          f"{net.transfers[bad[0]]!r} (use dropengine.exact.enumerate or sample)")
     X = np.asarray(_inputs(net, inputs), dtype=np.float64)
-    kind, p, keep_bias = resolve_gate(gate, net)
-    if kind in (4, 5):
-        raise ValueError("gate: spiking networks (Spikes) are simulated with dropengine.sample, not handled here")
+    kind, p, keep_bias = resolve_gate(gate, net, allow_spikes=False)
     with np.errstate(over="ignore", invalid="ignore"):
         return _recursion(net, X, kind, p, keep_bias)
 
