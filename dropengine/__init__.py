@@ -5,16 +5,17 @@ Intelligence 210 (2014), with a C++ core. Equation numbers in docstrings are the
 """
 from __future__ import annotations
 
-from . import _core, exact, spiking
+from . import _core, exact, spiking, training
 from .gates import Dropin, Dropout, NoGate, Spikes
 from .network import Network
 from .sampling import ensemble, forward, sample
 from .stats import DropoutWarning, SampleStats
+from .training import Trainer, train
 from .transfer import Linear, Logistic, ReLU, Softmax, Softplus, Tanh, Transfer
 
 __version__ = _core.build_info()["version"]
 
-__all__ = ["Network", "Dropout", "Dropin", "NoGate", "Spikes", "sample", "ensemble", "forward", "SampleStats",
+__all__ = ["Trainer", "train", "Network", "Dropout", "Dropin", "NoGate", "Spikes", "sample", "ensemble", "forward", "SampleStats",
            "DropoutWarning", "Transfer", "Linear", "Logistic", "Tanh", "ReLU", "Softplus", "Softmax",
            "build_info", "exact", "spiking"]
 

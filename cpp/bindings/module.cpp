@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <memory>
 #include <optional>
 
 #include "dropengine/dropengine.h"
@@ -254,6 +255,118 @@ py::tuple transfer_py(const TransferSpec& spec, const carray<T>& S) {
     return py::make_tuple(O, lo, loc, d);
 }
 
+/// The trainer over Python-owned data: keeps views of the arrays of one call only.
+template <class T>
+struct TrainerPy {
+    std::unique_ptr<Trainer<T>> t;
+
+    TrainerPy(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
+              const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
+              const std::vector<double>& keep_bias, int loss, std::int64_t batch_size, double momentum,
+              double weight_decay, double max_norm, const std::vector<double>& backward, std::uint32_t k0,
+              std::uint32_t k1, int threads) {
+        TrainOptions o;
+        o.loss = static_cast<Loss>(loss);
+        o.batch_size = batch_size;
+        o.momentum = momentum;
+        o.weight_decay = weight_decay;
+        o.max_norm = max_norm;
+        o.backward = backward;
+        o.key[0] = k0;
+        o.key[1] = k1;
+        o.threads = threads;
+        o.interrupted = [] {
+            py::gil_scoped_acquire g;
+            return PyErr_CheckSignals() != 0;
+        };
+        t = std::make_unique<Trainer<T>>(make_net<T>(Ws, bs, fs), make_gate(gate_kind, p, keep_bias), std::move(o));
+    }
+
+    static TrainData<T> data(const carray<T>& X, const std::optional<carray<std::int32_t>>& labels,
+                             const std::optional<carray<T>>& targets) {
+        if (X.ndim() != 2) throw std::invalid_argument("X must be 2-D");
+        TrainData<T> d;
+        d.X = X.data();
+        d.n = X.shape(0);
+        if (labels) d.labels = labels->data();
+        if (targets) d.targets = targets->data();
+        return d;
+    }
+
+    /// Runs minibatches without the GIL. A Ctrl-C stops at a batch boundary; the
+    /// KeyboardInterrupt is taken off the error indicator and reported as
+    /// progress["interrupted"], for the Python side to record the batches done first.
+    py::dict run(const carray<T>& X, const std::optional<carray<std::int32_t>>& labels,
+                 const std::optional<carray<T>>& targets, double eta, std::int64_t max_batches) {
+        const TrainData<T> d = data(X, labels, targets);
+        TrainProgress pr;
+        {
+            py::gil_scoped_release nogil;
+            pr = t->run(d, eta, max_batches);
+        }
+        if (pr.interrupted && PyErr_Occurred()) PyErr_Clear();
+        py::dict r;
+        r["batches"] = pr.batches;
+        r["examples"] = pr.examples;
+        r["loss_sum"] = pr.loss_sum;
+        r["errors"] = pr.errors;
+        r["interrupted"] = pr.interrupted;
+        r["epoch_done"] = pr.epoch_done;
+        return r;
+    }
+
+    py::tuple gradient(const carray<T>& X, const std::optional<carray<std::int32_t>>& labels,
+                       const std::optional<carray<T>>& targets, std::int64_t step) {
+        const TrainData<T> d = data(X, labels, targets);
+        std::vector<std::vector<T>> gW, gb;
+        double loss;
+        {
+            py::gil_scoped_release nogil;
+            loss = t->gradient(d, step, gW, gb);
+        }
+        py::list W, b;
+        for (std::size_t h = 0; h < gW.size(); ++h) {
+            W.append(py::array_t<T>(static_cast<py::ssize_t>(gW[h].size()), gW[h].data()));
+            b.append(py::array_t<T>(static_cast<py::ssize_t>(gb[h].size()), gb[h].data()));
+        }
+        return py::make_tuple(W, b, loss);
+    }
+
+    /// (W, b, vW, vb) of layer h, flat (the Python side reshapes).
+    py::tuple get_layer(std::int64_t h, std::int64_t n_out, std::int64_t n_in) const {
+        if (h < 0 || h >= t->n_layers()) throw std::invalid_argument("layer out of range");
+        py::array_t<T> W(n_out * n_in), b(n_out), vW(n_out * n_in), vb(n_out);
+        t->get_layer(h, W.mutable_data(), b.mutable_data(), vW.mutable_data(), vb.mutable_data());
+        return py::make_tuple(W, b, vW, vb);
+    }
+
+    void set_layer(std::int64_t h, const carray<T>& W, const carray<T>& b, const carray<T>& vW, const carray<T>& vb) {
+        if (h < 0 || h >= t->n_layers()) throw std::invalid_argument("layer out of range");
+        t->set_layer(h, W.data(), b.data(), vW.data(), vb.data());
+    }
+
+    std::array<std::int64_t, 3> position() const {
+        const TrainPosition p = t->position();
+        return {p.epoch, p.batch, p.step};
+    }
+    void set_position(std::array<std::int64_t, 3> p) { t->set_position({p[0], p[1], p[2]}); }
+};
+
+template <class T>
+void bind_trainer(py::module_& m, const char* name) {
+    py::class_<TrainerPy<T>>(m, name)
+        .def(py::init<const std::vector<carray<T>>&, const std::vector<std::optional<carray<T>>>&,
+                      const std::vector<TransferSpec>&, int, const std::vector<carray<double>>&,
+                      const std::vector<double>&, int, std::int64_t, double, double, double,
+                      const std::vector<double>&, std::uint32_t, std::uint32_t, int>())
+        .def("run", &TrainerPy<T>::run)
+        .def("gradient", &TrainerPy<T>::gradient)
+        .def("get_layer", &TrainerPy<T>::get_layer)
+        .def("set_layer", &TrainerPy<T>::set_layer)
+        .def("position", &TrainerPy<T>::position)
+        .def("set_position", &TrainerPy<T>::set_position);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -273,6 +386,8 @@ PYBIND11_MODULE(_core, m) {
     m.def("transfer_f32", &transfer_py<float>);
     m.def("transfer_f64", &transfer_py<double>);
     m.def("merge", &merge_py);
+    bind_trainer<float>(m, "Trainer_f32");
+    bind_trainer<double>(m, "Trainer_f64");
     m.def("philox4x32_10", [](std::array<std::uint32_t, 4> c, std::array<std::uint32_t, 2> k) {
         const Philox4x32 r = philox4x32_10(c[0], c[1], c[2], c[3], k[0], k[1]);
         return std::array<std::uint32_t, 4>{r.v[0], r.v[1], r.v[2], r.v[3]};

@@ -11,4 +11,5 @@
 #include "dropengine/sampler.h"
 #include "dropengine/spiking.h"
 #include "dropengine/stats.h"
+#include "dropengine/train.h"
 #include "dropengine/transfer.h"

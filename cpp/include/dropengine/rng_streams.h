@@ -51,6 +51,14 @@ enum class Stream : std::uint32_t {
     AsyncSpike = 7,      ///< asynchronous spiking (spiking.h): sample index = step; layer 255,
                          ///< element 0: which neuron updates; layer h, element = unit (global)
                          ///< or connection (connection-specific): its spikes at that step
+    // Training (train.h): input index = global minibatch step, sample index = row of the
+    // minibatch, so a resumed run draws exactly what an uninterrupted one would.
+    TrainUnitGate = 9,        ///< dropout on the units feeding layer h (element = unit j)
+    TrainConnectionGate = 10, ///< dropout on connections of layer h (element = i * n_in + j)
+    TrainDropin = 11,         ///< dropin on the units feeding layer h (element = unit j)
+    Backpercolation = 12,     ///< the coin of unit j of layer h in the backward pass
+    Shuffle = 13,             ///< order of the examples: input index = epoch, sample 0,
+                              ///< element i: the swap partner of position i (Fisher-Yates)
 };
 
 /// Key and address of one draw site: everything except the element index.

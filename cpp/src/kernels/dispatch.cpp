@@ -10,6 +10,12 @@ namespace dropengine::detail {
     template <class T>                                                                                    \
     void matmul_skip_##isa(const T*, std::int64_t, std::int64_t, const T*, std::int64_t, T*, std::int64_t, \
                            std::int32_t*, T*);                                                       \
+    template <class T>                                                                                    \
+    void sparse_lists_##isa(const T*, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, \
+                            std::int32_t*, T*, std::int32_t*);                                            \
+    template <class T>                                                                                    \
+    void skip_gemm_##isa(const SparseRows<T>&, std::int64_t, std::int64_t, const T*, std::int64_t, std::int64_t, \
+                         std::int64_t, std::int64_t, T*, std::int64_t, std::int64_t, bool);               \
     void logistic_row_##isa(const float*, float*, double*, double*, double*, std::int64_t, float, float); \
     void logistic_run_##isa(const double*, std::int64_t, double, double, double*);                    \
     void philox_fill_##isa(std::uint32_t, std::int64_t, std::uint32_t, std::uint32_t, std::uint32_t,   \
@@ -35,15 +41,15 @@ DROPENGINE_DECLARE(avx512)
 
 template <class T>
 const Kernels<T>& kernels_generic() {
-    static const Kernels<T> k{&matmul_skip_generic<T>, &logistic_row_generic, &logistic_run_generic, &philox_fill_generic, &gated_dot_generic<T>, &gated_dot_each_generic<T>, &gated_dot_bits_generic<T>, &gated_dot16_generic<T>, &gated_accumulate_generic, &spike_dot16_generic<T>, &spike_accumulate16_generic, "generic"};
+    static const Kernels<T> k{&matmul_skip_generic<T>, &sparse_lists_generic<T>, &skip_gemm_generic<T>, &logistic_row_generic, &logistic_run_generic, &philox_fill_generic, &gated_dot_generic<T>, &gated_dot_each_generic<T>, &gated_dot_bits_generic<T>, &gated_dot16_generic<T>, &gated_accumulate_generic, &spike_dot16_generic<T>, &spike_accumulate16_generic, "generic"};
     return k;
 }
 
 template <class T>
 const Kernels<T>& kernels() {
 #if defined(DROPENGINE_HAVE_X86_VARIANTS)
-    static const Kernels<T> k512{&matmul_skip_avx512<T>, &logistic_row_avx512, &logistic_run_avx512, &philox_fill_avx512, &gated_dot_avx512<T>, &gated_dot_each_avx512<T>, &gated_dot_bits_avx512<T>, &gated_dot16_avx512<T>, &gated_accumulate_avx512, &spike_dot16_avx512<T>, &spike_accumulate16_avx512, "avx512"};
-    static const Kernels<T> k2{&matmul_skip_avx2<T>, &logistic_row_avx2, &logistic_run_avx2, &philox_fill_avx2, &gated_dot_avx2<T>, &gated_dot_each_avx2<T>, &gated_dot_bits_avx2<T>, &gated_dot16_avx2<T>, &gated_accumulate_avx2, &spike_dot16_avx2<T>, &spike_accumulate16_avx2, "avx2"};
+    static const Kernels<T> k512{&matmul_skip_avx512<T>, &sparse_lists_avx512<T>, &skip_gemm_avx512<T>, &logistic_row_avx512, &logistic_run_avx512, &philox_fill_avx512, &gated_dot_avx512<T>, &gated_dot_each_avx512<T>, &gated_dot_bits_avx512<T>, &gated_dot16_avx512<T>, &gated_accumulate_avx512, &spike_dot16_avx512<T>, &spike_accumulate16_avx512, "avx512"};
+    static const Kernels<T> k2{&matmul_skip_avx2<T>, &sparse_lists_avx2<T>, &skip_gemm_avx2<T>, &logistic_row_avx2, &logistic_run_avx2, &philox_fill_avx2, &gated_dot_avx2<T>, &gated_dot_each_avx2<T>, &gated_dot_bits_avx2<T>, &gated_dot16_avx2<T>, &gated_accumulate_avx2, &spike_dot16_avx2<T>, &spike_accumulate16_avx2, "avx2"};
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return k512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return k2;

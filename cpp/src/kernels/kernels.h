@@ -24,6 +24,33 @@ inline std::int64_t n_tiles(std::int64_t n_out) { return (n_out + kTile<T> - 1) 
 /// A[s, j] * W[:, j], for s < B, A row-major (B x n_in). Zero entries of A, dropped
 /// units and zero inputs alike, cost nothing. `idx` (B * n_in ints) and `val`
 /// (B * n_in values) are scratch.
+/// The nonzero entries of rows of a matrix, listed by sparse_lists: row r's k-th nonzero
+/// is (idx[r * n + k], val[r * n + k]), and those in slab kb of kSlabRows columns are
+/// k in [start[r * (n_slabs + 1) + kb], start[r * (n_slabs + 1) + kb + 1]).
+template <class T>
+struct SparseRows {
+    const std::int32_t* idx;
+    const T* val;
+    const std::int32_t* start;
+    std::int64_t n;  ///< columns
+};
+
+/// Lists the nonzeros of rows r0 <= r < r1 of the matrix with element (r, k) at
+/// A[r * rs + k * cs], k < n, into idx, val (n per row) and start (n_slabs + 1 per row).
+template <class T>
+using SparseListsFn = void (*)(const T* A, std::int64_t rs, std::int64_t cs, std::int64_t r0, std::int64_t r1,
+                               std::int64_t n, std::int32_t* idx, T* val, std::int32_t* start);
+
+/// For rows r0 <= r < r1 and column tiles t0 <= t < t1:
+/// out[r, tile t] (=, or += when accumulate) sum over the nonzeros (k, a) of row r of a * Wt[k, tile t],
+/// where Wt's tile t of row k is the kTile values at Wt + t * wts + k * wrs and out's at
+/// out + r * ors + t * ots. Each output is summed in the order of k, whatever the split
+/// of rows and tiles among threads: results do not depend on the thread count.
+template <class T>
+using SkipGemmFn = void (*)(const SparseRows<T>& A, std::int64_t r0, std::int64_t r1, const T* Wt, std::int64_t wts,
+                            std::int64_t wrs, std::int64_t t0, std::int64_t t1, T* out, std::int64_t ors,
+                            std::int64_t ots, bool accumulate);
+
 template <class T>
 using MatmulSkipFn = void (*)(const T* A, std::int64_t B, std::int64_t n_in, const T* Wp, std::int64_t n_out,
                               T* S, std::int64_t ldS, std::int32_t* idx, T* val);
@@ -71,6 +98,8 @@ using SpikeAccumulate16Fn = void (*)(double* g, const std::uint16_t* u, const st
 template <class T>
 struct Kernels {
     MatmulSkipFn<T> matmul_skip;
+    SparseListsFn<T> sparse_lists;
+    SkipGemmFn<T> skip_gemm;
     LogisticRowFn logistic_row;  ///< float32 networks only
     LogisticRunFn logistic_run;  ///< exact enumeration, float64
     PhiloxFillFn philox_fill;

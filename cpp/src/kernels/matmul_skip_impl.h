@@ -1,9 +1,11 @@
-// Body of the zero-skipping product, compiled once per ISA (matmul_skip_<isa>.cpp).
+// Body of the zero-skipping products, compiled once per ISA (matmul_skip_<isa>.cpp).
 //
-// S = A W^T where most of A is zero (dropped units, sparse inputs): for each sample
-// the nonzero (j, a_j) are listed once, then for each kTile-wide column tile and each
-// KC-row slab of the packed weights (the slab stays in L1), the tile's accumulators
-// stay in registers while a_j * Wp[j, tile] is added for that sample's nonzeros.
+// out = A Wt where most of A is zero (dropped units, sparse inputs, dropped errors): for
+// each row of A the nonzero (k, a_k) are listed once (sparse_lists), then for each
+// kTile-wide column tile and each KC-row slab of the right-hand matrix (the slab stays in
+// L1), a row's accumulators stay in registers while a_k * Wt[k, tile] is added for that
+// row's nonzeros (skip_gemm). The sampler's forward pass, and the trainer's forward,
+// backward and weight-gradient products are all this one loop with different strides.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -18,73 +20,90 @@ namespace dropengine::detail {
 namespace {
 
 template <class T>
-inline void matmul_skip_body(const T* A, std::int64_t B, std::int64_t n_in, const T* Wp, std::int64_t n_out,
-                             T* S, std::int64_t ldS, std::int32_t* idx, T* val) {
-    constexpr std::int64_t TILE = kTile<T>;
+inline void sparse_lists_body(const T* A, std::int64_t rs, std::int64_t cs, std::int64_t r0, std::int64_t r1,
+                              std::int64_t n, std::int32_t* idx, T* val, std::int32_t* start) {
     constexpr std::int64_t KC = kSlabRows;
-    const std::int64_t nt = n_tiles<T>(n_out), nkb = (n_in + KC - 1) / KC;
-    // Nonzero lists, and for each (sample, slab) where its entries start.
-    std::int32_t* start = idx + B * n_in;  // B * (nkb + 1) more ints, allocated by the caller
-    for (std::int64_t s = 0; s < B; ++s) {
-        const T* a = A + s * n_in;
-        std::int32_t* is = idx + s * n_in;
-        T* vs = val + s * n_in;
+    const std::int64_t nkb = (n + KC - 1) / KC;
+    for (std::int64_t r = r0; r < r1; ++r) {
+        const T* a = A + r * rs;
+        std::int32_t* is = idx + r * n;
+        T* vs = val + r * n;
+        std::int32_t* st = start + r * (nkb + 1);
         std::int32_t k = 0;
-        std::int32_t* st = start + s * (nkb + 1);
         for (std::int64_t kb = 0; kb < nkb; ++kb) {
             st[kb] = k;
-            const std::int64_t j1 = std::min(n_in, (kb + 1) * KC);
+            const std::int64_t j1 = std::min(n, (kb + 1) * KC);
+            // Branch-free: whether an entry is zero is random, a branch would mispredict.
             for (std::int64_t j = kb * KC; j < j1; ++j) {
+                const T v = a[j * cs];
                 is[k] = static_cast<std::int32_t>(j);
-                vs[k] = a[j];
-                k += (a[j] != T(0));
+                vs[k] = v;
+                k += (v != T(0));
             }
         }
         st[nkb] = k;
     }
+}
+
+template <class T>
+inline void skip_gemm_body(const SparseRows<T>& A, std::int64_t r0, std::int64_t r1, const T* Wt, std::int64_t wts,
+                           std::int64_t wrs, std::int64_t t0, std::int64_t t1, T* out, std::int64_t ors,
+                           std::int64_t ots, bool accumulate) {
+    constexpr std::int64_t KC = kSlabRows;
+    const std::int64_t nkb = (A.n + KC - 1) / KC;
     // GCC vector extensions: 8 vectors of 64 bytes hold one tile's accumulators in
     // registers (8 zmm with AVX-512, 16 ymm with AVX2, 32 xmm portable). They are
     // eight named variables on purpose: as an array V a[8] (with unrolled loops or
     // lambdas) GCC 12 keeps them on the stack and the kernel runs 5x slower.
     typedef T V __attribute__((vector_size(64)));
-    constexpr int NV = static_cast<int>(TILE * sizeof(T) / 64);
-    static_assert(NV == 8, "tile is 8 vectors");
-    for (std::int64_t t = 0; t < nt; ++t) {
-        const T* Wt = Wp + t * n_in * TILE;
+    constexpr std::int64_t E = 64 / sizeof(T);  // elements per vector
+    static_assert(kTile<T> == 8 * E, "tile is 8 vectors");
+    for (std::int64_t t = t0; t < t1; ++t) {
+        const T* Wtt = Wt + t * wts;
         for (std::int64_t kb = 0; kb < nkb; ++kb) {
-            for (std::int64_t s = 0; s < B; ++s) {
-                const std::int32_t* st = start + s * (nkb + 1);
-                const std::int32_t* is = idx + s * n_in;
-                const T* vs = val + s * n_in;
-                T* out = S + s * ldS + t * TILE;
+            for (std::int64_t r = r0; r < r1; ++r) {
+                const std::int32_t* st = A.start + r * (nkb + 1);
+                const std::int32_t* is = A.idx + r * A.n;
+                const T* vs = A.val + r * A.n;
+                T* o = out + r * ors + t * ots;
                 V a0, a1, a2, a3, a4, a5, a6, a7;
-                if (kb == 0) {
+                if (kb == 0 && !accumulate) {
                     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = V{};
                 } else {
-                    std::memcpy(&a0, out, 64); std::memcpy(&a1, out + 1 * 64 / sizeof(T), 64);
-                    std::memcpy(&a2, out + 2 * 64 / sizeof(T), 64); std::memcpy(&a3, out + 3 * 64 / sizeof(T), 64);
-                    std::memcpy(&a4, out + 4 * 64 / sizeof(T), 64); std::memcpy(&a5, out + 5 * 64 / sizeof(T), 64);
-                    std::memcpy(&a6, out + 6 * 64 / sizeof(T), 64); std::memcpy(&a7, out + 7 * 64 / sizeof(T), 64);
+                    std::memcpy(&a0, o, 64); std::memcpy(&a1, o + 1 * E, 64);
+                    std::memcpy(&a2, o + 2 * E, 64); std::memcpy(&a3, o + 3 * E, 64);
+                    std::memcpy(&a4, o + 4 * E, 64); std::memcpy(&a5, o + 5 * E, 64);
+                    std::memcpy(&a6, o + 6 * E, 64); std::memcpy(&a7, o + 7 * E, 64);
                 }
                 const std::int32_t k1 = st[kb + 1];
                 for (std::int32_t k = st[kb]; k < k1; ++k) {
                     const T v = vs[k];
-                    const T* w = Wt + static_cast<std::int64_t>(is[k]) * TILE;
+                    const T* w = Wtt + static_cast<std::int64_t>(is[k]) * wrs;
                     V w0, w1, w2, w3, w4, w5, w6, w7;
-                    std::memcpy(&w0, w, 64); std::memcpy(&w1, w + 1 * 64 / sizeof(T), 64);
-                    std::memcpy(&w2, w + 2 * 64 / sizeof(T), 64); std::memcpy(&w3, w + 3 * 64 / sizeof(T), 64);
-                    std::memcpy(&w4, w + 4 * 64 / sizeof(T), 64); std::memcpy(&w5, w + 5 * 64 / sizeof(T), 64);
-                    std::memcpy(&w6, w + 6 * 64 / sizeof(T), 64); std::memcpy(&w7, w + 7 * 64 / sizeof(T), 64);
+                    std::memcpy(&w0, w, 64); std::memcpy(&w1, w + 1 * E, 64);
+                    std::memcpy(&w2, w + 2 * E, 64); std::memcpy(&w3, w + 3 * E, 64);
+                    std::memcpy(&w4, w + 4 * E, 64); std::memcpy(&w5, w + 5 * E, 64);
+                    std::memcpy(&w6, w + 6 * E, 64); std::memcpy(&w7, w + 7 * E, 64);
                     a0 += v * w0; a1 += v * w1; a2 += v * w2; a3 += v * w3;
                     a4 += v * w4; a5 += v * w5; a6 += v * w6; a7 += v * w7;
                 }
-                std::memcpy(out, &a0, 64); std::memcpy(out + 1 * 64 / sizeof(T), &a1, 64);
-                std::memcpy(out + 2 * 64 / sizeof(T), &a2, 64); std::memcpy(out + 3 * 64 / sizeof(T), &a3, 64);
-                std::memcpy(out + 4 * 64 / sizeof(T), &a4, 64); std::memcpy(out + 5 * 64 / sizeof(T), &a5, 64);
-                std::memcpy(out + 6 * 64 / sizeof(T), &a6, 64); std::memcpy(out + 7 * 64 / sizeof(T), &a7, 64);
+                std::memcpy(o, &a0, 64); std::memcpy(o + 1 * E, &a1, 64);
+                std::memcpy(o + 2 * E, &a2, 64); std::memcpy(o + 3 * E, &a3, 64);
+                std::memcpy(o + 4 * E, &a4, 64); std::memcpy(o + 5 * E, &a5, 64);
+                std::memcpy(o + 6 * E, &a6, 64); std::memcpy(o + 7 * E, &a7, 64);
             }
         }
     }
+}
+
+template <class T>
+inline void matmul_skip_body(const T* A, std::int64_t B, std::int64_t n_in, const T* Wp, std::int64_t n_out,
+                             T* S, std::int64_t ldS, std::int32_t* idx, T* val) {
+    // The caller's scratch: B * n_in ints of indices, then B * (n_slabs + 1) slab starts.
+    std::int32_t* start = idx + B * n_in;
+    sparse_lists_body<T>(A, n_in, 1, 0, B, n_in, idx, val, start);
+    const SparseRows<T> rows{idx, val, start, n_in};
+    skip_gemm_body<T>(rows, 0, B, Wp, n_in * kTile<T>, kTile<T>, 0, n_tiles<T>(n_out), S, ldS, kTile<T>, false);
 }
 
 }  // namespace

@@ -1,0 +1,93 @@
+// The trainer's state and passes, shared by train.cpp (driver, data order, state),
+// train_step.cpp (forward and backward over one minibatch) and train_update.cpp
+// (SGD update, max-norm, weight layouts).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "dropengine/rng_streams.h"
+#include "dropengine/train.h"
+#include "kernels/kernels.h"
+
+namespace dropengine::detail {
+
+/// Row stride of a (rows x n) buffer that the skip products read or write as whole tiles.
+template <class T>
+inline std::int64_t padded(std::int64_t n) { return n_tiles<T>(n) * kTile<T>; }
+
+/// One layer of the network being trained, with its minibatch buffers.
+template <class T>
+struct TrainLayer {
+    std::int64_t n_out = 0, n_in = 0;
+    std::int64_t ldo = 0, ldi = 0;  ///< padded(n_out), padded(n_in)
+    Transfer f;
+    bool has_bias = false;
+    // Weights: the packed W^T of kernels.h is the master copy (forward product and the
+    // weight gradient are computed in it); Wr is W row-major (row stride ldi) for the
+    // backward product and connection gates, refreshed after every update.
+    std::vector<T> Wp, Vp, gWp;
+    std::vector<T> Wr;
+    bool need_Wr = false;
+    std::vector<T> b, vb, gb;
+    // Gate of this layer's inputs: keep or dropin thresholds (1, n_in or n_out * n_in).
+    std::vector<std::uint64_t> thr;
+    bool gated = false;
+    /// How the error signal crosses this layer's units (hidden layers): see train.h.
+    double back = kBackprop;
+    // Minibatch buffers: gated inputs A (B x n_in), where the input passes its value
+    // (1) or is replaced by a constant (0: dropped or dropped in), sums S, outputs O and
+    // errors D = dE/dS (B x ldo; D's padding stays zero: it is read as whole tiles).
+    std::vector<T> A;
+    std::vector<std::uint8_t> pass;
+    std::vector<T> S, O, D;
+};
+
+}  // namespace dropengine::detail
+
+namespace dropengine {
+
+template <class T>
+struct Trainer<T>::Impl {
+    using Layer = detail::TrainLayer<T>;
+    std::vector<Layer> L;
+    Gate gate;
+    TrainOptions opt;
+    int threads = 1;
+    const detail::Kernels<T>& k;
+    std::int64_t B = 0;  ///< rows of the minibatch buffers
+    TrainPosition pos;
+    std::vector<std::int64_t> perm;
+    std::int64_t perm_epoch = -1, perm_n = -1;
+    // Scratch shared by the layers: nonzero lists, backward product, per-thread Philox
+    // words, connection-gate gradient rows, per-example loss and error.
+    std::vector<std::int32_t> idx, start;
+    std::vector<T> val, G, gr;
+    std::vector<std::vector<std::uint32_t>> words;
+    std::vector<double> loss;
+    std::vector<std::uint8_t> wrong;
+
+    Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o);
+    void reserve(std::int64_t rows);
+    const std::vector<std::int64_t>& epoch_order(std::int64_t n);
+
+    // train_step.cpp
+    /// Forward and backward over rows[0..nb) of the data; leaves gWp, gb of every layer
+    /// holding the minibatch mean gradient, and loss / wrong per row.
+    void step(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb, std::uint64_t step);
+    void forward(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb, std::uint64_t step);
+    void top_errors(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb);
+    void backward(std::int64_t nb, std::uint64_t step);
+    void connection_forward(std::size_t h, std::int64_t nb, std::uint64_t step);
+    void connection_backward(std::size_t h, std::int64_t nb, std::uint64_t step, bool data_grad);
+    /// Philox words of connections i * n_in .. i * n_in + n_in - 1 of layer h for row b.
+    const std::uint32_t* connection_words(std::size_t h, std::uint64_t step, std::int64_t b, std::int64_t i,
+                                          std::vector<std::uint32_t>& buf) const;
+
+    // train_update.cpp
+    void update(double eta);
+    void refresh_rows(Layer& l);
+    void unpack(const std::vector<T>& packed, const Layer& l, T* W) const;
+    void pack(const T* W, const Layer& l, std::vector<T>& packed) const;
+};
+
+}  // namespace dropengine

@@ -1,0 +1,363 @@
+// Forward and backward pass over one minibatch (Eq. 166, 172-175; Section 10.2).
+//
+// Unit dropout, dropin and no gate: the three products of a step are the zero-skipping
+// kernel with different strides, so dropped units cost nothing in any of them:
+//   forward     S[b, :]  = sum over the nonzero A[b, j] of A[b, j] W[:, j]   (packed W^T)
+//   backward    G[b, :]  = sum over the nonzero D[b, i] of D[b, i] W[i, :]   (row-major W)
+//   gradient    gW[:, j] = sum over the nonzero A[b, j] of A[b, j] D[b, :]   (into packed form)
+// Connection dropout gates each (row, connection) with its own Philox word, regenerated
+// in the backward pass rather than stored.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "train_detail.h"
+
+namespace dropengine {
+namespace {
+
+constexpr double kTwo32 = 4294967296.0;
+
+/// sigma'(S) from S and O = f(S) (softmax is only an output layer and never reaches here).
+template <class T>
+inline double derivative(const Transfer& f, T S, T O) {
+    const double s = static_cast<double>(S), o = static_cast<double>(O);
+    switch (f.kind) {
+        case TransferKind::Linear: return 1.0;
+        case TransferKind::Logistic: return f.lam * o * (1.0 - o);
+        case TransferKind::Tanh: return f.lam * (1.0 - o * o);
+        case TransferKind::ReLU: return s <= f.threshold ? 0.0 : f.slope;
+        case TransferKind::Softplus: return 1.0 / (1.0 + std::exp(-f.lam * s));
+        case TransferKind::Softmax: return 1.0;
+    }
+    return 1.0;
+}
+
+/// log O_i of the output layer, computed from S in float64 so the loss stays finite
+/// when O rounds to 0 or 1.
+inline void log_outputs(const Transfer& f, const double* S, double* logO, double* logOc, std::int64_t n) {
+    if (f.kind == TransferKind::Softmax) {
+        double mx = -std::numeric_limits<double>::infinity();
+        for (std::int64_t i = 0; i < n; ++i) mx = std::max(mx, f.lam * S[i]);
+        double z = 0;
+        for (std::int64_t i = 0; i < n; ++i) z += std::exp(f.lam * S[i] - mx);
+        const double lz = mx + std::log(z);
+        for (std::int64_t i = 0; i < n; ++i) logO[i] = f.lam * S[i] - lz;
+        return;
+    }
+    // Logistic: O = 1 / (1 + c e^{-lam S}), so log O = -log(1 + e^x) and
+    // log(1 - O) = x - log(1 + e^x) with x = log c - lam S.
+    const double lc = std::log(f.c);
+    for (std::int64_t i = 0; i < n; ++i) {
+        const double x = lc - f.lam * S[i];
+        const double sp = std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
+        logO[i] = -sp;
+        logOc[i] = x - sp;
+    }
+}
+
+}  // namespace
+
+template <class T>
+void Trainer<T>::Impl::step(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb, std::uint64_t s) {
+    forward(data, rows, nb, s);
+    top_errors(data, rows, nb);
+    backward(nb, s);
+}
+
+template <class T>
+const std::uint32_t* Trainer<T>::Impl::connection_words(std::size_t h, std::uint64_t s, std::int64_t b,
+                                                        std::int64_t i, std::vector<std::uint32_t>& buf) const {
+    const Layer& l = L[h];
+    const std::int64_t e0 = i * l.n_in, blk0 = e0 / 4, nblk = (e0 + l.n_in + 3) / 4 - blk0;
+    buf.resize(static_cast<std::size_t>(4 * ((nblk + 15) / 16 * 16)));
+    const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], Stream::TrainConnectionGate,
+                                         static_cast<std::uint32_t>(h), s, static_cast<std::uint64_t>(b));
+    k.philox_fill(static_cast<std::uint32_t>(blk0), nblk, site.c1, site.c2, site.c3, site.k0, site.k1, buf.data());
+    return buf.data() + (e0 - 4 * blk0);
+}
+
+template <class T>
+void Trainer<T>::Impl::forward(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb,
+                               std::uint64_t s) {
+    constexpr std::int64_t TILE = detail::kTile<T>;
+    for (std::size_t h = 0; h < L.size(); ++h) {
+        Layer& l = L[h];
+        const std::int64_t ni = l.n_in, no = l.n_out;
+        const bool units = l.gated && (gate.kind == GateKind::Units || gate.kind == GateKind::Dropin);
+        // 1. Gated inputs (Eq. 166): dropout zeroes a unit, dropin sets it to 1 (Section 11.6).
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (std::int64_t b = 0; b < nb; ++b) {
+            T* a = l.A.data() + b * ni;
+            std::uint8_t* ps = l.pass.data() + b * ni;
+            const T* in = h == 0 ? data.X + rows[b] * ni : L[h - 1].O.data() + b * L[h - 1].ldo;
+            std::copy(in, in + ni, a);
+            std::fill(ps, ps + ni, std::uint8_t{1});
+            if (!units) continue;
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            auto& w = words[static_cast<std::size_t>(tid)];
+            w.resize(static_cast<std::size_t>(4 * ((ni + 3) / 4 + 16)));
+            const bool dropin = gate.kind == GateKind::Dropin;
+            const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], dropin ? Stream::TrainDropin : Stream::TrainUnitGate,
+                                                 static_cast<std::uint32_t>(h), s, static_cast<std::uint64_t>(b));
+            k.philox_fill(0, (ni + 3) / 4, site.c1, site.c2, site.c3, site.k0, site.k1, w.data());
+            const bool one = l.thr.size() == 1;
+            for (std::int64_t j = 0; j < ni; ++j) {
+                const bool hit = w[static_cast<std::size_t>(j)] < l.thr[one ? 0 : static_cast<std::size_t>(j)];
+                // Branch-free: keep decisions are random.
+                const bool passes = dropin ? !hit : hit;
+                ps[j] = static_cast<std::uint8_t>(passes);
+                a[j] = passes ? a[j] : (dropin ? T(1) : T(0));
+            }
+        }
+        // 2. Sums S = W a (+ b).
+        if (gate.kind == GateKind::Connections) {
+            connection_forward(h, nb, s);
+        } else {
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (std::int64_t b = 0; b < nb; ++b)
+                k.sparse_lists(l.A.data(), ni, 1, b, b + 1, ni, idx.data(), val.data(), start.data());
+            const detail::SparseRows<T> A{idx.data(), val.data(), start.data(), ni};
+            const std::int64_t nt = detail::n_tiles<T>(no), rc = 16, nrc = (nb + rc - 1) / rc;
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (std::int64_t item = 0; item < nt * nrc; ++item) {
+                const std::int64_t t = item / nrc, r0 = (item % nrc) * rc, r1 = std::min(nb, r0 + rc);
+                k.skip_gemm(A, r0, r1, l.Wp.data(), ni * TILE, TILE, t, t + 1, l.S.data(), l.ldo, TILE, false);
+            }
+        }
+        // 3. Outputs O = f(S).
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (std::int64_t b = 0; b < nb; ++b) {
+            T* Sr = l.S.data() + b * l.ldo;
+            if (l.has_bias)
+                for (std::int64_t i = 0; i < no; ++i) Sr[i] += l.b[static_cast<std::size_t>(i)];
+            apply_transfer<T>(l.f, Sr, l.O.data() + b * l.ldo, nullptr, nullptr, nullptr, no);
+        }
+    }
+}
+
+template <class T>
+void Trainer<T>::Impl::top_errors(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb) {
+    Layer& l = L.back();
+    const std::int64_t no = l.n_out;
+    const double inv = 1.0 / static_cast<double>(nb);  // the gradient is the minibatch mean
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::int64_t b = 0; b < nb; ++b) {
+        const T* Sr = l.S.data() + b * l.ldo;
+        const T* O = l.O.data() + b * l.ldo;
+        T* D = l.D.data() + b * l.ldo;
+        std::vector<double> t(static_cast<std::size_t>(no), 0.0), S(static_cast<std::size_t>(no)),
+            lo(static_cast<std::size_t>(no)), loc(static_cast<std::size_t>(no));
+        const std::int64_t r = rows[b];
+        if (data.labels) {
+            t[static_cast<std::size_t>(data.labels[r])] = 1.0;
+        } else {
+            for (std::int64_t i = 0; i < no; ++i) t[static_cast<std::size_t>(i)] = static_cast<double>(data.targets[r * no + i]);
+        }
+        for (std::int64_t i = 0; i < no; ++i) S[static_cast<std::size_t>(i)] = static_cast<double>(Sr[i]);
+        double E = 0;
+        if (opt.loss == Loss::Squared) {
+            // (1/2) sum (t - O)^2 (Eq. 55); dE/dS through the transfer's Jacobian.
+            std::vector<double> g(static_cast<std::size_t>(no));
+            double gO = 0;
+            for (std::int64_t i = 0; i < no; ++i) {
+                const double e = static_cast<double>(O[i]) - t[static_cast<std::size_t>(i)];
+                g[static_cast<std::size_t>(i)] = e;
+                gO += e * static_cast<double>(O[i]);
+                E += 0.5 * e * e;
+            }
+            for (std::int64_t i = 0; i < no; ++i) {
+                const double d = l.f.kind == TransferKind::Softmax
+                                     ? l.f.lam * static_cast<double>(O[i]) * (g[static_cast<std::size_t>(i)] - gO)
+                                     : g[static_cast<std::size_t>(i)] * derivative(l.f, Sr[i], O[i]);
+                D[i] = static_cast<T>(d * inv);
+            }
+        } else {
+            // Relative entropy (Eq. 156) for logistic outputs, cross entropy for softmax:
+            // both give dE/dS = lam (O - t) (Eq. 174).
+            log_outputs(l.f, S.data(), lo.data(), loc.data(), no);
+            for (std::int64_t i = 0; i < no; ++i) {
+                const double ti = t[static_cast<std::size_t>(i)];
+                if (ti != 0) E -= ti * lo[static_cast<std::size_t>(i)];
+                if (opt.loss == Loss::RelativeEntropy && ti != 1) E -= (1 - ti) * loc[static_cast<std::size_t>(i)];
+                D[i] = static_cast<T>(l.f.lam * (static_cast<double>(O[i]) - ti) * inv);
+            }
+        }
+        std::fill(D + no, D + l.ldo, T(0));
+        loss[static_cast<std::size_t>(b)] = E;
+        const auto am = [no](auto get) {
+            std::int64_t best = 0;
+            for (std::int64_t i = 1; i < no; ++i)
+                if (get(i) > get(best)) best = i;
+            return best;
+        };
+        const std::int64_t guess = am([&](std::int64_t i) { return static_cast<double>(O[i]); });
+        const std::int64_t want = am([&](std::int64_t i) { return t[static_cast<std::size_t>(i)]; });
+        wrong[static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(guess != want);
+    }
+}
+
+template <class T>
+void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s) {
+    constexpr std::int64_t TILE = detail::kTile<T>;
+    for (std::size_t hh = L.size(); hh-- > 0;) {
+        Layer& l = L[hh];
+        const std::int64_t ni = l.n_in, no = l.n_out;
+        // Bias gradient: sum over the minibatch, in row order.
+        std::fill(l.gb.begin(), l.gb.end(), T(0));
+        for (std::int64_t b = 0; b < nb; ++b)
+            for (std::int64_t i = 0; i < no; ++i) l.gb[static_cast<std::size_t>(i)] += l.D[static_cast<std::size_t>(b * l.ldo + i)];
+        if (gate.kind == GateKind::Connections) {
+            connection_backward(hh, nb, s, hh > 0);
+        } else {
+            // Weight gradient (Eq. 172, 175): lists run down the columns of A.
+            const std::int64_t nbl = nb;
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (std::int64_t j = 0; j < ni; ++j)
+                k.sparse_lists(l.A.data(), 1, ni, j, j + 1, nbl, idx.data(), val.data(), start.data());
+            const detail::SparseRows<T> At{idx.data(), val.data(), start.data(), nbl};
+            const std::int64_t nt = detail::n_tiles<T>(no), rc = 64, nrc = (ni + rc - 1) / rc;
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (std::int64_t item = 0; item < nt * nrc; ++item) {
+                const std::int64_t t = item / nrc, r0 = (item % nrc) * rc, r1 = std::min(ni, r0 + rc);
+                k.skip_gemm(At, r0, r1, l.D.data(), TILE, l.ldo, t, t + 1, l.gWp.data(), TILE, ni * TILE, false);
+            }
+            if (hh == 0) break;
+            // Error signal reaching the layer below (Eq. 173), before its derivative.
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (std::int64_t b = 0; b < nb; ++b)
+                k.sparse_lists(l.D.data(), l.ldo, 1, b, b + 1, no, idx.data(), val.data(), start.data());
+            const detail::SparseRows<T> D{idx.data(), val.data(), start.data(), no};
+            const std::int64_t nti = detail::n_tiles<T>(ni), rb = 16, nrb = (nb + rb - 1) / rb;
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (std::int64_t item = 0; item < nti * nrb; ++item) {
+                const std::int64_t t = item / nrb, r0 = (item % nrb) * rb, r1 = std::min(nb, r0 + rb);
+                k.skip_gemm(D, r0, r1, l.Wr.data(), TILE, l.ldi, t, t + 1, G.data(), l.ldi, TILE, false);
+            }
+        }
+        if (hh == 0) break;
+        // Through the units of the layer below: the gate (delta, Eq. 173), then sigma'(S)
+        // (backpropagation) or a coin (backpercolation, Section 10.2).
+        Layer& u = L[hh - 1];
+        const double mode = u.back;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (std::int64_t b = 0; b < nb; ++b) {
+            const T* g = G.data() + b * l.ldi;
+            const std::uint8_t* ps = l.pass.data() + b * ni;
+            const T* S = u.S.data() + b * u.ldo;
+            const T* O = u.O.data() + b * u.ldo;
+            T* D = u.D.data() + b * u.ldo;
+            if (mode == kBackprop) {
+                for (std::int64_t j = 0; j < ni; ++j)
+                    D[j] = ps[j] ? static_cast<T>(static_cast<double>(g[j]) * derivative(u.f, S[j], O[j])) : T(0);
+            } else {
+                int tid = 0;
+#ifdef _OPENMP
+                tid = omp_get_thread_num();
+#endif
+                auto& w = words[static_cast<std::size_t>(tid)];
+                w.resize(static_cast<std::size_t>(4 * ((ni + 3) / 4 + 16)));
+                const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], Stream::Backpercolation,
+                                                     static_cast<std::uint32_t>(hh - 1), s, static_cast<std::uint64_t>(b));
+                k.philox_fill(0, (ni + 3) / 4, site.c1, site.c2, site.c3, site.k0, site.k1, w.data());
+                for (std::int64_t j = 0; j < ni; ++j) {
+                    const double p = mode == kBackpercolation ? derivative(u.f, S[j], O[j]) : mode;
+                    // The signal passes whole with probability p: word < p 2^32.
+                    const bool on = ps[j] && static_cast<double>(w[static_cast<std::size_t>(j)]) < p * kTwo32;
+                    D[j] = on ? g[j] : T(0);
+                }
+            }
+            std::fill(D + ni, D + u.ldo, T(0));
+        }
+    }
+}
+
+template <class T>
+void Trainer<T>::Impl::connection_forward(std::size_t h, std::int64_t nb, std::uint64_t s) {
+    Layer& l = L[h];
+    const std::int64_t ni = l.n_in, no = l.n_out;
+    const bool one = l.thr.size() == 1;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::int64_t b = 0; b < nb; ++b) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        auto& buf = words[static_cast<std::size_t>(tid)];
+        const T* a = l.A.data() + b * ni;
+        T* Sr = l.S.data() + b * l.ldo;
+        for (std::int64_t i = 0; i < no; ++i) {
+            const T* W = l.Wr.data() + i * l.ldi;
+            if (!l.gated) {
+                T acc = 0;
+                for (std::int64_t j = 0; j < ni; ++j) acc += W[j] * a[j];
+                Sr[i] = acc;
+                continue;
+            }
+            const std::uint32_t* w = connection_words(h, s, b, i, buf);
+            Sr[i] = one ? k.gated_dot(W, a, w, l.thr[0], ni)
+                        : k.gated_dot_each(W, a, w, l.thr.data() + i * ni, ni);
+        }
+    }
+}
+
+template <class T>
+void Trainer<T>::Impl::connection_backward(std::size_t h, std::int64_t nb, std::uint64_t s, bool data_grad) {
+    Layer& l = L[h];
+    const std::int64_t ni = l.n_in, no = l.n_out;
+    const bool one = l.thr.size() == 1;
+    const auto kept = [&](const std::uint32_t* w, std::int64_t i, std::int64_t j) {
+        return !l.gated || w[j] < l.thr[one ? 0 : static_cast<std::size_t>(i * ni + j)];
+    };
+    // Weight gradient rows i (Eq. 172, 175 with the connection's own delta), each summed
+    // over the minibatch in row order.
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::int64_t i = 0; i < no; ++i) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        auto& buf = words[static_cast<std::size_t>(tid)];
+        T* g = gr.data() + i * ni;
+        std::fill(g, g + ni, T(0));
+        for (std::int64_t b = 0; b < nb; ++b) {
+            const T d = l.D[static_cast<std::size_t>(b * l.ldo + i)];
+            if (d == T(0)) continue;
+            const std::uint32_t* w = l.gated ? connection_words(h, s, b, i, buf) : nullptr;
+            const T* a = l.A.data() + b * ni;
+            for (std::int64_t j = 0; j < ni; ++j) g[j] += kept(w, i, j) ? d * a[j] : T(0);
+        }
+    }
+    pack(gr.data(), l, l.gWp);
+    if (!data_grad) return;
+    // Error signal to the layer below: G[b, j] = sum_i delta_ij w_ij D[b, i].
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::int64_t b = 0; b < nb; ++b) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        auto& buf = words[static_cast<std::size_t>(tid)];
+        T* g = G.data() + b * l.ldi;
+        std::fill(g, g + l.ldi, T(0));
+        for (std::int64_t i = 0; i < no; ++i) {
+            const T d = l.D[static_cast<std::size_t>(b * l.ldo + i)];
+            if (d == T(0)) continue;
+            const std::uint32_t* w = l.gated ? connection_words(h, s, b, i, buf) : nullptr;
+            const T* W = l.Wr.data() + i * l.ldi;
+            for (std::int64_t j = 0; j < ni; ++j) g[j] += kept(w, i, j) ? d * W[j] : T(0);
+        }
+    }
+}
+
+template struct Trainer<float>::Impl;
+template struct Trainer<double>::Impl;
+
+}  // namespace dropengine

@@ -1,0 +1,7 @@
+"""Training dropout networks (Sections 10.2 and 11): `Trainer`, `train`, the
+measurements taken during training, and the check of the regularisation that dropout
+adds to the ensemble gradient (Eq. 164, 179-182)."""
+from .probes import measure
+from .trainer import LOSSES, Trainer, train
+
+__all__ = ["Trainer", "train", "measure", "LOSSES"]
