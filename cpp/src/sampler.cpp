@@ -60,7 +60,7 @@ void add_squares(const T* __restrict O, const T* __restrict S, const double* __r
 /// Per-layer data prepared once per call.
 template <class T>
 struct LayerPlan {
-    std::vector<T> Wp;                  // packed W^T (unit dropout, dropin, none)
+    detail::AlignedVector<T> Wp;        // packed W^T (unit dropout, dropin, none)
     std::vector<std::uint64_t> thr;     // per element keep / dropin thresholds (or 1 value)
     std::uint64_t bias_thr = std::uint64_t{1} << 32;
     bool gated = false;                 // draws needed for this layer's gate
@@ -72,8 +72,8 @@ struct LayerPlan {
 /// Scratch of one thread.
 template <class T>
 struct Workspace {
-    std::vector<T> act, S;
-    std::vector<std::vector<T>> O;  // per layer, B x n_out
+    detail::AlignedVector<T> act, S;
+    std::vector<detail::AlignedVector<T>> O;  // per layer, B x n_out
     std::vector<double> logO, logOc, dO;
     std::vector<std::int32_t> idx;
     std::vector<T> val;

@@ -79,7 +79,7 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
         if (v.b) std::copy(v.b, v.b + v.n_out, l.b.begin());
         l.vb.assign(l.b.size(), T(0));
         l.gb.assign(l.b.size(), T(0));
-        l.need_Wr = h > 0 || gate.kind == GateKind::Connections;
+        l.need_Wr = gate.kind == GateKind::Connections;
         if (l.need_Wr) l.Wr.assign(static_cast<std::size_t>(l.n_out * l.ldi), T(0));
         if (gate.kind != GateKind::None) {
             for (double p : gate.p[h]) l.thr.push_back(keep_threshold(p));
@@ -195,8 +195,7 @@ TrainProgress Trainer<T>::run(const TrainData<T>& data, double eta, std::int64_t
             return pr;
         }
         const std::int64_t r0 = m.pos.batch * Bs, nb = std::min(Bs, data.n - r0);
-        m.step(data, order.data() + r0, nb, static_cast<std::uint64_t>(m.pos.step));
-        m.update(eta);
+        m.step(data, order.data() + r0, nb, static_cast<std::uint64_t>(m.pos.step), eta);
         for (std::int64_t r = 0; r < nb; ++r) {
             pr.loss_sum += m.loss[static_cast<std::size_t>(r)];
             pr.errors += m.wrong[static_cast<std::size_t>(r)];
@@ -223,7 +222,7 @@ double Trainer<T>::gradient(const TrainData<T>& data, std::int64_t step, std::ve
     m.reserve(data.n);
     std::vector<std::int64_t> rows(static_cast<std::size_t>(data.n));
     for (std::int64_t r = 0; r < data.n; ++r) rows[static_cast<std::size_t>(r)] = r;
-    m.step(data, rows.data(), data.n, static_cast<std::uint64_t>(step));
+    m.step(data, rows.data(), data.n, static_cast<std::uint64_t>(step), 0.0);
     gW.resize(m.L.size());
     gb.resize(m.L.size());
     for (std::size_t h = 0; h < m.L.size(); ++h) {

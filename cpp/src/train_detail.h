@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "aligned.h"
 #include "dropengine/rng_streams.h"
 #include "dropengine/train.h"
 #include "kernels/kernels.h"
@@ -25,8 +26,8 @@ struct TrainLayer {
     // Weights: the packed W^T of kernels.h is the master copy (forward product and the
     // weight gradient are computed in it); Wr is W row-major (row stride ldi) for the
     // backward product and connection gates, refreshed after every update.
-    std::vector<T> Wp, Vp, gWp;
-    std::vector<T> Wr;
+    AlignedVector<T> Wp, Vp, gWp;
+    AlignedVector<T> Wr;
     bool need_Wr = false;
     std::vector<T> b, vb, gb;
     // Gate of this layer's inputs: keep or dropin thresholds (1, n_in or n_out * n_in).
@@ -39,7 +40,7 @@ struct TrainLayer {
     // errors D = dE/dS (B x ldo; D's padding stays zero: it is read as whole tiles).
     std::vector<T> A;
     std::vector<std::uint8_t> pass;
-    std::vector<T> S, O, D;
+    AlignedVector<T> S, O, D;
 };
 
 }  // namespace dropengine::detail
@@ -61,7 +62,8 @@ struct Trainer<T>::Impl {
     // Scratch shared by the layers: nonzero lists, backward product, per-thread Philox
     // words, connection-gate gradient rows, per-example loss and error.
     std::vector<std::int32_t> idx, start;
-    std::vector<T> val, G, gr;
+    std::vector<T> val;
+    detail::AlignedVector<T> G, gr;
     std::vector<std::vector<std::uint32_t>> words;
     std::vector<double> loss;
     std::vector<std::uint8_t> wrong;
@@ -71,12 +73,13 @@ struct Trainer<T>::Impl {
     const std::vector<std::int64_t>& epoch_order(std::int64_t n);
 
     // train_step.cpp
-    /// Forward and backward over rows[0..nb) of the data; leaves gWp, gb of every layer
-    /// holding the minibatch mean gradient, and loss / wrong per row.
-    void step(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb, std::uint64_t step);
+    /// Forward and backward over rows[0..nb) of the data, leaving loss / wrong per row.
+    /// With eta > 0 every layer is updated as soon as its gradient is known (the SGD
+    /// step, below); with eta = 0 gWp, gb hold the minibatch mean gradient instead.
+    void step(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb, std::uint64_t step, double eta);
     void forward(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb, std::uint64_t step);
     void top_errors(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb);
-    void backward(std::int64_t nb, std::uint64_t step);
+    void backward(std::int64_t nb, std::uint64_t step, double eta);
     void connection_forward(std::size_t h, std::int64_t nb, std::uint64_t step);
     void connection_backward(std::size_t h, std::int64_t nb, std::uint64_t step, bool data_grad);
     /// Philox words of connections i * n_in .. i * n_in + n_in - 1 of layer h for row b.
@@ -84,10 +87,15 @@ struct Trainer<T>::Impl {
                                           std::vector<std::uint32_t>& buf) const;
 
     // train_update.cpp
-    void update(double eta);
+    /// The SGD step on the packed rows r0 <= j < r1 of tile t of layer l, right after
+    /// their gradient was computed (so it is still in cache): v = mu v - eta (g + decay w),
+    /// w += v; and the matching block of the row-major copy, unless max-norm is on.
+    void update_block(Layer& l, std::int64_t t, std::int64_t r0, std::int64_t r1, double eta);
+    /// The rest of the step on layer l: biases, max-norm and then the row-major copy.
+    void finish_update(Layer& l, double eta);
     void refresh_rows(Layer& l);
-    void unpack(const std::vector<T>& packed, const Layer& l, T* W) const;
-    void pack(const T* W, const Layer& l, std::vector<T>& packed) const;
+    void unpack(const detail::AlignedVector<T>& packed, const Layer& l, T* W) const;
+    void pack(const T* W, const Layer& l, detail::AlignedVector<T>& packed) const;
 };
 
 }  // namespace dropengine

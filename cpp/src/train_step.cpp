@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -63,10 +64,11 @@ inline void log_outputs(const Transfer& f, const double* S, double* logO, double
 }  // namespace
 
 template <class T>
-void Trainer<T>::Impl::step(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb, std::uint64_t s) {
+void Trainer<T>::Impl::step(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb, std::uint64_t s,
+                            double eta) {
     forward(data, rows, nb, s);
     top_errors(data, rows, nb);
-    backward(nb, s);
+    backward(nb, s, eta);
 }
 
 template <class T>
@@ -108,13 +110,23 @@ void Trainer<T>::Impl::forward(const TrainData<T>& data, const std::int64_t* row
             const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], dropin ? Stream::TrainDropin : Stream::TrainUnitGate,
                                                  static_cast<std::uint32_t>(h), s, static_cast<std::uint64_t>(b));
             k.philox_fill(0, (ni + 3) / 4, site.c1, site.c2, site.c3, site.k0, site.k1, w.data());
-            const bool one = l.thr.size() == 1;
-            for (std::int64_t j = 0; j < ni; ++j) {
-                const bool hit = w[static_cast<std::size_t>(j)] < l.thr[one ? 0 : static_cast<std::size_t>(j)];
-                // Branch-free: keep decisions are random.
-                const bool passes = dropin ? !hit : hit;
-                ps[j] = static_cast<std::uint8_t>(passes);
-                a[j] = passes ? a[j] : (dropin ? T(1) : T(0));
+            // Branch-free loops: keep decisions are random, a branch would mispredict.
+            const std::uint32_t* wd = w.data();
+            if (!dropin && l.thr.size() == 1) {
+                const auto t = static_cast<std::uint32_t>(l.thr[0]);  // gated, so below 2^32
+                for (std::int64_t j = 0; j < ni; ++j) {
+                    const bool keep = wd[j] < t;
+                    ps[j] = static_cast<std::uint8_t>(keep);
+                    a[j] = keep ? a[j] : T(0);
+                }
+            } else {
+                const bool one = l.thr.size() == 1;
+                for (std::int64_t j = 0; j < ni; ++j) {
+                    const bool hit = wd[j] < l.thr[one ? 0 : static_cast<std::size_t>(j)];
+                    const bool passes = dropin ? !hit : hit;
+                    ps[j] = static_cast<std::uint8_t>(passes);
+                    a[j] = passes ? a[j] : (dropin ? T(1) : T(0));
+                }
             }
         }
         // 2. Sums S = W a (+ b).
@@ -125,7 +137,11 @@ void Trainer<T>::Impl::forward(const TrainData<T>& data, const std::int64_t* row
             for (std::int64_t b = 0; b < nb; ++b)
                 k.sparse_lists(l.A.data(), ni, 1, b, b + 1, ni, idx.data(), val.data(), start.data());
             const detail::SparseRows<T> A{idx.data(), val.data(), start.data(), ni};
-            const std::int64_t nt = detail::n_tiles<T>(no), rc = 16, nrc = (nb + rc - 1) / rc;
+            // Each work item streams one column tile of W through L1 slab by slab, for as
+            // many rows as possible: rows are split only when tiles alone cannot feed
+            // every thread.
+            const std::int64_t nt = detail::n_tiles<T>(no), nrc = std::max<std::int64_t>(1, (2 * threads + nt - 1) / nt),
+                               rc = (nb + nrc - 1) / nrc;
 #pragma omp parallel for num_threads(threads) schedule(static)
             for (std::int64_t item = 0; item < nt * nrc; ++item) {
                 const std::int64_t t = item / nrc, r0 = (item % nrc) * rc, r1 = std::min(nb, r0 + rc);
@@ -136,6 +152,13 @@ void Trainer<T>::Impl::forward(const TrainData<T>& data, const std::int64_t* row
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (std::int64_t b = 0; b < nb; ++b) {
             T* Sr = l.S.data() + b * l.ldo;
+            if constexpr (std::is_same_v<T, float>) {
+                if (l.f.kind == TransferKind::Logistic && l.f.c > 0) {
+                    k.logistic_bias(Sr, l.has_bias ? l.b.data() : nullptr, l.O.data() + b * l.ldo, no,
+                                    static_cast<float>(l.f.lam), static_cast<float>(std::log(l.f.c)));
+                    continue;
+                }
+            }
             if (l.has_bias)
                 for (std::int64_t i = 0; i < no; ++i) Sr[i] += l.b[static_cast<std::size_t>(i)];
             apply_transfer<T>(l.f, Sr, l.O.data() + b * l.ldo, nullptr, nullptr, nullptr, no);
@@ -205,7 +228,7 @@ void Trainer<T>::Impl::top_errors(const TrainData<T>& data, const std::int64_t* 
 }
 
 template <class T>
-void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s) {
+void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s, double eta) {
     constexpr std::int64_t TILE = detail::kTile<T>;
     for (std::size_t hh = L.size(); hh-- > 0;) {
         Layer& l = L[hh];
@@ -216,31 +239,38 @@ void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s) {
             for (std::int64_t i = 0; i < no; ++i) l.gb[static_cast<std::size_t>(i)] += l.D[static_cast<std::size_t>(b * l.ldo + i)];
         if (gate.kind == GateKind::Connections) {
             connection_backward(hh, nb, s, hh > 0);
+            if (eta > 0) {
+                const std::int64_t nt = detail::n_tiles<T>(no);
+#pragma omp parallel for num_threads(threads) schedule(static)
+                for (std::int64_t t = 0; t < nt; ++t) update_block(l, t, 0, ni, eta);
+                finish_update(l, eta);
+            }
         } else {
-            // Weight gradient (Eq. 172, 175): lists run down the columns of A.
-            const std::int64_t nbl = nb;
+            if (hh > 0) {
+                // Error signal reaching the layer below (Eq. 173), before its derivative;
+                // computed first, with the weights this step started from. Dot products
+                // against the packed weights: no row-major copy of W to keep current.
+                const std::int64_t J = 16, nj = (ni + J - 1) / J;
+#pragma omp parallel for num_threads(threads) schedule(static)
+                for (std::int64_t item = 0; item < nj; ++item) {
+                    const std::int64_t j0 = item * J, j1 = std::min(ni, j0 + J);
+                    k.dot_rows(l.D.data(), l.ldo, 0, nb, l.Wp.data(), ni, no, j0, j1, G.data(), l.ldi);
+                }
+            }
+            // Weight gradient (Eq. 172, 175): lists run down the columns of A. Each work
+            // item's block of the gradient is applied to the weights while in cache.
 #pragma omp parallel for num_threads(threads) schedule(static)
             for (std::int64_t j = 0; j < ni; ++j)
-                k.sparse_lists(l.A.data(), 1, ni, j, j + 1, nbl, idx.data(), val.data(), start.data());
-            const detail::SparseRows<T> At{idx.data(), val.data(), start.data(), nbl};
+                k.sparse_lists(l.A.data(), 1, ni, j, j + 1, nb, idx.data(), val.data(), start.data());
+            const detail::SparseRows<T> At{idx.data(), val.data(), start.data(), nb};
             const std::int64_t nt = detail::n_tiles<T>(no), rc = 64, nrc = (ni + rc - 1) / rc;
 #pragma omp parallel for num_threads(threads) schedule(static)
             for (std::int64_t item = 0; item < nt * nrc; ++item) {
                 const std::int64_t t = item / nrc, r0 = (item % nrc) * rc, r1 = std::min(ni, r0 + rc);
                 k.skip_gemm(At, r0, r1, l.D.data(), TILE, l.ldo, t, t + 1, l.gWp.data(), TILE, ni * TILE, false);
+                if (eta > 0) update_block(l, t, r0, r1, eta);
             }
-            if (hh == 0) break;
-            // Error signal reaching the layer below (Eq. 173), before its derivative.
-#pragma omp parallel for num_threads(threads) schedule(static)
-            for (std::int64_t b = 0; b < nb; ++b)
-                k.sparse_lists(l.D.data(), l.ldo, 1, b, b + 1, no, idx.data(), val.data(), start.data());
-            const detail::SparseRows<T> D{idx.data(), val.data(), start.data(), no};
-            const std::int64_t nti = detail::n_tiles<T>(ni), rb = 16, nrb = (nb + rb - 1) / rb;
-#pragma omp parallel for num_threads(threads) schedule(static)
-            for (std::int64_t item = 0; item < nti * nrb; ++item) {
-                const std::int64_t t = item / nrb, r0 = (item % nrb) * rb, r1 = std::min(nb, r0 + rb);
-                k.skip_gemm(D, r0, r1, l.Wr.data(), TILE, l.ldi, t, t + 1, G.data(), l.ldi, TILE, false);
-            }
+            if (eta > 0) finish_update(l, eta);
         }
         if (hh == 0) break;
         // Through the units of the layer below: the gate (delta, Eq. 173), then sigma'(S)
@@ -254,7 +284,10 @@ void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s) {
             const T* S = u.S.data() + b * u.ldo;
             const T* O = u.O.data() + b * u.ldo;
             T* D = u.D.data() + b * u.ldo;
-            if (mode == kBackprop) {
+            if (mode == kBackprop && u.f.kind == TransferKind::Logistic) {
+                const T lam = static_cast<T>(u.f.lam);
+                for (std::int64_t j = 0; j < ni; ++j) D[j] = ps[j] ? g[j] * (lam * O[j] * (T(1) - O[j])) : T(0);
+            } else if (mode == kBackprop) {
                 for (std::int64_t j = 0; j < ni; ++j)
                     D[j] = ps[j] ? static_cast<T>(static_cast<double>(g[j]) * derivative(u.f, S[j], O[j])) : T(0);
             } else {

@@ -277,6 +277,21 @@ class Trainer:
                 break
         return self.history
 
+    def run_batches(self, X, y, n_batches: int) -> dict:
+        """Runs at most `n_batches` minibatches of the current epoch (stopping at its end)
+        at the scheduled learning rate, without touching the history: a low-level step
+        for custom loops. Returns the core's progress (batches, examples, loss_sum,
+        errors, epoch_done, interrupted)."""
+        X, labels, targets = self._data(X, y)
+        n_batches = as_count(n_batches, "n_batches")
+        lr = self.learning_rate_at(self.epoch)
+        if not (np.isfinite(lr) and lr > 0):
+            raise ValueError(f"schedule: the learning rate at epoch {self.epoch} is {lr}; it must be > 0")
+        pr = self._core.run(X, labels, targets, lr, n_batches)
+        if pr["interrupted"]:
+            raise KeyboardInterrupt
+        return pr
+
     def error(self, X, y) -> float:
         """Classification error of the ensemble network (Eq. 167) on (X, y)."""
         return self._error(*self._data(X, y, "X", "y"))

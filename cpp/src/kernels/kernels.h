@@ -59,6 +59,25 @@ using MatmulSkipFn = void (*)(const T* A, std::int64_t B, std::int64_t n_in, con
 using LogisticRowFn = void (*)(const float* S, float* O, double* logO, double* logOc, double* dO, std::int64_t n,
                                float lam, float logc);
 
+/// Training's float32 logistic forward: S += b (b may be null), O = sigma(S) (Eq. 27).
+using LogisticBiasFn = void (*)(float* S, const float* b, float* O, std::int64_t n, float lam, float logc);
+
+/// G[b, j] = sum_i D[b, i] W[i, j] for b0 <= b < b1, j0 <= j < j1, from the packed W^T
+/// (Wp: n_tiles(n_out) tiles of n_in rows) and D (row stride ldd, zero past n_out);
+/// each entry summed in a fixed order (dot_rows_impl.h).
+template <class T>
+using DotRowsFn = void (*)(const T* D, std::int64_t ldd, std::int64_t b0, std::int64_t b1, const T* Wp,
+                           std::int64_t n_in, std::int64_t n_out, std::int64_t j0, std::int64_t j1, T* G,
+                           std::int64_t ldg);
+
+/// The trainer's SGD step with momentum (sgd_impl.h): v = mu v - lr (g + wd w); w += v.
+template <class T>
+using SgdMomentumFn = void (*)(T* W, T* V, const T* g, std::int64_t n, T mu, T lr, T wd);
+/// rows[c * ld + j] = tile[j * tile_width + c] for c < n_c, r0 <= j < r1 (sgd_impl.h).
+template <class T>
+using TileToRowsFn = void (*)(const T* tile, std::int64_t tile_width, std::int64_t r0, std::int64_t r1,
+                              std::int64_t n_c, T* rows, std::int64_t ld);
+
 /// Split-halves enumeration kernel (see logistic_run_impl.h): over B[0..n), sums
 /// out[0] = sum (O - shift), out[1] = sum (O - shift)^2, out[2] = sum log(1 + A B)
 /// with O = 1 / (1 + A B).
@@ -101,6 +120,10 @@ struct Kernels {
     SparseListsFn<T> sparse_lists;
     SkipGemmFn<T> skip_gemm;
     LogisticRowFn logistic_row;  ///< float32 networks only
+    LogisticBiasFn logistic_bias;  ///< float32 networks only
+    DotRowsFn<T> dot_rows;
+    SgdMomentumFn<T> sgd_momentum;
+    TileToRowsFn<T> tile_to_rows;
     LogisticRunFn logistic_run;  ///< exact enumeration, float64
     PhiloxFillFn philox_fill;
     GatedDotFn<T> gated_dot;

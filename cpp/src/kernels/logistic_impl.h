@@ -64,5 +64,21 @@ inline void logistic_row_body(const float* S, float* O, double* logO, double* lo
     }
 }
 
+/// Training's forward transfer: S += b (when b is given), O = 1 / (1 + c e^{-lam S}).
+inline void logistic_bias_body(float* S, const float* b, float* O, std::int64_t n, float lam, float logc) {
+    if (b) {
+#pragma omp simd
+        for (std::int64_t i = 0; i < n; ++i) S[i] += b[i];
+    }
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) {
+        const float z = lam * S[i] - logc;
+        const float az = z < 0 ? -z : z;
+        const float e = exp_nonpos(-az);
+        const float big = 1.0f / (1.0f + e), small = e * big;  // sigma(|z|), sigma(-|z|)
+        O[i] = z >= 0 ? big : small;
+    }
+}
+
 }  // namespace
 }  // namespace dropengine::detail

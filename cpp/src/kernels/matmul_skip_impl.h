@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <cstring>
 
+#ifndef DROPENGINE_KERNELS_H
 #include "kernels.h"
+#endif
 
 namespace dropengine::detail {
 // Internal linkage: every ISA's translation unit compiles its own copy of these bodies

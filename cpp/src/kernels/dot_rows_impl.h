@@ -1,0 +1,97 @@
+// Body of the trainer's backward product G = D W from the packed W^T (no row-major
+// copy of W needed), compiled once per ISA (matmul_skip_<isa>.cpp).
+//
+// G[b, j] = sum_i D[b, i] W[i, j] is a dot product of row b of D with column j of W,
+// and column j of W is row j of every packed tile: Wp[t][j][c] = W[t kTile + c, j].
+// A 4 x 4 block of (b, j) keeps 16 vector accumulators in registers, so each loaded
+// vector feeds four FMAs; the 16 horizontal sums come once per block.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#ifndef DROPENGINE_KERNELS_H
+#include "kernels.h"
+#endif
+
+namespace dropengine::detail {
+namespace {
+
+template <class T>
+inline T hsum(const T* v, int E) {
+    T s = 0;
+    for (int e = 0; e < E; ++e) s += v[e];
+    return s;
+}
+
+template <class T>
+inline void dot_rows_body(const T* D, std::int64_t ldd, std::int64_t b0, std::int64_t b1, const T* Wp,
+                          std::int64_t n_in, std::int64_t n_out, std::int64_t j0, std::int64_t j1, T* G,
+                          std::int64_t ldg) {
+    typedef T V __attribute__((vector_size(64)));
+    constexpr int E = 64 / sizeof(T);
+    constexpr std::int64_t TILE = kTile<T>;
+    const std::int64_t nt = n_tiles<T>(n_out);
+    // Vectors per tile that can hold nonzero D (D is zero past n_out).
+    auto nv = [&](std::int64_t t) {
+        const std::int64_t c = n_out - t * TILE;
+        return c >= TILE ? TILE / E : (c + E - 1) / E;
+    };
+    auto ld = [](const T* p) {
+        V v;
+        std::memcpy(&v, p, 64);
+        return v;
+    };
+    // One (b, j) entry the plain way: for the edges of the 4 x 4 blocking.
+    auto one = [&](std::int64_t b, std::int64_t j) {
+        V a{};
+        for (std::int64_t t = 0; t < nt; ++t)
+            for (std::int64_t v = 0; v < nv(t); ++v)
+                a += ld(D + b * ldd + t * TILE + v * E) * ld(Wp + (t * n_in + j) * TILE + v * E);
+        T lanes[E];
+        std::memcpy(lanes, &a, 64);
+        G[b * ldg + j] = hsum(lanes, E);
+    };
+    // j blocks outside: a block's 4 columns of W (4 rows of every tile) stay in L1 while
+    // all rows of D stream past from L2.
+    std::int64_t j = j0;
+    for (; j + 4 <= j1; j += 4) {
+        std::int64_t b = b0;
+        for (; b + 4 <= b1; b += 4) {
+            const T* d0 = D + b * ldd;
+            const T* d1 = d0 + ldd;
+            const T* d2 = d1 + ldd;
+            const T* d3 = d2 + ldd;
+            V a00{}, a01{}, a02{}, a03{}, a10{}, a11{}, a12{}, a13{};
+            V a20{}, a21{}, a22{}, a23{}, a30{}, a31{}, a32{}, a33{};
+            for (std::int64_t t = 0; t < nt; ++t) {
+                const T* w = Wp + (t * n_in + j) * TILE;
+                const std::int64_t o = t * TILE, n = nv(t);
+                for (std::int64_t v = 0; v < n; ++v) {
+                    const std::int64_t e = v * E;
+                    const V w0 = ld(w + e), w1 = ld(w + TILE + e), w2 = ld(w + 2 * TILE + e), w3 = ld(w + 3 * TILE + e);
+                    V x = ld(d0 + o + e);
+                    a00 += x * w0; a01 += x * w1; a02 += x * w2; a03 += x * w3;
+                    x = ld(d1 + o + e);
+                    a10 += x * w0; a11 += x * w1; a12 += x * w2; a13 += x * w3;
+                    x = ld(d2 + o + e);
+                    a20 += x * w0; a21 += x * w1; a22 += x * w2; a23 += x * w3;
+                    x = ld(d3 + o + e);
+                    a30 += x * w0; a31 += x * w1; a32 += x * w2; a33 += x * w3;
+                }
+            }
+            const V acc[16] = {a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33};
+            for (int q = 0; q < 16; ++q) {
+                T lanes[E];
+                std::memcpy(lanes, &acc[q], 64);
+                G[(b + q / 4) * ldg + j + q % 4] = hsum(lanes, E);
+            }
+        }
+        for (; b < b1; ++b)
+            for (std::int64_t q = 0; q < 4; ++q) one(b, j + q);
+    }
+    for (; j < j1; ++j)
+        for (std::int64_t b = b0; b < b1; ++b) one(b, j);
+}
+
+}  // namespace
+}  // namespace dropengine::detail
