@@ -5,7 +5,7 @@ Intelligence 210 (2014), with a C++ core. Equation numbers in docstrings are the
 """
 from __future__ import annotations
 
-from . import _core, exact, spiking, training
+from . import _core, datasets, exact, spiking, training
 from .gates import Dropin, Dropout, NoGate, Spikes
 from .network import Network
 from .sampling import ensemble, forward, sample

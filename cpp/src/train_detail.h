@@ -12,9 +12,12 @@
 
 namespace dropengine::detail {
 
-/// Row stride of a (rows x n) buffer that the skip products read or write as whole tiles.
+/// Row stride of a (rows x n) buffer that the products read or write as whole tiles:
+/// whole tiles, plus one 64-byte vector so that consecutive rows do not fall on the same
+/// L1 sets (with a stride that is a multiple of 1 KiB, 16 of the 64 rows of a slab would
+/// share each set of a 12-way L1).
 template <class T>
-inline std::int64_t padded(std::int64_t n) { return n_tiles<T>(n) * kTile<T>; }
+inline std::int64_t padded(std::int64_t n) { return n_tiles<T>(n) * kTile<T> + 64 / static_cast<std::int64_t>(sizeof(T)); }
 
 /// One layer of the network being trained, with its minibatch buffers.
 template <class T>

@@ -1,0 +1,198 @@
+"""Training speed: minibatch SGD with dropout on the paper's MNIST network, against
+PyTorch CPU and NumPy in the same run.
+
+Network 784-1200-1200-1200-1200-10, logistic hidden units, softmax output, float32;
+dropout keep 0.8 on the inputs and 0.5 on the hidden units (Section 9); batch size 100;
+SGD with momentum 0.9; softmax cross entropy. Data: MNIST (dropengine.datasets) when
+available, else synthetic MNIST-like digits (stated in the output). Every engine gets
+the same examples in the same order and the same number of threads.
+
+Before timing, one engine minibatch gradient is checked against the NumPy twin of the
+trainer (dropengine.training._reference), which replays the same Philox draws.
+
+    python bench/bench_training.py --quick      # about a minute
+    python bench/bench_training.py              # more batches, more repeats
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+import dropengine as de
+from _harness import append_results, machine as machine_info
+from dropengine.cli import PAPER_SIZES, mnist_like_inputs
+from dropengine.training._reference import gradient_reference
+
+KEEP = [0.8, 0.5, 0.5, 0.5, 0.5]
+BATCH, LR, MOMENTUM = 100, 0.1, 0.9
+
+
+def data(n: int):
+    try:
+        m = de.datasets.load_mnist(download=False)
+        X, y, _, _ = m.arrays()
+        return X[:n], y[:n], f"MNIST ({m.source})"
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        rng = np.random.default_rng(0)
+        return mnist_like_inputs(n, seed=0), rng.integers(0, 10, n), f"MNIST-like synthetic ({exc})"
+
+
+def init_weights(seed=0):
+    rng = np.random.default_rng(seed)
+    return ([(rng.standard_normal((o, i)) * 0.01).astype(np.float32) for i, o in zip(PAPER_SIZES[:-1], PAPER_SIZES[1:])],
+            [np.zeros(o, np.float32) for o in PAPER_SIZES[1:]])
+
+
+# ---- peers: the obvious implementations of the same training step ----------------
+class NumpyTrainer:
+    def __init__(self, Ws, bs, seed=0):
+        self.W = [w.copy() for w in Ws]
+        self.b = [b.copy() for b in bs]
+        self.V = [np.zeros_like(w) for w in Ws]
+        self.Vb = [np.zeros_like(b) for b in bs]
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, x, t):
+        acts, a = [], x
+        L = len(self.W)
+        for h in range(L):
+            a = a * (self.rng.random(a.shape, dtype=np.float32) < KEEP[h])
+            acts.append(a)
+            S = a @ self.W[h].T + self.b[h]
+            if h < L - 1:
+                a = 1 / (1 + np.exp(-S))
+            else:
+                S -= S.max(1, keepdims=True)
+                e = np.exp(S)
+                a = e / e.sum(1, keepdims=True)
+        d = a.copy()
+        d[np.arange(len(t)), t] -= 1
+        d /= len(t)
+        for h in range(L - 1, -1, -1):
+            A = acts[h]
+            gW, gb = d.T @ A, d.sum(0)
+            if h:
+                d = (d @ self.W[h]) * (A != 0) * A * (1 - A)
+            self.V[h] *= MOMENTUM
+            self.V[h] -= LR * gW
+            self.W[h] += self.V[h]
+            self.Vb[h] *= MOMENTUM
+            self.Vb[h] -= LR * gb
+            self.b[h] += self.Vb[h]
+
+
+class TorchTrainer:
+    def __init__(self, Ws, bs, threads):
+        import torch
+
+        torch.set_num_threads(threads)
+        self.torch = torch
+        layers = []
+        for h, (w, b) in enumerate(zip(Ws, bs)):
+            lin = torch.nn.Linear(w.shape[1], w.shape[0])
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(w))
+                lin.bias.copy_(torch.from_numpy(b))
+            layers += [torch.nn.Dropout(1 - KEEP[h]), lin]
+            if h < len(Ws) - 1:
+                layers.append(torch.nn.Sigmoid())
+        self.model = torch.nn.Sequential(*layers).train()
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=LR, momentum=MOMENTUM)
+        self.loss = torch.nn.CrossEntropyLoss()
+
+    def batch(self, x, t):
+        self.opt.zero_grad()
+        self.loss(self.model(x), t).backward()
+        self.opt.step()
+
+
+def check_engine(X, y, threads):
+    """One minibatch gradient of the engine against the NumPy twin (float64, same draws)."""
+    rng = np.random.default_rng(1)
+    sizes = [784, 64, 64, 10]
+    net = de.Network([rng.normal(0, 0.1, (o, i)) for i, o in zip(sizes[:-1], sizes[1:])],
+                     [rng.normal(0, 0.1, o) for o in sizes[1:]], ["logistic", "logistic", "softmax"], dtype=np.float64)
+    gate = de.Dropout([0.8, 0.5, 0.5])
+    tr = de.Trainer(net, gate, seed=3, threads=threads)
+    gW, gb, _ = tr.gradient(X[:BATCH], y[:BATCH], step=5)
+    rW, rb, _ = gradient_reference(net, X[:BATCH], y[:BATCH], gate, (tr._k0, tr._k1), 5)
+    err = max(float(np.abs(a - b).max()) for a, b in zip(gW + gb, rW + rb))
+    assert err < 1e-10, f"engine gradient differs from the NumPy reference by {err}"
+    return err
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--skip-torch", action="store_true")
+    args = ap.parse_args()
+    n_batches, repeats = (30, 3) if args.quick else (100, 5)
+    X, y, source = data((n_batches + 5) * BATCH)
+    print(f"data: {source}")
+    err = check_engine(X, y, args.threads)
+    print(f"check: engine minibatch gradient = NumPy reference (max abs difference {err:.1e})")
+    Ws, bs = init_weights()
+    n_ex = n_batches * BATCH
+
+    def engine_run():
+        net = de.Network(Ws, bs, ["logistic"] * 4 + ["softmax"])
+        tr = de.Trainer(net, de.Dropout(KEEP), learning_rate=LR, momentum=MOMENTUM, batch_size=BATCH, seed=0,
+                        threads=args.threads)
+        Xe, ye = X[: (n_batches + 2) * BATCH], y[: (n_batches + 2) * BATCH]
+        tr.run_batches(Xe, ye, 2)  # warm-up: buffers, page faults
+        t = time.perf_counter()
+        tr.run_batches(Xe, ye, n_batches)
+        return time.perf_counter() - t
+
+    def numpy_run():
+        tr = NumpyTrainer(Ws, bs)
+        tr.batch(X[:BATCH], y[:BATCH])
+        t = time.perf_counter()
+        for k in range(n_batches):
+            tr.batch(X[k * BATCH:(k + 1) * BATCH], y[k * BATCH:(k + 1) * BATCH])
+        return time.perf_counter() - t
+
+    runs = {"dropengine": engine_run, "numpy": numpy_run}
+    if not args.skip_torch:
+        try:
+            import torch
+
+            Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+
+            def torch_run():
+                tr = TorchTrainer(Ws, bs, args.threads)
+                tr.batch(Xt[:BATCH], yt[:BATCH])
+                t = time.perf_counter()
+                for k in range(n_batches):
+                    tr.batch(Xt[k * BATCH:(k + 1) * BATCH], yt[k * BATCH:(k + 1) * BATCH])
+                return time.perf_counter() - t
+
+            runs["pytorch"] = torch_run
+        except ImportError:
+            print("PyTorch not installed: pip install torch==2.13.0")
+    # Interleaved repeats, so slow drifts of the machine hit every engine alike.
+    times = {k: [] for k in runs}
+    for _ in range(repeats):
+        for k, fn in runs.items():
+            times[k].append(fn())
+    rate = {k: n_ex / float(np.median(v)) for k, v in times.items()}
+    best_peer = max((v for k, v in rate.items() if k != "dropengine"), default=float("nan"))
+    print(f"\n784-1200x4-10 logistic/softmax, float32, dropout 0.8/0.5, batch {BATCH}, SGD momentum {MOMENTUM}, "
+          f"{args.threads} threads, {n_batches} batches x {repeats} repeats")
+    print(f"{'engine':<12}{'examples/s':>12}{'spread':>22}{'dropengine / engine':>22}")
+    for k, v in times.items():
+        lo, hi = n_ex / max(v), n_ex / min(v)
+        print(f"{k:<12}{rate[k]:>12.0f}{f'{lo:.0f}-{hi:.0f}':>22}{rate['dropengine'] / rate[k]:>22.2f}")
+    print(f"\ndropengine / best peer: {rate['dropengine'] / best_peer:.2f}x (target 1.5x)")
+    append_results(os.path.join(os.path.dirname(__file__), "results", "training.jsonl"), [{
+        "bench": "training", "quick": args.quick, "data": source.split(" (")[0], "batches": n_batches,
+        "repeats": repeats, "examples_per_s": rate, "ratio_best_peer": rate["dropengine"] / best_peer,
+        "machine": machine_info(args.threads), "time": time.strftime("%Y-%m-%d %H:%M:%S")}])
+
+
+if __name__ == "__main__":
+    main()
