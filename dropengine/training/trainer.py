@@ -6,8 +6,11 @@ checkpoints and the measurements taken at chosen epochs.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import numbers
+import signal
+import threading
 import time
 
 import numpy as np
@@ -250,27 +253,35 @@ class Trainer:
             if not (np.isfinite(lr) and lr > 0):
                 raise ValueError(f"schedule: the learning rate at epoch {e} is {lr}; it must be > 0")
             t0 = time.perf_counter()
+            # Ctrl-C inside the core stops it at a minibatch boundary (pr["interrupted"]);
+            # around it, the bookkeeping runs with Ctrl-C deferred, so the state, history
+            # and checkpoint always describe a whole number of minibatches.
             pr = self._core.run(X, labels, targets, lr, 2**62)
-            acc = getattr(self, "_partial", None) or {"loss": 0.0, "errors": 0, "examples": 0, "seconds": 0.0}
-            acc["loss"] += pr["loss_sum"]
-            acc["errors"] += pr["errors"]
-            acc["examples"] += pr["examples"]
-            acc["seconds"] += time.perf_counter() - t0
-            if pr["interrupted"]:
+            with _sigint_deferred():
+                acc = getattr(self, "_partial", None) or {"loss": 0.0, "errors": 0, "examples": 0, "seconds": 0.0}
+                acc["loss"] += pr["loss_sum"]
+                acc["errors"] += pr["errors"]
+                acc["examples"] += pr["examples"]
+                acc["seconds"] += time.perf_counter() - t0
                 self._partial = acc
-                if checkpoint is not None:
-                    self.save(checkpoint)
-                raise KeyboardInterrupt
-            self._partial = None
+                if pr["interrupted"]:
+                    if checkpoint is not None:
+                        self.save(checkpoint)
+                    raise KeyboardInterrupt
             row = {"epoch": e + 1, "learning_rate": lr, "train_loss": acc["loss"] / max(acc["examples"], 1),
-                   "train_error": acc["errors"] / max(acc["examples"], 1),
-                   "test_error": self._error(*test) if test else float("nan"),
+                   "train_error": acc["errors"] / max(acc["examples"], 1), "test_error": float("nan"),
                    "seconds": acc["seconds"], "examples_per_s": acc["examples"] / max(acc["seconds"], 1e-12)}
-            for k, v in row.items():
-                self.history[k].append(v)
+            try:
+                if test:
+                    row["test_error"] = self._error(*test)
+            finally:  # also when interrupted while evaluating: the epoch is done, record it
+                with _sigint_deferred():
+                    self._partial = None
+                    for k, v in row.items():
+                        self.history[k].append(v)
+                    if checkpoint is not None:
+                        self.save(checkpoint)
             take_measurement()
-            if checkpoint is not None:
-                self.save(checkpoint)
             if progress is not None:
                 progress(row)
             if time_limit is not None and time.perf_counter() - t_start > time_limit:
@@ -326,7 +337,9 @@ class Trainer:
         settings = {"loss": self.loss, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
                     "schedule": self.schedule if not callable(self.schedule) else None,
                     "momentum": self.momentum, "weight_decay": self.weight_decay, "max_norm": self.max_norm,
-                    "backward": self.backward, "gate": _gate_spec(self.gate),
+                    "backward": [{_BACKPROP: "backprop", _BACKPERCOLATION: "backpercolation"}.get(m, m)
+                                 for m in self.backward],
+                    "gate": _gate_spec(self.gate), "partial_epoch": getattr(self, "_partial", None),
                     "seed": self.seed if isinstance(self.seed, int) else None,
                     "key": [self._k0, self._k1], "dtype": np.dtype(self.dtype).name}
         arrays["settings"] = np.array(json.dumps(settings))
@@ -356,9 +369,26 @@ class Trainer:
                 tr._core.set_layer(h, z[f"W{h}"].reshape(-1), z[f"b{h}"], z[f"vW{h}"].reshape(-1), z[f"vb{h}"])
             tr._core.set_position([int(v) for v in z["position"]])
             tr.history = json.loads(str(z["history"]))
+            tr._partial = s.get("partial_epoch")
             return tr
         except (KeyError, TypeError, json.JSONDecodeError) as exc:
             raise ValueError(f"path: {str(path)!r} does not hold a valid trainer checkpoint: {exc}") from None
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Holds back Ctrl-C (main thread only) until the block is done, then raises it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got = []
+    old = signal.signal(signal.SIGINT, lambda s, f: got.append(s))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if got:
+        raise KeyboardInterrupt
 
 
 def _rebuild_args(tr: Trainer, net: Network):
