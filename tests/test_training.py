@@ -360,3 +360,15 @@ def test_schedule_and_train_function():
                          schedule=("inverse", 1.0), batch_size=25, seed=2)
     assert hist["learning_rate"] == pytest.approx([0.4, 0.2, 0.4 / 3])
     assert isinstance(net, de.Network)
+
+
+@pytest.mark.parametrize("gate", ["none", "units", "units_per_unit", "dropin"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_predict_is_the_ensemble_network(gate, dtype):
+    """Trainer.predict (the packed fast path) equals dropengine.ensemble (Eq. 167)."""
+    net = small_net(dtype=dtype)
+    X = np.random.default_rng(0).random((300, 5))
+    g = GATES[gate]()
+    got = de.Trainer(net, g).predict(X)
+    want = de.ensemble(net, X, g)[1][-1]
+    np.testing.assert_allclose(got, want, rtol=1e-12 if dtype == np.float64 else 2e-6, atol=1e-7)

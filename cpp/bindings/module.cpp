@@ -332,6 +332,17 @@ struct TrainerPy {
         return py::make_tuple(W, b, loss);
     }
 
+    py::array_t<T> predict(const carray<T>& X, std::int64_t n_out) {
+        if (X.ndim() != 2) throw std::invalid_argument("X must be 2-D");
+        py::array_t<T> out({X.shape(0), static_cast<py::ssize_t>(n_out)});
+        T* o = out.mutable_data();
+        {
+            py::gil_scoped_release nogil;
+            t->predict(X.data(), X.shape(0), o);
+        }
+        return out;
+    }
+
     /// (W, b, vW, vb) of layer h, flat (the Python side reshapes).
     py::tuple get_layer(std::int64_t h, std::int64_t n_out, std::int64_t n_in) const {
         if (h < 0 || h >= t->n_layers()) throw std::invalid_argument("layer out of range");
@@ -361,6 +372,7 @@ void bind_trainer(py::module_& m, const char* name) {
                       const std::vector<double>&, std::uint32_t, std::uint32_t, int>())
         .def("run", &TrainerPy<T>::run)
         .def("gradient", &TrainerPy<T>::gradient)
+        .def("predict", &TrainerPy<T>::predict)
         .def("get_layer", &TrainerPy<T>::get_layer)
         .def("set_layer", &TrainerPy<T>::set_layer)
         .def("position", &TrainerPy<T>::position)

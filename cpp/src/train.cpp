@@ -85,6 +85,8 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
             for (double p : gate.p[h]) l.thr.push_back(keep_threshold(p));
             const std::uint64_t full = gate.kind == GateKind::Dropin ? 0 : std::uint64_t{1} << 32;
             l.gated = std::any_of(l.thr.begin(), l.thr.end(), [&](std::uint64_t t) { return t != full; });
+            if (gate.kind == GateKind::Units || gate.kind == GateKind::Dropin)
+                for (std::int64_t j = 0; j < v.n_in; ++j) l.expect.push_back(static_cast<T>(gate.prob(h, j)));
         }
         if (h + 1 < nL) {
             l.back = opt.backward.empty() ? kBackprop : opt.backward[h];
@@ -233,6 +235,25 @@ double Trainer<T>::gradient(const TrainData<T>& data, std::int64_t step, std::ve
     double s = 0;
     for (std::int64_t r = 0; r < data.n; ++r) s += m.loss[static_cast<std::size_t>(r)];
     return s;
+}
+
+template <class T>
+void Trainer<T>::predict(const T* X, std::int64_t n, T* out) {
+    Impl& m = *impl_;
+    if (n < 0 || (n > 0 && !X)) throw std::invalid_argument("predict: bad inputs");
+    for (std::int64_t k = 0; k < n * m.L.front().n_in; ++k)
+        if (!std::isfinite(static_cast<double>(X[k]))) throw std::invalid_argument("predict: X must be finite");
+    const std::int64_t chunk = std::max<std::int64_t>(m.B, 256), no = m.L.back().n_out;
+    m.reserve(chunk);
+    std::vector<std::int64_t> rows(static_cast<std::size_t>(chunk));
+    for (std::int64_t r0 = 0; r0 < n; r0 += chunk) {
+        const std::int64_t nb = std::min(chunk, n - r0);
+        for (std::int64_t r = 0; r < nb; ++r) rows[static_cast<std::size_t>(r)] = r0 + r;
+        m.forward(X, rows.data(), nb, 0, true);
+        const auto& O = m.L.back().O;
+        for (std::int64_t r = 0; r < nb; ++r)
+            std::copy(O.begin() + r * m.L.back().ldo, O.begin() + r * m.L.back().ldo + no, out + (r0 + r) * no);
+    }
 }
 
 template <class T>

@@ -36,6 +36,9 @@ struct TrainLayer {
     // Gate of this layer's inputs: keep or dropin thresholds (1, n_in or n_out * n_in).
     std::vector<std::uint64_t> thr;
     bool gated = false;
+    /// The expectation of the gate per input unit (ensemble network, Eq. 167): keep p_j
+    /// for unit dropout, the dropin rate r_j for dropin; empty otherwise.
+    std::vector<T> expect;
     /// How the error signal crosses this layer's units (hidden layers): see train.h.
     double back = kBackprop;
     // Minibatch buffers: gated inputs A (B x n_in), where the input passes its value
@@ -80,7 +83,9 @@ struct Trainer<T>::Impl {
     /// With eta > 0 every layer is updated as soon as its gradient is known (the SGD
     /// step, below); with eta = 0 gWp, gb hold the minibatch mean gradient instead.
     void step(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb, std::uint64_t step, double eta);
-    void forward(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb, std::uint64_t step);
+    /// The gated forward pass; with `ensemble`, every gate replaced by its expectation
+    /// instead (the ensemble network of Eq. 167, for predictions).
+    void forward(const T* X, const std::int64_t* rows, std::int64_t nb, std::uint64_t step, bool ensemble = false);
     void top_errors(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb);
     void backward(std::int64_t nb, std::uint64_t step, double eta);
     void connection_forward(std::size_t h, std::int64_t nb, std::uint64_t step);

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <type_traits>
 
 #ifdef _OPENMP
@@ -66,7 +67,7 @@ inline void log_outputs(const Transfer& f, const double* S, double* logO, double
 template <class T>
 void Trainer<T>::Impl::step(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb, std::uint64_t s,
                             double eta) {
-    forward(data, rows, nb, s);
+    forward(data.X, rows, nb, s);
     top_errors(data, rows, nb);
     backward(nb, s, eta);
 }
@@ -84,22 +85,31 @@ const std::uint32_t* Trainer<T>::Impl::connection_words(std::size_t h, std::uint
 }
 
 template <class T>
-void Trainer<T>::Impl::forward(const TrainData<T>& data, const std::int64_t* rows, std::int64_t nb,
-                               std::uint64_t s) {
+void Trainer<T>::Impl::forward(const T* X, const std::int64_t* rows, std::int64_t nb, std::uint64_t s,
+                               bool ensemble) {
     constexpr std::int64_t TILE = detail::kTile<T>;
     for (std::size_t h = 0; h < L.size(); ++h) {
         Layer& l = L[h];
         const std::int64_t ni = l.n_in, no = l.n_out;
         const bool units = l.gated && (gate.kind == GateKind::Units || gate.kind == GateKind::Dropin);
+        if (ensemble && gate.kind == GateKind::Connections)
+            throw std::invalid_argument("predict: connection gates need dropengine::ensemble");
         // 1. Gated inputs (Eq. 166): dropout zeroes a unit, dropin sets it to 1 (Section 11.6).
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (std::int64_t b = 0; b < nb; ++b) {
             T* a = l.A.data() + b * ni;
             std::uint8_t* ps = l.pass.data() + b * ni;
-            const T* in = h == 0 ? data.X + rows[b] * ni : L[h - 1].O.data() + b * L[h - 1].ldo;
+            const T* in = h == 0 ? X + rows[b] * ni : L[h - 1].O.data() + b * L[h - 1].ldo;
             std::copy(in, in + ni, a);
             std::fill(ps, ps + ni, std::uint8_t{1});
-            if (!units) continue;
+            if (ensemble && !l.expect.empty()) {
+                const T* e = l.expect.data();
+                if (gate.kind == GateKind::Dropin)
+                    for (std::int64_t j = 0; j < ni; ++j) a[j] = (T(1) - e[j]) * a[j] + e[j];
+                else
+                    for (std::int64_t j = 0; j < ni; ++j) a[j] *= e[j];
+            }
+            if (!units || ensemble) continue;
             int tid = 0;
 #ifdef _OPENMP
             tid = omp_get_thread_num();

@@ -1,10 +1,10 @@
 """The paper's experiments, each a function the ``dropengine reproduce`` command and the
 tests call: ``run(out_dir, quick, seed, threads) -> Result`` (figures and claims).
 
-Experiments that need training (Fig. 9.3-9.15 after training, 9.10-9.11, 11.1-11.3,
-dropin, backpercolation) join when the training engine lands.
+`training` trains on MNIST (dropout, no dropout, dropin, backpercolation) and measures
+the trained network (Figs. 9.3-9.15 after training, 9.10-9.11, 11.1-11.3).
 """
-from . import approximations, gradients, sampling_distributions, section8, spiking, transfer_functions
+from . import approximations, gradients, sampling_distributions, section8, spiking, training, transfer_functions
 from .base import Claim, Result
 
 EXPERIMENTS = {
@@ -14,6 +14,7 @@ EXPERIMENTS = {
     "transfer": transfer_functions,
     "spiking": spiking,
     "gradients": gradients,
+    "training": training,
 }
 
 __all__ = ["EXPERIMENTS", "Claim", "Result"]

@@ -1,7 +1,9 @@
 """Training dropout networks (Sections 10.2 and 11): `Trainer`, `train`, the
 measurements taken during training, and the check of the regularisation that dropout
 adds to the ensemble gradient (Eq. 164, 179-182)."""
+from .init import init_network
 from .probes import measure
+from .regularization import ensemble_gradient, regularization_check
 from .trainer import LOSSES, Trainer, train
 
-__all__ = ["Trainer", "train", "measure", "LOSSES"]
+__all__ = ["Trainer", "train", "init_network", "measure", "ensemble_gradient", "regularization_check", "LOSSES"]

@@ -200,7 +200,7 @@ class Trainer:
     def learning_rate_at(self, epoch: int) -> float:
         return float(self.learning_rate * self._schedule(epoch))
 
-    def fit(self, X, y, epochs: int, *, X_test=None, y_test=None, probes=None, measure_at=(),
+    def fit(self, X, y, epochs: int, *, X_test=None, y_test=None, test_every: int = 1, probes=None, measure_at=(),
             n_probe_samples: int = 1000, checkpoint=None, time_limit=None, progress=None):
         """Trains until `epochs` epochs are complete (counting those done before).
 
@@ -210,7 +210,7 @@ class Trainer:
             Inputs (n, n_in) and integer labels (n,) or targets (n, n_out).
         X_test, y_test : arrays, optional
             Held-out examples; their error under the ensemble network (Eq. 167) is
-            recorded after every epoch.
+            recorded after every `test_every`-th epoch and the last one (NaN between).
         probes : array (k, n_in), optional; measure_at : iterable of epochs
             At each listed epoch (0: before training), the dropout statistics of the
             probe inputs are measured (see `dropengine.training.probes.measure`) and
@@ -234,6 +234,7 @@ class Trainer:
             probes = as_real_array(probes, "probes", dtype=self.dtype, ndim=2)
         measure_at = set(as_count(e, "measure_at", minimum=0) for e in measure_at)
         n_probe_samples = as_count(n_probe_samples, "n_probe_samples")
+        test_every = as_count(test_every, "test_every")
         lr0 = self.learning_rate_at(self.epoch)
         if not (np.isfinite(lr0) and lr0 > 0):
             raise ValueError(f"schedule: the learning rate at epoch {self.epoch} is {lr0}; it must be > 0")
@@ -272,7 +273,7 @@ class Trainer:
                    "train_error": acc["errors"] / max(acc["examples"], 1), "test_error": float("nan"),
                    "seconds": acc["seconds"], "examples_per_s": acc["examples"] / max(acc["seconds"], 1e-12)}
             try:
-                if test:
+                if test and ((e + 1) % test_every == 0 or e + 1 == epochs):
                     row["test_error"] = self._error(*test)
             finally:  # also when interrupted while evaluating: the epoch is done, record it
                 with _sigint_deferred():
@@ -307,11 +308,21 @@ class Trainer:
         """Classification error of the ensemble network (Eq. 167) on (X, y)."""
         return self._error(*self._data(X, y, "X", "y"))
 
-    def _error(self, X, labels, targets) -> float:
+    def predict(self, X):
+        """Outputs (n, n_out) of the ensemble network (Eq. 167) with the current weights:
+        every gate replaced by its expectation, as `dropengine.ensemble` computes it."""
         from ..sampling import ensemble
 
-        _, W = ensemble(self.network, X, self.gate, threads=self.threads or None)
-        guess = W[-1].argmax(axis=1)
+        n_in = self._shapes[0][1]
+        X = as_real_array(X, "X", dtype=self.dtype, ndim=2)
+        if X.shape[1] != n_in:
+            raise ValueError(f"X must have shape (n_examples, {n_in}), got {X.shape}")
+        if isinstance(self.gate, Dropout) and self.gate.on == "connections":
+            return ensemble(self.network, X, self.gate, threads=self.threads or None)[1][-1]
+        return self._core.predict(X, self._shapes[-1][0])
+
+    def _error(self, X, labels, targets) -> float:
+        guess = self.predict(X).argmax(axis=1)
         want = labels if labels is not None else targets.argmax(axis=1)
         return float(np.mean(guess != want))
 

@@ -104,6 +104,11 @@ public:
     double gradient(const TrainData<T>& data, std::int64_t step, std::vector<std::vector<T>>& gW,
                     std::vector<std::vector<T>>& gb);
 
+    /// Outputs of the ensemble network (Eq. 167: every gate replaced by its expectation)
+    /// for the n rows of X, with the current weights: out is n x n_out, row-major.
+    /// Unit dropout, dropin and no gate (connection gates: dropengine::ensemble).
+    void predict(const T* X, std::int64_t n, T* out);
+
     std::int64_t n_layers() const;
     /// Current weights, biases (zero when the network has none) and velocities of layer h.
     void get_layer(std::int64_t h, T* W, T* b, T* vW, T* vb) const;

@@ -13,6 +13,13 @@
 #include "kernels.h"
 #endif
 
+// The 64-byte vectors are passed between inlined helpers of one translation unit; the
+// ABI note GCC gives for them (in the units built without AVX-512) concerns calls
+// across units, which never happen here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 namespace dropengine::detail {
 namespace {
 
