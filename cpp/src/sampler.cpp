@@ -57,6 +57,13 @@ void add_squares(const T* __restrict O, const T* __restrict S, const double* __r
     }
 }
 
+/// Row stride of the sums S: whole tiles plus one 64-byte vector, so that the rows of a
+/// block do not fall on the same L1 sets (see train_detail.h, padded()).
+template <class T>
+std::int64_t row_stride_of(std::int64_t n) {
+    return detail::n_tiles<T>(n) * detail::kTile<T> + 64 / static_cast<std::int64_t>(sizeof(T));
+}
+
 /// Per-layer data prepared once per call.
 template <class T>
 struct LayerPlan {
@@ -120,7 +127,7 @@ public:
                 if (gate.kind != GateKind::SpikesConnections || !pl.gated)
                     pl.Wp = detail::pack_weights<T>(l.W, l.n_out, l.n_in, [](std::int64_t, std::int64_t) { return 1.0; });
                 max_in_ = std::max(max_in_, l.n_in);
-                max_pad_ = std::max(max_pad_, detail::n_tiles<T>(l.n_out) * detail::kTile<T>);
+                max_pad_ = std::max(max_pad_, row_stride_of<T>(l.n_out));
                 continue;
             }
             for (double v : p) pl.thr.push_back(keep_threshold(v));
@@ -133,7 +140,7 @@ public:
             if (gate.kind != GateKind::Connections)
                 pl.Wp = detail::pack_weights<T>(l.W, l.n_out, l.n_in, [](std::int64_t, std::int64_t) { return 1.0; });
             max_in_ = std::max(max_in_, l.n_in);
-            max_pad_ = std::max(max_pad_, detail::n_tiles<T>(l.n_out) * detail::kTile<T>);
+            max_pad_ = std::max(max_pad_, row_stride_of<T>(l.n_out));
         }
     }
 
@@ -213,7 +220,7 @@ private:
             if (opt_.input_stats && !per_connection)
                 for (std::int64_t k = 0; k < b * ni; ++k) w.gated[static_cast<std::size_t>(k)] = static_cast<double>(w.act[static_cast<std::size_t>(k)]);
             // 2. Sums S (Eq. 13/14 with Eq. 9 for the bias; Eq. 128/129 for spikes).
-            const std::int64_t ldS = detail::n_tiles<T>(no) * detail::kTile<T>;
+            const std::int64_t ldS = row_stride_of<T>(no);
             if (per_connection && pl.gated)
                 connection_sums(w, l, pl, h, gx, gs0, b, ldS);
             else
