@@ -187,7 +187,7 @@ def main():
     for k, v in times.items():
         lo, hi = n_ex / max(v), n_ex / min(v)
         print(f"{k:<12}{rate[k]:>12.0f}{f'{lo:.0f}-{hi:.0f}':>22}{rate['dropengine'] / rate[k]:>22.2f}")
-    print(f"\ndropengine / best peer: {rate['dropengine'] / best_peer:.2f}x (target 1.5x)")
+    print(f"\n[training] dropengine / best peer = {rate['dropengine'] / best_peer:.2f}x (target 1.5x)")
     append_results(os.path.join(os.path.dirname(__file__), "results", "training.jsonl"), [{
         "bench": "training", "quick": args.quick, "data": source.split(" (")[0], "batches": n_batches,
         "repeats": repeats, "examples_per_s": rate, "ratio_best_peer": rate["dropengine"] / best_peer,

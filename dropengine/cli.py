@@ -181,7 +181,7 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
-BENCHES = ("sampling", "enumerate", "analysis", "spiking", "distributed")
+BENCHES = ("sampling", "enumerate", "analysis", "spiking", "distributed", "training")
 
 
 def cmd_bench(args) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._reference import transfer
 from .._validation import as_count
 from ..gates import Dropin, Dropout, NoGate, resolve_gate
 from ..sampling import ensemble, sample
@@ -41,8 +42,6 @@ def _gate_inputs(kind, p, h, Wprev):
 
 def _loss(f, S, W, t, loss):
     """Summed loss of the outputs W = f(S) and dE/dU at the top (Eq. 170, 174)."""
-    from .._reference import transfer
-
     _, logO, logOc, dO = transfer(f, S)
     if loss == "squared":
         g = W - t
@@ -69,8 +68,6 @@ def _forward(net, X, gate):
         U = a @ (w * Pm).T if Pm is not None else a @ w.T
         if net.biases[h] is not None:
             U = U + np.asarray(net.biases[h], dtype=np.float64)
-        from .._reference import transfer
-
         Wh = transfer(net.transfers[h], U)[0]
         ins.append(a), Us.append(U), Ws.append(Wh), P.append(Pm)
         prev = Wh
@@ -87,8 +84,6 @@ def ensemble_loss(net, X, y, gate=None, loss: str = "cross_entropy") -> float:
 def ensemble_gradient(net, X, y, gate=None, loss: str = "cross_entropy"):
     """Gradient of the mean ensemble loss with respect to the network's weights and
     biases (Eq. 168-171): lists gW (n_out, n_in) and gb (n_out,), float64."""
-    from .._reference import transfer
-
     kind, p, ins, Us, Ws, P = _forward(net, X, gate)
     n = len(Us[-1])
     _, delta = _loss(net.transfers[-1], Us[-1], Ws[-1], _targets(y, Ws[-1].shape[1]), loss)
@@ -109,8 +104,6 @@ def ensemble_gradient(net, X, y, gate=None, loss: str = "cross_entropy"):
 
 def _second_derivative(f, U):
     """sigma''(U) of the logistic, tanh and linear transfers (others: NaN)."""
-    from .._reference import transfer
-
     O, _, _, d = transfer(f, U)
     if f.name == "logistic":
         return f.lam * d * (1 - 2 * O)
@@ -135,7 +128,6 @@ def regularization_check(net, X, y, gate, *, loss: str = "cross_entropy", n_draw
     (corr(mc - ens, decay)), "rel_err_with_decay" (|mc - ens - decay| / |mc|) and
     "noise" (the standard error's share, |mc_se| / |mc|).
     """
-    from .._reference import transfer
     from .trainer import Trainer
 
     if not isinstance(gate, (Dropout, Dropin, NoGate)) and gate is not None:
