@@ -239,13 +239,24 @@ private:
             for (std::int64_t s = 0; s < b; ++s) {
                 const T* Srow = w.S.data() + s * ldS;
                 T* Orow = w.O[h].data() + s * no;
+                if constexpr (std::is_same_v<T, float>) {
+                    if (l.f.kind == TransferKind::Logistic && l.f.c > 0) {  // fused, same bits
+                        kern_.logistic_sums(Srow, Orow, no, static_cast<float>(l.f.lam),
+                                            static_cast<float>(std::log(l.f.c)), mean, mS, sl, slc, md);
+                        continue;
+                    }
+                }
                 transfer_row(l.f, Srow, Orow, w, no);
                 add_sums(Orow, Srow, w.logO.data(), w.logOc.data(), w.dO.data(), mean, mS, sl, slc, md, no);
             }
             const double inv = 1.0 / static_cast<double>(b);
             for (std::int64_t i = 0; i < no; ++i) { mean[i] *= inv; mS[i] *= inv; md[i] *= inv; }
-            for (std::int64_t s = 0; s < b; ++s)
-                add_squares(w.O[h].data() + s * no, w.S.data() + s * ldS, mean, mS, m2, m2S, no);
+            for (std::int64_t s = 0; s < b; ++s) {
+                if constexpr (std::is_same_v<T, float>)
+                    kern_.square_sums(w.O[h].data() + s * no, w.S.data() + s * ldS, mean, mS, m2, m2S, no);
+                else
+                    add_squares(w.O[h].data() + s * no, w.S.data() + s * ldS, mean, mS, m2, m2S, no);
+            }
             record(w, h, x, s0, b);
         }
         pair_comoments(w, out, b);

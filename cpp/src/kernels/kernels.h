@@ -59,6 +59,14 @@ using MatmulSkipFn = void (*)(const T* A, std::int64_t B, std::int64_t n_in, con
 using LogisticRowFn = void (*)(const float* S, float* O, double* logO, double* logOc, double* dO, std::int64_t n,
                                float lam, float logc);
 
+/// logistic_row fused with the block sums of the sampler (logistic_impl.h).
+using LogisticSumsFn = void (*)(const float* S, float* O, std::int64_t n, float lam, float logc, double* mean,
+                                double* mS, double* sl, double* slc, double* md);
+
+/// The sampler's squared deviations of a float32 row (logistic_impl.h), no contraction.
+using SquareSumsFn = void (*)(const float* O, const float* S, const double* mean, const double* mS, double* m2,
+                              double* m2S, std::int64_t n);
+
 /// Training's float32 logistic forward: S += b (b may be null), O = sigma(S) (Eq. 27).
 using LogisticBiasFn = void (*)(float* S, const float* b, float* O, std::int64_t n, float lam, float logc);
 
@@ -121,6 +129,8 @@ struct Kernels {
     SkipGemmFn<T> skip_gemm;
     LogisticRowFn logistic_row;  ///< float32 networks only
     LogisticBiasFn logistic_bias;  ///< float32 networks only
+    LogisticSumsFn logistic_sums;  ///< float32 networks only
+    SquareSumsFn square_sums;      ///< float32 networks only
     DotRowsFn<T> dot_rows;
     SgdMomentumFn<T> sgd_momentum;
     TileToRowsFn<T> tile_to_rows;

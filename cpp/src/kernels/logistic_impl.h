@@ -64,6 +64,53 @@ inline void logistic_row_body(const float* S, float* O, double* logO, double* lo
     }
 }
 
+/// The sampler's fused pass over one sample row: O = sigma(S) as logistic_row_body, and
+/// its block sums mean += O, mS += S, sl += log O, slc += log(1 - O), md += sigma'(S)
+/// (each value, and so each sum, bit for bit what logistic_row_body plus the plain sums
+/// give; the sums have no products, so contraction cannot change them).
+inline void logistic_sums_body(const float* S, float* O, std::int64_t n, float lam, float logc,
+                               double* __restrict mean, double* __restrict mS, double* __restrict sl,
+                               double* __restrict slc, double* __restrict md) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) {
+        const float z = lam * S[i] - logc;
+        const float az = z < 0 ? -z : z;
+        const float e = exp_nonpos(-az);
+        const float t = log1p_unit(e);
+        const float big = 1.0f / (1.0f + e), small = e * big;
+        const float o = z >= 0 ? big : small, oc = z >= 0 ? small : big;
+        O[i] = o;
+        mean[i] += static_cast<double>(o);
+        mS[i] += static_cast<double>(S[i]);
+        sl[i] += static_cast<double>(-((z < 0 ? az : 0.0f) + t));
+        slc[i] += static_cast<double>(-((z > 0 ? az : 0.0f) + t));
+        md[i] += static_cast<double>(lam * o * oc);
+    }
+}
+
+// The sampler's second pass must give the bits of the baseline build, which does not
+// contract d * d + m2 into a fused multiply-add: contraction is off for this function.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+/// Squared deviations of one float32 sample row from the block means: m2 += (O - mean)^2,
+/// m2S += (S - mS)^2.
+inline void square_sums_body(const float* __restrict O, const float* __restrict S, const double* __restrict mean,
+                             const double* __restrict mS, double* __restrict m2, double* __restrict m2S,
+                             std::int64_t n) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) {
+        const double d = static_cast<double>(O[i]) - mean[i];
+        const double dS = static_cast<double>(S[i]) - mS[i];
+        m2[i] += d * d;
+        m2S[i] += dS * dS;
+    }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
 /// Training's forward transfer: S += b (when b is given), O = 1 / (1 + c e^{-lam S}).
 inline void logistic_bias_body(float* S, const float* b, float* O, std::int64_t n, float lam, float logc) {
     if (b) {
