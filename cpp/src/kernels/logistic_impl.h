@@ -45,22 +45,30 @@ inline float log1p_unit(float e) {
     return 2.0f * s * p;
 }
 
-/// O = 1 / (1 + exp(-z)), z = lam S - log c; log O = -softplus(-z), log(1 - O) =
-/// -softplus(z), dO/dS = lam O (1 - O) (Eq. 220).
+/// One logistic value: O = 1 / (1 + exp(-z)), z = lam S - log c; log O = -softplus(-z),
+/// log(1 - O) = -softplus(z), dO/dS = lam O (1 - O) (Eq. 220).
+struct LogisticPoint {
+    float o, lo, loc, d;
+};
+inline LogisticPoint logistic_point(float S, float lam, float logc) {
+    const float z = lam * S - logc;
+    const float az = z < 0 ? -z : z;
+    const float e = exp_nonpos(-az);
+    const float t = log1p_unit(e);
+    const float big = 1.0f / (1.0f + e), small = e * big;  // sigma(|z|), sigma(-|z|)
+    const float o = z >= 0 ? big : small, oc = z >= 0 ? small : big;
+    return {o, -((z < 0 ? az : 0.0f) + t), -((z > 0 ? az : 0.0f) + t), lam * o * oc};
+}
+
 inline void logistic_row_body(const float* S, float* O, double* logO, double* logOc, double* dO, std::int64_t n,
                               float lam, float logc) {
 #pragma omp simd
     for (std::int64_t i = 0; i < n; ++i) {
-        const float z = lam * S[i] - logc;
-        const float az = z < 0 ? -z : z;
-        const float e = exp_nonpos(-az);
-        const float t = log1p_unit(e);
-        const float big = 1.0f / (1.0f + e), small = e * big;  // sigma(|z|), sigma(-|z|)
-        const float o = z >= 0 ? big : small, oc = z >= 0 ? small : big;
-        O[i] = o;
-        logO[i] = static_cast<double>(-((z < 0 ? az : 0.0f) + t));
-        logOc[i] = static_cast<double>(-((z > 0 ? az : 0.0f) + t));
-        dO[i] = static_cast<double>(lam * o * oc);
+        const LogisticPoint p = logistic_point(S[i], lam, logc);
+        O[i] = p.o;
+        logO[i] = static_cast<double>(p.lo);
+        logOc[i] = static_cast<double>(p.loc);
+        dO[i] = static_cast<double>(p.d);
     }
 }
 
@@ -73,18 +81,13 @@ inline void logistic_sums_body(const float* S, float* O, std::int64_t n, float l
                                double* __restrict slc, double* __restrict md) {
 #pragma omp simd
     for (std::int64_t i = 0; i < n; ++i) {
-        const float z = lam * S[i] - logc;
-        const float az = z < 0 ? -z : z;
-        const float e = exp_nonpos(-az);
-        const float t = log1p_unit(e);
-        const float big = 1.0f / (1.0f + e), small = e * big;
-        const float o = z >= 0 ? big : small, oc = z >= 0 ? small : big;
-        O[i] = o;
-        mean[i] += static_cast<double>(o);
+        const LogisticPoint p = logistic_point(S[i], lam, logc);
+        O[i] = p.o;
+        mean[i] += static_cast<double>(p.o);
         mS[i] += static_cast<double>(S[i]);
-        sl[i] += static_cast<double>(-((z < 0 ? az : 0.0f) + t));
-        slc[i] += static_cast<double>(-((z > 0 ? az : 0.0f) + t));
-        md[i] += static_cast<double>(lam * o * oc);
+        sl[i] += static_cast<double>(p.lo);
+        slc[i] += static_cast<double>(p.loc);
+        md[i] += static_cast<double>(p.d);
     }
 }
 
