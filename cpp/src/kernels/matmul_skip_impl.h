@@ -78,6 +78,9 @@ inline void skip_gemm_body(const SparseRows<T>& A, std::int64_t r0, std::int64_t
                     std::memcpy(&a6, o + 6 * E, 64); std::memcpy(&a7, o + 7 * E, 64);
                 }
                 const std::int32_t k1 = st[kb + 1];
+                // Two nonzeros per trip: the loop's own loads and branch are shared, and
+                // each accumulator still adds its terms in order (the same bits).
+#pragma GCC unroll 2
                 for (std::int32_t k = st[kb]; k < k1; ++k) {
                     const T v = vs[k];
                     const T* w = Wtt + static_cast<std::int64_t>(is[k]) * wrs;
