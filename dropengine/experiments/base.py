@@ -41,5 +41,5 @@ def save(fig, out: Path, name: str) -> Path:
 
     out.mkdir(parents=True, exist_ok=True)
     path = write_atomic(out / f"{name}.png", lambda f: fig.savefig(f, format="png", dpi=100, bbox_inches="tight"))
-    fig.clf()
+    pyplot().close(fig)  # pyplot keeps every figure open until closed
     return path
