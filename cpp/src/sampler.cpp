@@ -45,18 +45,6 @@ void add_sums(const T* __restrict O, const T* __restrict S, const double* __rest
     }
 }
 
-/// Second pass: squared deviations from the block means.
-template <class T>
-void add_squares(const T* __restrict O, const T* __restrict S, const double* __restrict mean,
-                 const double* __restrict mS, double* __restrict m2, double* __restrict m2S, std::int64_t n) {
-    for (std::int64_t i = 0; i < n; ++i) {
-        const double d = static_cast<double>(O[i]) - mean[i];
-        const double dS = static_cast<double>(S[i]) - mS[i];
-        m2[i] += d * d;
-        m2S[i] += dS * dS;
-    }
-}
-
 /// Row stride of the sums S: whole tiles plus one 64-byte vector, so that the rows of a
 /// block do not fall on the same L1 sets (see train_detail.h, padded()).
 template <class T>
@@ -246,32 +234,16 @@ private:
                         continue;
                     }
                 }
-                transfer_row(l.f, Srow, Orow, w, no);
+                apply_transfer(l.f, Srow, Orow, w.logO.data(), w.logOc.data(), w.dO.data(), no);
                 add_sums(Orow, Srow, w.logO.data(), w.logOc.data(), w.dO.data(), mean, mS, sl, slc, md, no);
             }
             const double inv = 1.0 / static_cast<double>(b);
             for (std::int64_t i = 0; i < no; ++i) { mean[i] *= inv; mS[i] *= inv; md[i] *= inv; }
-            for (std::int64_t s = 0; s < b; ++s) {
-                if constexpr (std::is_same_v<T, float>)
-                    kern_.square_sums(w.O[h].data() + s * no, w.S.data() + s * ldS, mean, mS, m2, m2S, no);
-                else
-                    add_squares(w.O[h].data() + s * no, w.S.data() + s * ldS, mean, mS, m2, m2S, no);
-            }
+            for (std::int64_t s = 0; s < b; ++s)
+                kern_.square_sums(w.O[h].data() + s * no, w.S.data() + s * ldS, mean, mS, m2, m2S, no);
             record(w, h, x, s0, b);
         }
         pair_comoments(w, out, b);
-    }
-
-    /// O = f(S) with logs and derivative; the vectorized float32 logistic where it applies.
-    void transfer_row(const Transfer& f, const T* Srow, T* Orow, Workspace<T>& w, std::int64_t no) const {
-        if constexpr (std::is_same_v<T, float>) {
-            if (f.kind == TransferKind::Logistic && f.c > 0) {
-                kern_.logistic_row(Srow, Orow, w.logO.data(), w.logOc.data(), w.dO.data(), no,
-                                   static_cast<float>(f.lam), static_cast<float>(std::log(f.c)));
-                return;
-            }
-        }
-        apply_transfer(f, Srow, Orow, w.logO.data(), w.logOc.data(), w.dO.data(), no);
     }
 
     /// Connection dropout (Eq. 14, 23): each w_ij gated by its own draw.

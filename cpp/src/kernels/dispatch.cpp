@@ -16,10 +16,9 @@ namespace dropengine::detail {
     template <class T>                                                                                    \
     void skip_gemm_##isa(const SparseRows<T>&, std::int64_t, std::int64_t, const T*, std::int64_t, std::int64_t, \
                          std::int64_t, std::int64_t, T*, std::int64_t, std::int64_t, bool);               \
-    void logistic_row_##isa(const float*, float*, double*, double*, double*, std::int64_t, float, float); \
     void logistic_bias_##isa(float*, const float*, float*, std::int64_t, float, float);                 \
-    void square_sums_##isa(const float*, const float*, const double*, const double*, double*, double*,  \
-                           std::int64_t);                                                              \
+    template <class T>                                                                                 \
+    void square_sums_##isa(const T*, const T*, const double*, const double*, double*, double*, std::int64_t); \
     void logistic_sums_##isa(const float*, float*, std::int64_t, float, float, double*, double*, double*, \
                              double*, double*);                                                        \
     template <class T>                                                                                 \
@@ -53,15 +52,15 @@ DROPENGINE_DECLARE(avx512)
 
 template <class T>
 const Kernels<T>& kernels_generic() {
-    static const Kernels<T> k{&matmul_skip_generic<T>, &sparse_lists_generic<T>, &skip_gemm_generic<T>, &logistic_row_generic, &logistic_bias_generic, &logistic_sums_generic, &square_sums_generic, &dot_rows_generic<T>, &sgd_momentum_generic<T>, &tile_to_rows_generic<T>, &logistic_run_generic, &philox_fill_generic, &gated_dot_generic<T>, &gated_dot_each_generic<T>, &gated_dot_bits_generic<T>, &gated_dot16_generic<T>, &gated_accumulate_generic, &spike_dot16_generic<T>, &spike_accumulate16_generic, "generic"};
+    static const Kernels<T> k{&matmul_skip_generic<T>, &sparse_lists_generic<T>, &skip_gemm_generic<T>, &logistic_bias_generic, &logistic_sums_generic, &square_sums_generic<T>, &dot_rows_generic<T>, &sgd_momentum_generic<T>, &tile_to_rows_generic<T>, &logistic_run_generic, &philox_fill_generic, &gated_dot_generic<T>, &gated_dot_each_generic<T>, &gated_dot_bits_generic<T>, &gated_dot16_generic<T>, &gated_accumulate_generic, &spike_dot16_generic<T>, &spike_accumulate16_generic, "generic"};
     return k;
 }
 
 template <class T>
 const Kernels<T>& kernels() {
 #if defined(DROPENGINE_HAVE_X86_VARIANTS)
-    static const Kernels<T> k512{&matmul_skip_avx512<T>, &sparse_lists_avx512<T>, &skip_gemm_avx512<T>, &logistic_row_avx512, &logistic_bias_avx512, &logistic_sums_avx512, &square_sums_avx512, &dot_rows_avx512<T>, &sgd_momentum_avx512<T>, &tile_to_rows_avx512<T>, &logistic_run_avx512, &philox_fill_avx512, &gated_dot_avx512<T>, &gated_dot_each_avx512<T>, &gated_dot_bits_avx512<T>, &gated_dot16_avx512<T>, &gated_accumulate_avx512, &spike_dot16_avx512<T>, &spike_accumulate16_avx512, "avx512"};
-    static const Kernels<T> k2{&matmul_skip_avx2<T>, &sparse_lists_avx2<T>, &skip_gemm_avx2<T>, &logistic_row_avx2, &logistic_bias_avx2, &logistic_sums_avx2, &square_sums_avx2, &dot_rows_avx2<T>, &sgd_momentum_avx2<T>, &tile_to_rows_avx2<T>, &logistic_run_avx2, &philox_fill_avx2, &gated_dot_avx2<T>, &gated_dot_each_avx2<T>, &gated_dot_bits_avx2<T>, &gated_dot16_avx2<T>, &gated_accumulate_avx2, &spike_dot16_avx2<T>, &spike_accumulate16_avx2, "avx2"};
+    static const Kernels<T> k512{&matmul_skip_avx512<T>, &sparse_lists_avx512<T>, &skip_gemm_avx512<T>, &logistic_bias_avx512, &logistic_sums_avx512, &square_sums_avx512<T>, &dot_rows_avx512<T>, &sgd_momentum_avx512<T>, &tile_to_rows_avx512<T>, &logistic_run_avx512, &philox_fill_avx512, &gated_dot_avx512<T>, &gated_dot_each_avx512<T>, &gated_dot_bits_avx512<T>, &gated_dot16_avx512<T>, &gated_accumulate_avx512, &spike_dot16_avx512<T>, &spike_accumulate16_avx512, "avx512"};
+    static const Kernels<T> k2{&matmul_skip_avx2<T>, &sparse_lists_avx2<T>, &skip_gemm_avx2<T>, &logistic_bias_avx2, &logistic_sums_avx2, &square_sums_avx2<T>, &dot_rows_avx2<T>, &sgd_momentum_avx2<T>, &tile_to_rows_avx2<T>, &logistic_run_avx2, &philox_fill_avx2, &gated_dot_avx2<T>, &gated_dot_each_avx2<T>, &gated_dot_bits_avx2<T>, &gated_dot16_avx2<T>, &gated_accumulate_avx2, &spike_dot16_avx2<T>, &spike_accumulate16_avx2, "avx2"};
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return k512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return k2;

@@ -55,16 +55,15 @@ template <class T>
 using MatmulSkipFn = void (*)(const T* A, std::int64_t B, std::int64_t n_in, const T* Wp, std::int64_t n_out,
                               T* S, std::int64_t ldS, std::int32_t* idx, T* val);
 
-/// Logistic transfer of one row in float32 (see logistic_impl.h): O, log O, log(1 - O), sigma'.
-using LogisticRowFn = void (*)(const float* S, float* O, double* logO, double* logOc, double* dO, std::int64_t n,
-                               float lam, float logc);
-
-/// logistic_row fused with the block sums of the sampler (logistic_impl.h).
+/// The float32 logistic transfer of one sample row fused with the sampler's block sums
+/// (logistic_impl.h): O, and the sums of O, S, log O, log(1 - O) and sigma'(S).
 using LogisticSumsFn = void (*)(const float* S, float* O, std::int64_t n, float lam, float logc, double* mean,
                                 double* mS, double* sl, double* slc, double* md);
 
-/// The sampler's squared deviations of a float32 row (logistic_impl.h), no contraction.
-using SquareSumsFn = void (*)(const float* O, const float* S, const double* mean, const double* mS, double* m2,
+/// The sampler's squared deviations of one sample row from the block means
+/// (logistic_impl.h), without contraction: the bits of a plain loop.
+template <class T>
+using SquareSumsFn = void (*)(const T* O, const T* S, const double* mean, const double* mS, double* m2,
                               double* m2S, std::int64_t n);
 
 /// Training's float32 logistic forward: S += b (b may be null), O = sigma(S) (Eq. 27).
@@ -127,10 +126,9 @@ struct Kernels {
     MatmulSkipFn<T> matmul_skip;
     SparseListsFn<T> sparse_lists;
     SkipGemmFn<T> skip_gemm;
-    LogisticRowFn logistic_row;  ///< float32 networks only
     LogisticBiasFn logistic_bias;  ///< float32 networks only
     LogisticSumsFn logistic_sums;  ///< float32 networks only
-    SquareSumsFn square_sums;      ///< float32 networks only
+    SquareSumsFn<T> square_sums;
     DotRowsFn<T> dot_rows;
     SgdMomentumFn<T> sgd_momentum;
     TileToRowsFn<T> tile_to_rows;

@@ -60,22 +60,9 @@ inline LogisticPoint logistic_point(float S, float lam, float logc) {
     return {o, -((z < 0 ? az : 0.0f) + t), -((z > 0 ? az : 0.0f) + t), lam * o * oc};
 }
 
-inline void logistic_row_body(const float* S, float* O, double* logO, double* logOc, double* dO, std::int64_t n,
-                              float lam, float logc) {
-#pragma omp simd
-    for (std::int64_t i = 0; i < n; ++i) {
-        const LogisticPoint p = logistic_point(S[i], lam, logc);
-        O[i] = p.o;
-        logO[i] = static_cast<double>(p.lo);
-        logOc[i] = static_cast<double>(p.loc);
-        dO[i] = static_cast<double>(p.d);
-    }
-}
-
-/// The sampler's fused pass over one sample row: O = sigma(S) as logistic_row_body, and
-/// its block sums mean += O, mS += S, sl += log O, slc += log(1 - O), md += sigma'(S)
-/// (each value, and so each sum, bit for bit what logistic_row_body plus the plain sums
-/// give; the sums have no products, so contraction cannot change them).
+/// The sampler's fused pass over one sample row: O = sigma(S), and its block sums
+/// mean += O, mS += S, sl += log O, slc += log(1 - O), md += sigma'(S) (the sums have
+/// no products, so contraction cannot change them).
 inline void logistic_sums_body(const float* S, float* O, std::int64_t n, float lam, float logc,
                                double* __restrict mean, double* __restrict mS, double* __restrict sl,
                                double* __restrict slc, double* __restrict md) {
@@ -97,9 +84,10 @@ inline void logistic_sums_body(const float* S, float* O, std::int64_t n, float l
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
 #endif
-/// Squared deviations of one float32 sample row from the block means: m2 += (O - mean)^2,
+/// Squared deviations of one sample row from the block means: m2 += (O - mean)^2,
 /// m2S += (S - mS)^2.
-inline void square_sums_body(const float* __restrict O, const float* __restrict S, const double* __restrict mean,
+template <class T>
+inline void square_sums_body(const T* __restrict O, const T* __restrict S, const double* __restrict mean,
                              const double* __restrict mS, double* __restrict m2, double* __restrict m2S,
                              std::int64_t n) {
 #pragma omp simd
