@@ -90,6 +90,8 @@ struct Trainer<T>::Impl {
     void backward(std::int64_t nb, std::uint64_t step, double eta);
     void connection_forward(std::size_t h, std::int64_t nb, std::uint64_t step);
     void connection_backward(std::size_t h, std::int64_t nb, std::uint64_t step, bool data_grad);
+    /// The Philox word buffer of the calling OpenMP thread.
+    std::vector<std::uint32_t>& thread_words();
     /// Philox words of connections i * n_in .. i * n_in + n_in - 1 of layer h for row b.
     const std::uint32_t* connection_words(std::size_t h, std::uint64_t step, std::int64_t b, std::int64_t i,
                                           std::vector<std::uint32_t>& buf) const;

@@ -73,6 +73,15 @@ void Trainer<T>::Impl::step(const TrainData<T>& data, const std::int64_t* rows, 
 }
 
 template <class T>
+std::vector<std::uint32_t>& Trainer<T>::Impl::thread_words() {
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    return words[static_cast<std::size_t>(tid)];
+}
+
+template <class T>
 const std::uint32_t* Trainer<T>::Impl::connection_words(std::size_t h, std::uint64_t s, std::int64_t b,
                                                         std::int64_t i, std::vector<std::uint32_t>& buf) const {
     const Layer& l = L[h];
@@ -110,11 +119,7 @@ void Trainer<T>::Impl::forward(const T* X, const std::int64_t* rows, std::int64_
                     for (std::int64_t j = 0; j < ni; ++j) a[j] *= e[j];
             }
             if (!units || ensemble) continue;
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
-            auto& w = words[static_cast<std::size_t>(tid)];
+            auto& w = thread_words();
             w.resize(static_cast<std::size_t>(4 * ((ni + 3) / 4 + 16)));
             const bool dropin = gate.kind == GateKind::Dropin;
             const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], dropin ? Stream::TrainDropin : Stream::TrainUnitGate,
@@ -301,11 +306,7 @@ void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s, double eta) {
                 for (std::int64_t j = 0; j < ni; ++j)
                     D[j] = ps[j] ? static_cast<T>(static_cast<double>(g[j]) * derivative(u.f, S[j], O[j])) : T(0);
             } else {
-                int tid = 0;
-#ifdef _OPENMP
-                tid = omp_get_thread_num();
-#endif
-                auto& w = words[static_cast<std::size_t>(tid)];
+                auto& w = thread_words();
                 w.resize(static_cast<std::size_t>(4 * ((ni + 3) / 4 + 16)));
                 const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], Stream::Backpercolation,
                                                      static_cast<std::uint32_t>(hh - 1), s, static_cast<std::uint64_t>(b));
@@ -329,11 +330,7 @@ void Trainer<T>::Impl::connection_forward(std::size_t h, std::int64_t nb, std::u
     const bool one = l.thr.size() == 1;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (std::int64_t b = 0; b < nb; ++b) {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        auto& buf = words[static_cast<std::size_t>(tid)];
+        auto& buf = thread_words();
         const T* a = l.A.data() + b * ni;
         T* Sr = l.S.data() + b * l.ldo;
         for (std::int64_t i = 0; i < no; ++i) {
@@ -363,11 +360,7 @@ void Trainer<T>::Impl::connection_backward(std::size_t h, std::int64_t nb, std::
     // over the minibatch in row order.
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (std::int64_t i = 0; i < no; ++i) {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        auto& buf = words[static_cast<std::size_t>(tid)];
+        auto& buf = thread_words();
         T* g = gr.data() + i * ni;
         std::fill(g, g + ni, T(0));
         for (std::int64_t b = 0; b < nb; ++b) {
@@ -383,11 +376,7 @@ void Trainer<T>::Impl::connection_backward(std::size_t h, std::int64_t nb, std::
     // Error signal to the layer below: G[b, j] = sum_i delta_ij w_ij D[b, i].
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (std::int64_t b = 0; b < nb; ++b) {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        auto& buf = words[static_cast<std::size_t>(tid)];
+        auto& buf = thread_words();
         T* g = G.data() + b * l.ldi;
         std::fill(g, g + l.ldi, T(0));
         for (std::int64_t i = 0; i < no; ++i) {
