@@ -170,7 +170,7 @@ def run(out, quick=True, seed=0, threads=None) -> Result:
     fig, axes = plt.subplots(2, L, figsize=(2.3 * L, 4.4))
     worst_b2, gaps, ew = 1.0, [], []
     for k in range(L):
-        E, N, Wk, Vk = st.E[k].ravel(), st.nwgm[k].ravel(), W[k].ravel(), st.var[k].ravel()
+        E, N, Wk = st.E[k].ravel(), st.nwgm[k].ravel(), W[k].ravel()
         ok = np.isfinite(N)
         axes[0, k].scatter(E[ok], N[ok], s=2, label="NWGM")
         axes[0, k].scatter(E, Wk, s=2, label="W")

@@ -12,7 +12,7 @@ import numpy as np
 from .._reference import draw_words, keep_threshold, transfer
 from ..gates import resolve_gate
 
-__all__ = ["gradient_reference", "update_reference", "epoch_order_reference", "STREAM"]
+__all__ = ["gradient_reference", "top_loss", "targets", "update_reference", "epoch_order_reference", "STREAM"]
 
 STREAM = {"units": 9, "connections": 10, "dropin": 11, "backpercolation": 12, "shuffle": 13}
 _UNITS, _CONNECTIONS, _DROPIN = 1, 2, 3
@@ -57,25 +57,7 @@ def gradient_reference(net, X, y, gate, key, step: int, loss: str = "cross_entro
         A.append(a), P.append(ps), K.append(keep_c), S_.append(S), O_.append(O), d_.append(d)
         a_prev = O
     # Top: dE/dS (Eq. 174) and the loss.
-    O, S, f = O_[-1], S_[-1], net.transfers[-1]
-    n_out = O.shape[1]
-    y = np.asarray(y)
-    t = np.eye(n_out)[y] if y.ndim == 1 else np.asarray(y, dtype=np.float64)
-    _, logO, logOc, dO = transfer(f, S)
-    if loss == "squared":
-        g = O - t
-        E = 0.5 * (g**2).sum()
-        if f.name == "softmax":
-            D = f.lam * O * (g - (g * O).sum(1, keepdims=True))
-        else:
-            D = g * dO
-    else:
-        lam = f.lam
-        D = lam * (O - t)
-        with np.errstate(invalid="ignore"):
-            E = -np.where(t != 0, t * logO, 0).sum()
-            if loss == "relative_entropy":
-                E -= np.where(t != 1, (1 - t) * logOc, 0).sum()
+    E, D = top_loss(net.transfers[-1], S_[-1], targets(y, O_[-1].shape[1]), loss)
     D = D / B
     gW, gb = [None] * L, [None] * L
     for h in range(L - 1, -1, -1):
@@ -98,6 +80,29 @@ def gradient_reference(net, X, y, gate, key, step: int, loss: str = "cross_entro
             prob = d_[h - 1] if mode == 0.0 else mode
             D = np.where(P[h] & (words < prob * 2.0**32), G, 0.0)
     return gW, gb, float(E)
+
+
+def targets(y, n_out: int) -> np.ndarray:
+    """One-hot rows for integer labels y, or the 2-D targets themselves, float64."""
+    y = np.asarray(y)
+    return np.eye(n_out)[y] if y.ndim == 1 else np.asarray(y, dtype=np.float64)
+
+
+def top_loss(f, S, t, loss: str):
+    """Summed loss of the outputs O = f(S) against targets t, and dE/dS (Eq. 170, 174):
+    lam (O - t) for cross entropy (softmax) and relative entropy (logistic, Eq. 156);
+    the transfer's Jacobian times O - t for squared error (Eq. 55)."""
+    O, logO, logOc, dO = transfer(f, S)
+    if loss == "squared":
+        g = O - t
+        if f.name == "softmax":
+            return 0.5 * (g**2).sum(), f.lam * O * (g - (g * O).sum(1, keepdims=True))
+        return 0.5 * (g**2).sum(), g * dO
+    with np.errstate(invalid="ignore"):
+        E = -np.where(t != 0, t * logO, 0).sum()
+        if loss == "relative_entropy":
+            E -= np.where(t != 1, (1 - t) * logOc, 0).sum()
+    return E, f.lam * (O - t)
 
 
 def update_reference(W, V, g, eta, momentum, weight_decay=0.0, max_norm=0.0):

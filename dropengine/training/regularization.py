@@ -18,17 +18,13 @@ import numpy as np
 
 from .._reference import transfer
 from .._validation import as_count
+from ._reference import targets, top_loss
 from ..gates import Dropin, Dropout, NoGate, resolve_gate
-from ..sampling import ensemble, sample
+from ..sampling import sample
 
 __all__ = ["ensemble_loss", "ensemble_gradient", "regularization_check"]
 
 _UNITS, _CONNECTIONS, _DROPIN = 1, 2, 3
-
-
-def _targets(y, n_out):
-    y = np.asarray(y)
-    return np.eye(n_out)[y] if y.ndim == 1 else np.asarray(y, dtype=np.float64)
 
 
 def _gate_inputs(kind, p, h, Wprev):
@@ -38,20 +34,6 @@ def _gate_inputs(kind, p, h, Wprev):
     if kind == _DROPIN:
         return (1 - p[h]) * Wprev + p[h], np.broadcast_to(1 - p[h], Wprev.shape)
     return Wprev, np.ones_like(Wprev)
-
-
-def _loss(f, S, W, t, loss):
-    """Summed loss of the outputs W = f(S) and dE/dU at the top (Eq. 170, 174)."""
-    _, logO, logOc, dO = transfer(f, S)
-    if loss == "squared":
-        g = W - t
-        if f.name == "softmax":
-            return 0.5 * (g**2).sum(), f.lam * W * (g - (g * W).sum(1, keepdims=True))
-        return 0.5 * (g**2).sum(), g * dO
-    E = -np.where(t != 0, t * logO, 0).sum()
-    if loss == "relative_entropy":
-        E -= np.where(t != 1, (1 - t) * logOc, 0).sum()
-    return E, f.lam * (W - t)
 
 
 def _forward(net, X, gate):
@@ -77,7 +59,7 @@ def _forward(net, X, gate):
 def ensemble_loss(net, X, y, gate=None, loss: str = "cross_entropy") -> float:
     """Mean loss of the ensemble network (Eq. 167) over the rows of X."""
     _, _, _, Us, Ws, _ = _forward(net, X, gate)
-    E, _ = _loss(net.transfers[-1], Us[-1], Ws[-1], _targets(y, Ws[-1].shape[1]), loss)
+    E, _ = top_loss(net.transfers[-1], Us[-1], targets(y, Ws[-1].shape[1]), loss)
     return float(E) / len(Us[-1])
 
 
@@ -86,7 +68,7 @@ def ensemble_gradient(net, X, y, gate=None, loss: str = "cross_entropy"):
     biases (Eq. 168-171): lists gW (n_out, n_in) and gb (n_out,), float64."""
     kind, p, ins, Us, Ws, P = _forward(net, X, gate)
     n = len(Us[-1])
-    _, delta = _loss(net.transfers[-1], Us[-1], Ws[-1], _targets(y, Ws[-1].shape[1]), loss)
+    _, delta = top_loss(net.transfers[-1], Us[-1], targets(y, Ws[-1].shape[1]), loss)
     delta = delta / n
     L = net.n_layers
     gW, gb = [None] * L, [None] * L
@@ -151,10 +133,10 @@ def regularization_check(net, X, y, gate, *, loss: str = "cross_entropy", n_draw
     st = sample(net, X, gate, n_samples, seed=seed, threads=threads, input_stats=True)
     _, _, ins, Us, Ws, P = _forward(net, X, gate)
     n = X.shape[0]
-    t = _targets(y, Ws[-1].shape[1])
-    _, delta = _loss(net.transfers[-1], Us[-1], Ws[-1], t, loss)
+    _, delta = top_loss(net.transfers[-1], Us[-1], targets(y, Ws[-1].shape[1]), loss)
     out = []
     L = net.n_layers
+    up = np.ones_like(Us[-1])  # the error reaching layer h's units from above, before sigma'
     for h in range(L - 1, -1, -1):
         w = np.asarray(net.weights[h], dtype=np.float64)
         v = np.asarray(st.var_in[h])  # (n, n_in): Var of the gated input delta_j O_j
@@ -164,11 +146,9 @@ def regularization_check(net, X, y, gate, *, loss: str = "cross_entropy", n_draw
             # dE/dS = lam (O - t) for the matching losses, (O - t) sigma'(S) for squared error:
             # expanding O to first order in w_ij delta_j O_j gives the coefficient.
             coef = f.lam * d1 if loss != "squared" else d1 * d1
-            back = np.ones_like(Us[h])
         else:
             coef = _second_derivative(f, Us[h])
-            back = up
-        decay = w * ((back * coef).T @ v) / n
+        decay = w * ((up * coef).T @ v) / n
         out.append({"layer": h, "mc": mc[h], "mc_se": se[h], "ens": ens[h], "decay": decay})
         if h:
             weff = w * P[h] if P[h] is not None else w
