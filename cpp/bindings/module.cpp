@@ -199,9 +199,7 @@ std::int64_t free_gates_py(const std::vector<carray<T>>& Ws, const std::vector<s
                            const std::vector<double>& keep_bias) {
     const auto net = make_net<T>(Ws, bs, fs);
     const Gate gate = make_gate(gate_kind, p, keep_bias);
-    std::vector<std::int64_t> n_out, n_in;
-    for (const auto& l : net.layers) { n_out.push_back(l.n_out); n_in.push_back(l.n_in); }
-    gate.validate(n_out, n_in);
+    gate.validate(net);
     return free_gates<T>(net, gate);
 }
 

@@ -13,9 +13,7 @@ template <class T>
 void ensemble(const NetworkView<T>& net, const Gate& gate, const T* X, std::int64_t n_rows,
               const std::vector<T*>& U, const std::vector<T*>& W, int threads) {
     net.validate();
-    std::vector<std::int64_t> n_out, n_in;
-    for (const auto& l : net.layers) { n_out.push_back(l.n_out); n_in.push_back(l.n_in); }
-    gate.validate(n_out, n_in);
+    gate.validate(net);
     const auto L = net.layers.size();
     if (U.size() != L || W.size() != L) throw std::invalid_argument("ensemble: one U and one W buffer per layer");
     for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)

@@ -313,9 +313,7 @@ template <class T>
 void validate(const NetworkView<T>& net, const Gate& gate, const T* X, std::int64_t n_rows,
               const EnumerateOptions& opt) {
     net.validate();
-    std::vector<std::int64_t> n_out, n_in;
-    for (const auto& l : net.layers) { n_out.push_back(l.n_out); n_in.push_back(l.n_in); }
-    gate.validate(n_out, n_in);
+    gate.validate(net);
     if (gate.spiking())
         throw std::invalid_argument("enumerate: spiking gates are not enumerated (their coins depend on the outputs); "
                                     "use sample");

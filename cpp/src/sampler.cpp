@@ -443,26 +443,13 @@ private:
     std::int64_t n_units_ = 0, n_stats_ = 0, max_in_ = 0, max_pad_ = 0;
 };
 
-template <class T>
-std::vector<std::int64_t> outs(const NetworkView<T>& net) {
-    std::vector<std::int64_t> v;
-    for (const auto& l : net.layers) v.push_back(l.n_out);
-    return v;
-}
-template <class T>
-std::vector<std::int64_t> ins(const NetworkView<T>& net) {
-    std::vector<std::int64_t> v;
-    for (const auto& l : net.layers) v.push_back(l.n_in);
-    return v;
-}
-
 }  // namespace
 
 template <class T>
 SampleStats sample(const NetworkView<T>& net, const Gate& gate, const T* X, std::int64_t n_rows,
                    const SampleOptions& opt) {
     net.validate();
-    gate.validate(outs(net), ins(net));
+    gate.validate(net);
     if (n_rows < 0) throw std::invalid_argument("sample: the number of inputs must be >= 0");
     if (opt.n_samples < 1) throw std::invalid_argument("sample: n_samples must be >= 1");
     if (opt.first_sample + opt.n_samples > (std::uint64_t{1} << 48))

@@ -194,9 +194,7 @@ template <class T>
 SampleStats sample_async(const NetworkView<T>& net, const Gate& gate, const T* X, std::int64_t n_rows,
                          const AsyncOptions& opt) {
     net.validate();
-    std::vector<std::int64_t> n_out, n_in;
-    for (const auto& l : net.layers) { n_out.push_back(l.n_out); n_in.push_back(l.n_in); }
-    gate.validate(n_out, n_in);
+    gate.validate(net);
     if (!gate.spiking()) throw std::invalid_argument("sample_async: the gate must be Spikes");
     for (std::size_t h = 0; h < net.layers.size(); ++h)
         if (net.layers[h].f.kind == TransferKind::Softmax)

@@ -34,12 +34,7 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
     net.validate();
     const std::size_t nL = net.layers.size();
     if (nL == 0) throw std::invalid_argument("train: the network has no layers");
-    std::vector<std::int64_t> n_out, n_in;
-    for (const auto& l : net.layers) {
-        n_out.push_back(l.n_out);
-        n_in.push_back(l.n_in);
-    }
-    gate.validate(n_out, n_in);
+    gate.validate(net);
     if (gate.spiking())
         throw std::invalid_argument("train: spiking gates are for simulation; train with Dropout, Dropin or no gate");
     for (double kb : gate.keep_bias)

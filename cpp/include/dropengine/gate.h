@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "dropengine/network.h"
+
 namespace dropengine {
 
 enum class GateKind : std::int32_t {
@@ -42,6 +44,16 @@ struct Gate {
     /// Checks sizes against the layer shapes and that every probability is in [0, 1].
     void validate(const std::vector<std::int64_t>& n_out,
                   const std::vector<std::int64_t>& n_in) const;
+    /// The same check against a network's layer shapes.
+    template <class T>
+    void validate(const NetworkView<T>& net) const {
+        std::vector<std::int64_t> n_out, n_in;
+        for (const auto& l : net.layers) {
+            n_out.push_back(l.n_out);
+            n_in.push_back(l.n_in);
+        }
+        validate(n_out, n_in);
+    }
     bool spiking() const { return kind == GateKind::Spikes || kind == GateKind::SpikesConnections; }
     double prob(std::size_t h, std::int64_t e) const {
         const auto& v = p[h];
