@@ -1,7 +1,7 @@
 // Bodies of the connection-gate kernels, compiled once per ISA (kernels_isa.inc).
 //
-// philox_fill_body: the Philox4x32-10 words of consecutive counters, 16 counters at a
-// time in SIMD lanes; bit-identical to the scalar philox4x32_10 (tests check), so the
+// philox_fill_body: the Philox4x32-10 words of consecutive counters, one counter per
+// SIMD lane; bit-identical to the scalar philox4x32_10 (tests check), so the
 // random stream of rng_streams.h does not depend on the ISA.
 // gated_dot_body: sum_j [word_j < thr_j] W_j a_j, the compare and select vectorized.
 #pragma once
@@ -25,67 +25,48 @@ namespace dropengine::detail {
 namespace {
 
 #if defined(__AVX512F__)
-/// hi and lo 32 bits of x * m in each of 16 lanes (two vpmuludq: even and odd lanes).
-inline void mulhilo16(__m512i x, __m512i m, __m512i& hi, __m512i& lo) {
-    const __m512i pe = _mm512_mul_epu32(x, m);
-    const __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(x, 32), m);
-    hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
-    lo = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
-}
-
-/// Lane l holds block l's four words in x0..x3: store them interleaved, out[4 l + q].
-inline void store16(__m512i x0, __m512i x1, __m512i x2, __m512i x3, std::uint32_t* out) {
-    const __m512i t01l = _mm512_unpacklo_epi32(x0, x1), t01h = _mm512_unpackhi_epi32(x0, x1);
-    const __m512i t23l = _mm512_unpacklo_epi32(x2, x3), t23h = _mm512_unpackhi_epi32(x2, x3);
-    const __m512i A = _mm512_unpacklo_epi64(t01l, t23l), B = _mm512_unpackhi_epi64(t01l, t23l);
-    const __m512i C = _mm512_unpacklo_epi64(t01h, t23h), D = _mm512_unpackhi_epi64(t01h, t23h);
-    const __m512i P = _mm512_shuffle_i32x4(A, B, 0x88), Q = _mm512_shuffle_i32x4(C, D, 0x88);  // lanes 0, 2
-    const __m512i P2 = _mm512_shuffle_i32x4(A, B, 0xDD), Q2 = _mm512_shuffle_i32x4(C, D, 0xDD);  // lanes 1, 3
-    _mm512_storeu_si512(out, _mm512_shuffle_i32x4(P, Q, 0x88));
-    _mm512_storeu_si512(out + 16, _mm512_shuffle_i32x4(P2, Q2, 0x88));
-    _mm512_storeu_si512(out + 32, _mm512_shuffle_i32x4(P, Q, 0xDD));
-    _mm512_storeu_si512(out + 48, _mm512_shuffle_i32x4(P2, Q2, 0xDD));
-}
-
-/// One Philox round on 16 lanes.
-inline void philox_round16(__m512i& x0, __m512i& x1, __m512i& x2, __m512i& x3, __m512i m0, __m512i m1, __m512i ka,
-                           __m512i kb) {
-    __m512i hi0, lo0, hi1, lo1;
-    mulhilo16(x0, m0, hi0, lo0);
-    mulhilo16(x2, m1, hi1, lo1);
-    x0 = _mm512_ternarylogic_epi32(hi1, x1, ka, 0x96);  // a ^ b ^ c
-    x1 = lo1;
-    x2 = _mm512_ternarylogic_epi32(hi0, x3, kb, 0x96);
-    x3 = lo0;
-}
-
-/// 16 x `sets` Philox4x32-10 blocks, counters (c0 + l, c1, c2, c3), written in counter
-/// order. Several sets run in lockstep: one set's rounds are a chain of dependent
-/// multiplies; interleaved sets keep the multipliers busy (the result is the same).
-template <int sets>
-inline void philox16(std::uint32_t c0, std::uint32_t c1, std::uint32_t c2, std::uint32_t c3, std::uint32_t k0,
+/// Philox4x32-10 on 8 x V blocks, counters (c0 + l, c1, c2, c3), written in counter order.
+/// One block per 64-bit lane: each 32-bit word sits in the low half of its lane and the
+/// high half holds garbage that vpmuludq ignores. A round is then two multiplies (the
+/// whole 64-bit product: lo in place, hi brought down by an in-lane shuffle), two
+/// shuffles and two three-way XORs, with no blends and no shifts: the multiplies alone
+/// occupy port 0 and the shuffles go to port 5. V sets run in lockstep to cover the
+/// multiply latency. Bit-identical to the scalar philox4x32_10 (test_philox).
+template <int V>
+inline void philox8x(std::uint32_t c0, std::uint32_t c1, std::uint32_t c2, std::uint32_t c3, std::uint32_t k0,
                      std::uint32_t k1, std::uint32_t* out) {
-    static_assert(sets == 1 || sets == 2, "one or two sets of 16 counters (more gain nothing: the multipliers are busy)");
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i v1 = _mm512_set1_epi32(static_cast<int>(c1)), v2 = _mm512_set1_epi32(static_cast<int>(c2)),
-                  v3 = _mm512_set1_epi32(static_cast<int>(c3));
-    __m512i x[sets][4];
-    for (int k = 0; k < sets; ++k) {
-        x[k][0] = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(c0 + 16u * static_cast<std::uint32_t>(k))), lane);
-        x[k][1] = v1;
-        x[k][2] = v2;
-        x[k][3] = v3;
+    const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    __m512i x0[V], x1[V], x2[V], x3[V];
+    for (int v = 0; v < V; ++v) {
+        // The counter's carry out of 32 bits lands in the ignored high half: it wraps.
+        x0[v] = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(c0) + 8 * v), lane);
+        x1[v] = _mm512_set1_epi64(c1);
+        x2[v] = _mm512_set1_epi64(c2);
+        x3[v] = _mm512_set1_epi64(c3);
     }
-    const __m512i m0 = _mm512_set1_epi32(static_cast<int>(kPhiloxM0)), m1 = _mm512_set1_epi32(static_cast<int>(kPhiloxM1));
+    const __m512i m0 = _mm512_set1_epi64(kPhiloxM0), m1 = _mm512_set1_epi64(kPhiloxM1);
     std::uint32_t ka = k0, kb = k1;
     for (int r = 0; r < 10; ++r) {
         const __m512i vka = _mm512_set1_epi32(static_cast<int>(ka)), vkb = _mm512_set1_epi32(static_cast<int>(kb));
-#pragma GCC unroll 2
-        for (int k = 0; k < sets; ++k) philox_round16(x[k][0], x[k][1], x[k][2], x[k][3], m0, m1, vka, vkb);
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) {
+            const __m512i p0 = _mm512_mul_epu32(x0[v], m0), p1 = _mm512_mul_epu32(x2[v], m1);
+            x0[v] = _mm512_ternarylogic_epi32(_mm512_shuffle_epi32(p1, _MM_PERM_CDAB), x1[v], vka, 0x96);
+            x2[v] = _mm512_ternarylogic_epi32(_mm512_shuffle_epi32(p0, _MM_PERM_CDAB), x3[v], vkb, 0x96);
+            x1[v] = p1;
+            x3[v] = p0;
+        }
         ka += kPhiloxW0;
         kb += kPhiloxW1;
     }
-    for (int k = 0; k < sets; ++k) store16(x[k][0], x[k][1], x[k][2], x[k][3], out + 64 * k);
+    // Block l's four words are the 128 bits (x0, x1 | x2, x3) of lane l.
+    const __m512i first = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), second = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+    for (int v = 0; v < V; ++v) {
+        const __m512i a = _mm512_mask_shuffle_epi32(x0[v], 0xAAAA, x1[v], _MM_PERM_CDAB);
+        const __m512i b = _mm512_mask_shuffle_epi32(x2[v], 0xAAAA, x3[v], _MM_PERM_CDAB);
+        _mm512_storeu_si512(out + 32 * v, _mm512_permutex2var_epi64(a, first, b));
+        _mm512_storeu_si512(out + 32 * v + 16, _mm512_permutex2var_epi64(a, second, b));
+    }
 }
 #endif
 
@@ -94,13 +75,13 @@ inline void philox_fill_body(std::uint32_t c0, std::int64_t n_blocks, std::uint3
     constexpr int L = 16;
 #if defined(__AVX512F__)
     std::int64_t b0 = 0;
-    for (; b0 + 2 * L <= n_blocks; b0 += 2 * L)
-        philox16<2>(c0 + static_cast<std::uint32_t>(b0), c1, c2, c3, k0, k1, out + 4 * b0);
-    for (; b0 + L <= n_blocks; b0 += L)
-        philox16<1>(c0 + static_cast<std::uint32_t>(b0), c1, c2, c3, k0, k1, out + 4 * b0);
+    for (; b0 + 32 <= n_blocks; b0 += 32)
+        philox8x<4>(c0 + static_cast<std::uint32_t>(b0), c1, c2, c3, k0, k1, out + 4 * b0);
+    for (; b0 + 8 <= n_blocks; b0 += 8)
+        philox8x<1>(c0 + static_cast<std::uint32_t>(b0), c1, c2, c3, k0, k1, out + 4 * b0);
     if (b0 < n_blocks) {
-        alignas(64) std::uint32_t tail[4 * L];
-        philox16<1>(c0 + static_cast<std::uint32_t>(b0), c1, c2, c3, k0, k1, tail);
+        alignas(64) std::uint32_t tail[32];
+        philox8x<1>(c0 + static_cast<std::uint32_t>(b0), c1, c2, c3, k0, k1, tail);
         std::memcpy(out + 4 * b0, tail, static_cast<std::size_t>(4 * (n_blocks - b0)) * sizeof(std::uint32_t));
     }
     return;
@@ -245,17 +226,34 @@ T spike_dot16_body(const T* __restrict WR, const std::uint16_t* __restrict u, co
     std::int64_t j0 = 0;
 #if defined(__AVX512F__) && defined(__AVX512BW__)
     if constexpr (sizeof(T) == 4) {
-        // 16 connections per step: widen the draws, two compares into mask registers,
-        // a masked add and a popcount (the generic loop below compiles to far more).
-        __m512 vacc = _mm512_setzero_ps();
+        // 16 connections per lane group: widen the draws, two compares into mask registers,
+        // a masked add and a masked count of ties (the generic loop compiles to far more).
+        // Four accumulators, 64 connections per step: one chain of dependent adds would
+        // cost the add latency per 16 connections.
+        __m512 vacc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        __m512i vtie = _mm512_setzero_si512();
+        const __m512i one = _mm512_set1_epi32(1);
+        for (; j0 + 64 <= n; j0 += 64) {
+#pragma GCC unroll 4
+            for (int q = 0; q < 4; ++q) {
+                const std::int64_t j = j0 + 16 * q;
+                const __m512i uv = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(u + j)));
+                const __m512i tv = _mm512_loadu_si512(thi + j);
+                vacc[q] = _mm512_mask_add_ps(vacc[q], _mm512_cmplt_epu32_mask(uv, tv), vacc[q],
+                                             _mm512_loadu_ps(reinterpret_cast<const float*>(WR + j)));
+                vtie = _mm512_mask_add_epi32(vtie, _mm512_cmpeq_epi32_mask(uv, tv), vtie, one);
+            }
+        }
         for (; j0 + 16 <= n; j0 += 16) {
             const __m512i uv = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(u + j0)));
             const __m512i tv = _mm512_loadu_si512(thi + j0);
-            vacc = _mm512_mask_add_ps(vacc, _mm512_cmplt_epu32_mask(uv, tv), vacc,
-                                      _mm512_loadu_ps(reinterpret_cast<const float*>(WR + j0)));
-            tie += __builtin_popcount(static_cast<unsigned>(_mm512_cmpeq_epi32_mask(uv, tv)));
+            vacc[0] = _mm512_mask_add_ps(vacc[0], _mm512_cmplt_epu32_mask(uv, tv), vacc[0],
+                                         _mm512_loadu_ps(reinterpret_cast<const float*>(WR + j0)));
+            vtie = _mm512_mask_add_epi32(vtie, _mm512_cmpeq_epi32_mask(uv, tv), vtie, one);
         }
-        acc = static_cast<T>(_mm512_reduce_add_ps(vacc));
+        acc = static_cast<T>(_mm512_reduce_add_ps(
+            _mm512_add_ps(_mm512_add_ps(vacc[0], vacc[1]), _mm512_add_ps(vacc[2], vacc[3]))));
+        tie = _mm512_reduce_add_epi32(vtie);
     }
 #endif
 #pragma omp simd reduction(+ : acc, tie)
