@@ -16,7 +16,7 @@ __all__ = ["philox4x32_10", "draw_words", "keep_threshold", "transfer", "sample_
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
 _W0, _W1 = 0x9E3779B9, 0xBB67AE85
 _MASK = np.uint64(0xFFFFFFFF)
-STREAM = {"units": 1, "connections": 2, "bias": 3, "dropin": 4, "connection_tie": 8}
+STREAM = {"units": 1, "connections": 2, "bias": 3, "dropin": 4, "spike": 5, "spike_tie": 6, "connection_tie": 8}
 
 
 def philox4x32_10(c0, c1, c2, c3, k0, k1):
@@ -64,6 +64,22 @@ def draw_keep16(key, layer: int, x: int, s, elements, thr: float) -> np.ndarray:
     hi, lo = np.uint64(t >> 16), np.uint64(t & 0xFFFF)
     low = draw_words(key, STREAM["connection_tie"], layer, x, s, e).astype(np.uint64) & np.uint64(0xFFFF)
     return (u < hi) | ((u == hi) & (low < lo))
+
+
+def draw_spike8(key, layer: int, x: int, s, n_in: int, elements, thr) -> np.ndarray:
+    """Connection-specific firing (Spike stream): connection e = i * n_in + j draws byte
+    e % 4 of word e // 4 and fires iff it is below the top 8 bits of its unit's threshold
+    t_j = round(O_j 2^32) (capped at 255), a tie settled by the low 24 bits of word e of
+    the SpikeTie stream against the rest: exactly the 32-bit rule word < t_j.
+    ``thr`` has shape (len(s), n_in). Returns the firing decisions (len(s), len(elements))."""
+    e = np.asarray(elements, dtype=np.uint64)
+    words = draw_words(key, STREAM["spike"], layer, x, s, e >> np.uint64(2)).astype(np.uint64)
+    u = (words >> (np.uint64(8) * (e & np.uint64(3)))[None, :]) & np.uint64(0xFF)
+    t = np.asarray(thr, dtype=np.uint64)[:, (e % np.uint64(n_in)).astype(np.intp)]
+    hi = np.minimum(t >> np.uint64(24), np.uint64(255))
+    rest = t - (hi << np.uint64(24))
+    low = draw_words(key, STREAM["spike_tie"], layer, x, s, e).astype(np.uint64) & np.uint64(0xFFFFFF)
+    return (u < hi) | ((u == hi) & (low < rest))
 
 
 def keep_threshold(p) -> np.ndarray:
@@ -124,7 +140,14 @@ def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, f
             W = W.astype(np.float64)
             n_out, n_in = W.shape
             thr = keep_threshold(p[h])
-            if kind == 1:  # units
+            if kind == 4 and np.size(p[h]):  # global spikes: unit j sends r_j with probability O_j
+                fire = draw_words(key, STREAM["spike"], h, gx, s, range(n_in)) < keep_threshold(a)
+                a = np.where(fire, np.broadcast_to(p[h], (n_in,)), 0.0)
+            if kind == 5 and np.size(p[h]):  # connection-specific spikes: w_ij r_ij with probability O_j
+                r = np.broadcast_to(p[h], (n_in,)) if np.size(p[h]) in (1, n_in) else p[h].reshape(n_out, n_in)
+                fire = draw_spike8(key, h, gx, s, n_in, range(n_out * n_in), keep_threshold(a).astype(np.uint64))
+                S = np.einsum("sij,ij->si", fire.reshape(n_samples, n_out, n_in), W * r)
+            elif kind == 1:  # units
                 a = np.where(draw_words(key, STREAM["units"], h, gx, s, range(n_in)) < thr, a, 0.0)
             elif kind == 3:  # dropin
                 a = np.where(draw_words(key, STREAM["dropin"], h, gx, s, range(n_in)) < thr, 1.0, a)
@@ -139,7 +162,7 @@ def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, f
             elif kind == 2:  # connections
                 m = draw_words(key, STREAM["connections"], h, gx, s, range(n_out * n_in)) < thr
                 S = np.einsum("sij,ij,sj->si", m.reshape(n_samples, n_out, n_in), W, a)
-            else:
+            elif kind != 5 or not np.size(p[h]):
                 S = a @ W.T
             if b is not None:
                 bt = keep_threshold(keep_bias[h]) if kind in (1, 2) else 2.0**32

@@ -103,7 +103,7 @@ def test_golden_hash():
                      [np.array([0.1, -0.1, 0.2, 0.0]), None], ["logistic", "logistic"], dtype=np.float64)
     st = de.sample(net, np.array([[1.0, -0.5, 0.25]]), de.Dropout([0.7, 0.5], keep_bias=0.5), 500, seed=2014)
     h = hashlib.sha256(b"".join(bits(st)[k] for k in FIELDS)).hexdigest()
-    assert de.build_info()["stream_version"] == 2
+    assert de.build_info()["stream_version"] == 3
     assert h == GOLDEN_HASH, h
 
 
@@ -118,3 +118,17 @@ def test_golden_hash_connections():
     h = hashlib.sha256(b"".join(bits(st)[k] for k in FIELDS)).hexdigest()
     assert h == GOLDEN_HASH_CONNECTIONS, h
 
+
+
+# Stream version 3: connection-specific spikes draw 8 bits per connection (ties settled by
+# 24 more). Weights are multiples of 1/8, so every sum S is exact in any order and the
+# hash depends on the draws alone (and on the platform's exp, as above).
+GOLDEN_HASH_SPIKES = "0738dc076737f774a6e76ebb91968d2bfb54bb29b13e8378897def07aa326c30"
+
+
+def test_golden_hash_spikes():
+    net = de.Network([np.arange(12.0).reshape(4, 3) / 8 - 0.75, np.arange(8.0).reshape(2, 4) / 8 - 0.5],
+                     [np.array([0.125, -0.125, 0.25, 0.0]), None], ["logistic", "logistic"], dtype=np.float64)
+    st = de.sample(net, np.array([[1.0, -0.5, 0.25]]), de.Spikes(1.0, on="connections"), 500, seed=2014)
+    h = hashlib.sha256(b"".join(bits(st)[k] for k in FIELDS)).hexdigest()
+    assert h == GOLDEN_HASH_SPIKES, h

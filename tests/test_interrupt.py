@@ -133,13 +133,14 @@ def test_sigint_stops_training_at_a_batch_boundary(tmp_path):
             line = p.stdout.readline().split()
             latency = time.monotonic() - t
             checked = p.stdout.readline().split()
-            p.communicate(timeout=120)
+            rest, _ = p.communicate(timeout=120)
         finally:
             if p.poll() is None:
                 p.kill()
                 p.communicate()
-    assert line[0] == "interrupted" and p.returncode == 3
+    said = f"child printed {line} then {checked}, {rest!r}; exit status {p.returncode}"
+    assert line[:1] == ["interrupted"] and p.returncode == 3, said
     epoch, batch, step, n_hist = map(int, line[1:])
-    assert step == epoch * 400 + batch and step >= 400 and n_hist == epoch
+    assert step == epoch * 400 + batch and step >= 400 and n_hist == epoch, said
     assert latency < 1.0, f"KeyboardInterrupt after {latency:.2f} s"
-    assert checked == ["checked", "True", "True", "True"]
+    assert checked == ["checked", "True", "True", "True"], said

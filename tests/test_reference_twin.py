@@ -138,3 +138,47 @@ def test_sixteen_bit_connection_gates_with_ties_match_reference():
     words = R.draw_words((k0, k1), R.STREAM["connections"], 0, 0, range(20), e >> np.uint64(1)).astype(np.uint64)
     u = (words >> (np.uint64(16) * (e & np.uint64(1)))[None, :]) & np.uint64(0xFFFF)
     assert (u == np.uint64(int(R.keep_threshold(0.7)) >> 16)).sum() >= 3  # the tie path ran
+
+
+@pytest.mark.parametrize("r", [1.0, "per_connection"])
+def test_connection_spikes_match_reference_with_ties(r):
+    """Connection-specific firing (Spike stream): 8-bit draws against the top 8 bits of
+    each unit's threshold, ties (1 in 256) settled by 24 more bits, replayed by the NumPy
+    twin sample by sample. 4 x 60,000 coins make ties certain; units saturated at O = 1
+    (threshold 2^32) take the capped-threshold path and must always fire."""
+    base = small_net(["logistic", "logistic", "linear"], sizes=(50, 300, 200, 4))
+    Ws, bs = [w.copy() for w in base.weights], [b.copy() for b in base.biases]
+    Ws[0][:5], bs[0][:5] = 0.0, 60.0  # O = 1 exactly in float64: five units that always fire
+    net = de.Network(Ws, bs, ["logistic", "logistic", "linear"])
+    X = np.random.default_rng(3).uniform(size=(2, 50))
+    rr = 1.0 if r == 1.0 else np.random.default_rng(4).uniform(0.2, 1.0, size=(200, 300))
+    gate = de.Spikes(rr, on="connections", layers=[1])
+    st = de.sample(net, X, gate, 4, seed=11, record=[1, 2], input_stats=True)
+    k0, k1, _ = seed_key(11)
+    S, O = R.sample_reference(net, X, gate, 4, (k0, k1))
+    np.testing.assert_allclose(st.records[1], O[1], **TOL[np.float64])
+    np.testing.assert_allclose(st.records[2], O[2], **TOL[np.float64])
+    # the spikes each unit of layer 0 sends, mean over its outgoing connections and samples
+    e = np.arange(200 * 300, dtype=np.uint64)
+    r_ij = np.broadcast_to(rr, (200, 300))
+    for x in range(2):
+        thr = R.keep_threshold(O[0][x]).astype(np.uint64)
+        fire = R.draw_spike8((k0, k1), 1, x, range(4), 300, e, thr).reshape(4, 200, 300)
+        np.testing.assert_allclose(st.E_in[1][x], (fire * r_ij).mean(axis=(0, 1)), rtol=1e-12)
+        words = R.draw_words((k0, k1), R.STREAM["spike"], 1, x, range(4), e >> np.uint64(2)).astype(np.uint64)
+        u = (words >> (np.uint64(8) * (e & np.uint64(3)))[None, :]) & np.uint64(0xFF)
+        hi = np.minimum(thr[:, (e % np.uint64(300)).astype(np.intp)] >> np.uint64(24), np.uint64(255))
+        assert (u == hi).sum() >= 100  # the tie path ran
+        assert fire[:, :, :5].all()  # saturated units always fire
+
+
+def test_global_spikes_match_reference():
+    """Global firing (Spike stream, word j of unit j): the NumPy twin replays every spike."""
+    net = small_net(["logistic", "logistic", "linear"], sizes=(20, 30, 25, 3))
+    X = np.random.default_rng(5).uniform(size=(2, 20))
+    gate = de.Spikes([0.0, 0.7, np.linspace(0.1, 1.0, 25)], on="units", layers=[1, 2])
+    st = de.sample(net, X, gate, 6, seed=12, record=[1, 2])
+    k0, k1, _ = seed_key(12)
+    S, O = R.sample_reference(net, X, gate, 6, (k0, k1))
+    np.testing.assert_allclose(st.records[1], O[1], **TOL[np.float64])
+    np.testing.assert_allclose(st.records[2], O[2], **TOL[np.float64])

@@ -15,7 +15,7 @@
 #include "reduce.h"
 #include "spiking_checks.h"
 
-// Connection-specific spikes read 16-bit halves of Philox words in memory order.
+// Connection gates and spikes read 16-bit halves and bytes of Philox words in memory order.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "dropengine: the spike stream layout assumes little endian");
 
 namespace dropengine {
@@ -64,6 +64,24 @@ struct LayerPlan {
     std::int64_t in_offset = 0;         // where this layer's input statistics start
 };
 
+/// Ties of connection-specific firing waiting for their 24 extra bits, settled in batches
+/// (one scattered Philox word each, 8 per vector): entry k is sample s[k], input j[k].
+struct SpikeTies {
+    static constexpr std::int64_t kBatch = 256;
+    std::vector<std::int32_t> s, j, pos;                  // pos: one kernel call's tie positions
+    std::vector<std::uint32_t> c0, c1, c2, c3, word;
+    std::vector<std::uint8_t> q;
+    std::int64_t n = 0;
+
+    void reserve(std::int64_t max_in) {
+        const auto cap = static_cast<std::size_t>(kBatch + max_in);
+        for (auto* v : {&s, &j}) v->assign(cap, 0);
+        pos.assign(static_cast<std::size_t>(max_in), 0);
+        for (auto* v : {&c0, &c1, &c2, &c3, &word}) v->assign(cap, 0u);
+        q.assign(cap, 0);
+    }
+};
+
 /// Scratch of one thread.
 template <class T>
 struct Workspace {
@@ -74,7 +92,8 @@ struct Workspace {
     std::vector<T> val;
     std::vector<std::uint32_t> words;  // Philox words of one row of connections
     std::vector<std::uint64_t> thr;    // B x n_in spike thresholds of the block's samples
-    std::vector<std::uint32_t> thi;    // their top 16 bits (connection-specific firing)
+    std::vector<std::uint8_t> th8;     // their top 8 bits (connection-specific firing)
+    SpikeTies ties;                    // pending ties of one row (connection-specific firing)
     std::vector<double> gated;         // B x n_in gated inputs (input statistics)
 };
 
@@ -162,7 +181,8 @@ private:
         w.val.assign(static_cast<std::size_t>(B * max_in_), T(0));
         w.words.assign(static_cast<std::size_t>(4 * (max_in_ / 4 + 2 + 16)), 0u);
         w.thr.assign(static_cast<std::size_t>(B * max_in_), 0u);
-        w.thi.assign(static_cast<std::size_t>(B * max_in_), 0u);
+        w.th8.assign(static_cast<std::size_t>(B * max_in_), 0u);
+        w.ties.reserve(max_in_);
         w.gated.assign(static_cast<std::size_t>(B * max_in_), 0.0);
     }
 
@@ -250,17 +270,13 @@ private:
     void connection_sums(Workspace<T>& w, const LayerView<T>& l, const LayerPlan<T>& pl, std::size_t h,
                          std::uint64_t gx, std::uint64_t gs0, std::int64_t b, std::int64_t ldS) const {
         const std::int64_t ni = l.n_in, no = l.n_out;
-        const bool one = pl.thr.size() == 1, spikes = gate_.kind == GateKind::SpikesConnections;
-        const Stream stream = spikes ? Stream::Spike : Stream::ConnectionGate;
-        for (std::int64_t s = 0; s < b; ++s) {
-            if (opt_.input_stats) std::fill(w.gated.begin() + s * ni, w.gated.begin() + (s + 1) * ni, 0.0);
-            if (spikes) {
-                std::uint64_t* thr = w.thr.data() + s * ni;
-                spike_thresholds(w.act.data() + s * ni, thr, ni);
-                for (std::int64_t j = 0; j < ni; ++j)
-                    w.thi[static_cast<std::size_t>(s * ni + j)] = static_cast<std::uint32_t>(thr[j] >> 16);
-            }
+        if (gate_.kind == GateKind::SpikesConnections) {
+            spike_connection_sums(w, l, pl, h, gx, gs0, b, ldS);
+            return;
         }
+        const bool one = pl.thr.size() == 1;
+        for (std::int64_t s = 0; s < b; ++s)
+            if (opt_.input_stats) std::fill(w.gated.begin() + s * ni, w.gated.begin() + (s + 1) * ni, 0.0);
         // Rows outside, samples inside: a row of W is read from memory once per block of
         // samples, not once per sample (connection gates are otherwise bandwidth-bound).
         for (std::int64_t i = 0; i < no; ++i) {
@@ -269,36 +285,10 @@ private:
             for (std::int64_t s = 0; s < b; ++s) {
                 const T* a = w.act.data() + s * ni;
                 double* g = w.gated.data() + s * ni;  // gated inputs, summed over the outgoing connections
-                const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], stream, static_cast<std::uint32_t>(h), gx,
-                                                     gs0 + s);
+                const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], Stream::ConnectionGate,
+                                                     static_cast<std::uint32_t>(h), gx, gs0 + s);
                 T acc = T(0);
-                if (spikes) {
-                    // Connection-specific firing (Eq. 126, 129): connection (i, j) carries r_ij
-                    // when its own coin, with probability O_j, comes up; 16-bit draws, ties
-                    // settled by 16 more bits (rng_streams.h, Stream::Spike).
-                    const std::uint64_t* thr = w.thr.data() + s * ni;
-                    const std::uint32_t* thi = w.thi.data() + s * ni;
-                    const std::uint64_t b0 = e0 >> 3, nb = ((e0 + static_cast<std::uint64_t>(ni) - 1) >> 3) - b0 + 1;
-                    kern_.philox_fill(static_cast<std::uint32_t>(b0), static_cast<std::int64_t>(nb), site.c1, site.c2,
-                                      site.c3, site.k0, site.k1, w.words.data());
-                    const std::uint16_t* u = reinterpret_cast<const std::uint16_t*>(w.words.data()) + (e0 & 7u);
-                    std::int64_t ties = 0;
-                    acc = kern_.spike_dot16(pl.WR.data() + e0, u, thi, ni, &ties);
-                    if (opt_.input_stats) kern_.spike_accumulate16(g, u, thi, pl.r.data() + e0, ni);
-                    if (ties > 0) {
-                        const DrawSite tie = DrawSite::make(opt_.key[0], opt_.key[1], Stream::SpikeTie,
-                                                            static_cast<std::uint32_t>(h), gx, gs0 + s);
-                        for (std::int64_t j = 0; ties > 0 && j < ni; ++j) {
-                            if (u[j] != thi[j]) continue;
-                            --ties;
-                            const std::uint64_t e = e0 + static_cast<std::uint64_t>(j);
-                            if ((tie.word(e) & 0xFFFFu) < (thr[j] & 0xFFFFu)) {
-                                acc += pl.WR[e];
-                                if (opt_.input_stats) g[j] += pl.r[e];
-                            }
-                        }
-                    }
-                } else if (!pl.gated) {
+                if (!pl.gated) {
                     for (std::int64_t j = 0; j < ni; ++j) acc += Wi[j] * a[j];
                 } else if (one && pl.thr[0] == (std::uint64_t{1} << 31)) {
                     // keep = 1/2: one random bit per connection (rng_streams.h, version 2).
@@ -351,6 +341,87 @@ private:
         }
         if (opt_.input_stats)
             for (std::int64_t k = 0; k < b * ni; ++k) w.gated[static_cast<std::size_t>(k)] /= static_cast<double>(no);
+    }
+
+    /// Connection-specific firing (Eq. 126, 129): connection (i, j) carries r_ij when its
+    /// own coin, with probability O_j, comes up. Each coin is an 8-bit draw against the top
+    /// 8 bits of t_j = round(O_j 2^32); a draw equal to them (a tie, 1 in 256) is settled by
+    /// 24 more bits: exactly the 32-bit rule, with a quarter of the Philox words
+    /// (rng_streams.h, Stream::Spike). Ties are settled in batches, 8 Philox blocks per vector.
+    void spike_connection_sums(Workspace<T>& w, const LayerView<T>& l, const LayerPlan<T>& pl, std::size_t h,
+                               std::uint64_t gx, std::uint64_t gs0, std::int64_t b, std::int64_t ldS) const {
+        const std::int64_t ni = l.n_in, no = l.n_out;
+        for (std::int64_t s = 0; s < b; ++s) {
+            if (opt_.input_stats) std::fill(w.gated.begin() + s * ni, w.gated.begin() + (s + 1) * ni, 0.0);
+            std::uint64_t* thr = w.thr.data() + s * ni;
+            spike_thresholds(w.act.data() + s * ni, thr, ni);
+            for (std::int64_t j = 0; j < ni; ++j)  // t = 2^32 (O = 1) becomes 255 with 2^24 to settle ties: always fires
+                w.th8[static_cast<std::size_t>(s * ni + j)] = static_cast<std::uint8_t>(std::min<std::uint64_t>(thr[j] >> 24, 255));
+        }
+        SpikeTies& ties = w.ties;
+        ties.n = 0;
+        // Rows outside, samples inside: a row of WR stays in cache for the block's samples.
+        for (std::int64_t i = 0; i < no; ++i) {
+            const std::uint64_t e0 = static_cast<std::uint64_t>(i * ni);
+            for (std::int64_t s = 0; s < b; ++s) {
+                const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], Stream::Spike, static_cast<std::uint32_t>(h),
+                                                     gx, gs0 + s);
+                // Connection e draws byte e % 16 of block e / 16.
+                const std::uint64_t b0 = e0 >> 4, nb = ((e0 + static_cast<std::uint64_t>(ni) - 1) >> 4) - b0 + 1;
+                kern_.philox_fill(static_cast<std::uint32_t>(b0), static_cast<std::int64_t>(nb), site.c1, site.c2,
+                                  site.c3, site.k0, site.k1, w.words.data());
+                const std::uint8_t* u = reinterpret_cast<const std::uint8_t*>(w.words.data()) + (e0 & 15u);
+                const std::uint8_t* th = w.th8.data() + s * ni;
+                std::int64_t nt = 0;
+                w.S[static_cast<std::size_t>(s * ldS + i)] = kern_.spike_dot8(pl.WR.data() + e0, u, th, ni, ties.pos.data(), &nt);
+                if (opt_.input_stats) kern_.spike_accumulate8(w.gated.data() + s * ni, u, th, pl.r.data() + e0, ni);
+                const DrawSite tie = DrawSite::make(opt_.key[0], opt_.key[1], Stream::SpikeTie, static_cast<std::uint32_t>(h),
+                                                    gx, gs0 + s);
+                for (std::int64_t k = 0; k < nt; ++k) {
+                    const auto n = static_cast<std::size_t>(ties.n++);
+                    const std::uint64_t e = e0 + static_cast<std::uint64_t>(ties.pos[static_cast<std::size_t>(k)]);
+                    ties.s[n] = static_cast<std::int32_t>(s);
+                    ties.j[n] = ties.pos[static_cast<std::size_t>(k)];
+                    ties.c0[n] = static_cast<std::uint32_t>(e >> 2);  // word e of SpikeTie
+                    ties.q[n] = static_cast<std::uint8_t>(e & 3u);
+                    ties.c1[n] = tie.c1;
+                    ties.c2[n] = tie.c2;
+                    ties.c3[n] = tie.c3;
+                }
+                if (ties.n >= SpikeTies::kBatch) settle_ties(w, pl, i, ni, ldS);
+            }
+            settle_ties(w, pl, i, ni, ldS);
+        }
+        if (opt_.input_stats)
+            for (std::int64_t k = 0; k < b * ni; ++k) w.gated[static_cast<std::size_t>(k)] /= static_cast<double>(no);
+    }
+
+    /// The pending ties of row i: connection (i, j) of sample s fires iff the low 24 bits
+    /// of its SpikeTie word are below t_j - (top 8 bits << 24).
+    void settle_ties(Workspace<T>& w, const LayerPlan<T>& pl, std::int64_t i, std::int64_t ni, std::int64_t ldS) const {
+        SpikeTies& ties = w.ties;
+        if (ties.n == 0) return;
+        kern_.philox_words(ties.n, ties.c0.data(), ties.c1.data(), ties.c2.data(), ties.c3.data(), ties.q.data(),
+                           opt_.key[0], opt_.key[1], ties.word.data());
+        // Selects, not branches: a tie fires with probability ~1/2, so a branch would
+        // mispredict every other time.
+        const T* WR = pl.WR.data() + i * ni;
+        for (std::int64_t k = 0; k < ties.n; ++k) {
+            const auto kk = static_cast<std::size_t>(k);
+            const std::int64_t s = ties.s[kk], j = ties.j[kk];
+            const auto sj = static_cast<std::size_t>(s * ni + j);
+            const std::uint64_t rest = w.thr[sj] - (static_cast<std::uint64_t>(w.th8[sj]) << 24);
+            const T pick[2] = {T(0), WR[j]};  // an indexed load: the compiler keeps no branch
+            w.S[static_cast<std::size_t>(s * ldS + i)] += pick[(ties.word[kk] & 0xFFFFFFu) < rest];
+        }
+        if (opt_.input_stats)
+            for (std::int64_t k = 0; k < ties.n; ++k) {
+                const auto kk = static_cast<std::size_t>(k);
+                const auto sj = static_cast<std::size_t>(ties.s[kk] * ni + ties.j[kk]);
+                const std::uint64_t rest = w.thr[sj] - (static_cast<std::uint64_t>(w.th8[sj]) << 24);
+                if ((ties.word[kk] & 0xFFFFFFu) < rest) w.gated[sj] += pl.r[static_cast<std::size_t>(i * ni + ties.j[kk])];
+            }
+        ties.n = 0;
     }
 
     /// Spike thresholds t_j = round(O_j 2^32): a coin fires iff its word < t_j (Eq. 125).

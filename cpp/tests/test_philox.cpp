@@ -1,4 +1,5 @@
 // Random123 known-answer vectors for Philox4x32-10, and the keep-threshold rule.
+#include <cstdint>
 #include <vector>
 
 #include "check.h"
@@ -32,6 +33,26 @@ int main() {
             for (std::int64_t b = 0; b < nb; ++b) {
                 const Philox4x32 r = philox4x32_10(0xFFFFFFF0u + static_cast<std::uint32_t>(b), 7, 8, 9, 0xDEADBEEFu, 42);
                 for (int q = 0; q < 4; ++q) CHECK(out[static_cast<std::size_t>(4 * b + q)] == r.v[q]);
+            }
+        }
+    }
+    // Scattered words (philox_words, used to settle spike ties): every entry its own counter.
+    for (const auto* k : {&detail::kernels<float>(), &detail::kernels_generic<float>()}) {
+        for (std::int64_t n : {1, 7, 8, 9, 31}) {
+            std::vector<std::uint32_t> c0, c1, c2, c3, out(static_cast<std::size_t>(n));
+            std::vector<std::uint8_t> q;
+            for (std::int64_t i = 0; i < n; ++i) {
+                const auto u = static_cast<std::uint32_t>(i);
+                c0.push_back(0xFFFFFFF0u + 3u * u);
+                c1.push_back(u * 2654435761u);
+                c2.push_back(~u);
+                c3.push_back(0x05000000u | u);
+                q.push_back(static_cast<std::uint8_t>(i % 4));
+            }
+            k->philox_words(n, c0.data(), c1.data(), c2.data(), c3.data(), q.data(), 0xDEADBEEFu, 42, out.data());
+            for (std::int64_t i = 0; i < n; ++i) {
+                const auto ii = static_cast<std::size_t>(i);
+                CHECK(out[ii] == philox4x32_10(c0[ii], c1[ii], c2[ii], c3[ii], 0xDEADBEEFu, 42).v[q[ii]]);
             }
         }
     }

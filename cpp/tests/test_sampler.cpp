@@ -1,6 +1,7 @@
 // End-to-end checks of the C++ API without Python: a single logistic unit under
 // unit dropout, against exact enumeration (2^3 subnetworks), thread invariance,
 // kernel variants against the portable kernel, and input validation.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -87,7 +88,7 @@ int main() {
     const double nanx[3] = {0.0, NAN, 1.0};
     CHECK_THROWS(sample(net, gate, nanx, 1, opt));
     // Connection-gate kernels of every ISA against the portable ones, awkward lengths.
-    for (std::int64_t n : {1, 15, 16, 17, 100, 1201}) {
+    for (std::int64_t n : {1, 15, 16, 17, 63, 64, 65, 100, 1024, 1201, 2500}) {
         std::vector<float> WR(static_cast<std::size_t>(n)), a(static_cast<std::size_t>(n), 1.0f);
         std::vector<std::uint16_t> u(static_cast<std::size_t>(n));
         std::vector<std::uint32_t> thi(static_cast<std::size_t>(n)), words(static_cast<std::size_t>(n));
@@ -100,11 +101,26 @@ int main() {
             words[jj] = static_cast<std::uint32_t>(j * 2654435761u);
             thr[jj] = (static_cast<std::uint64_t>(j) * 977u) % (std::uint64_t{1} << 32);
         }
+        // 8-bit spike draws: the fast kernel lists the same ties, in the same order, and
+        // sums the same firing connections as the portable one and as a plain loop.
+        std::vector<std::uint8_t> u8(static_cast<std::size_t>(n)), th8(static_cast<std::size_t>(n));
+        float plain = 0.0f;
+        std::vector<std::int32_t> want;
+        for (std::int64_t j = 0; j < n; ++j) {
+            const auto jj = static_cast<std::size_t>(j);
+            u8[jj] = static_cast<std::uint8_t>(u[jj] >> 8);
+            th8[jj] = (j % 5 == 0) ? u8[jj] : static_cast<std::uint8_t>(thi[jj] >> 8);  // some ties
+            if (u8[jj] < th8[jj]) plain += WR[jj];
+            if (u8[jj] == th8[jj]) want.push_back(static_cast<std::int32_t>(j));
+        }
+        std::vector<std::int32_t> ties1(static_cast<std::size_t>(n)), ties2(static_cast<std::size_t>(n));
         std::int64_t t1 = 0, t2 = 0;
-        const float s1 = detail::kernels_generic<float>().spike_dot16(WR.data(), u.data(), thi.data(), n, &t1);
-        const float s2 = detail::kernels<float>().spike_dot16(WR.data(), u.data(), thi.data(), n, &t2);
-        CHECK(t1 == t2);
-        CHECK(std::fabs(s1 - s2) <= 1e-3f * (1.0f + std::fabs(s1)));
+        const float s1 = detail::kernels_generic<float>().spike_dot8(WR.data(), u8.data(), th8.data(), n, ties1.data(), &t1);
+        const float s2 = detail::kernels<float>().spike_dot8(WR.data(), u8.data(), th8.data(), n, ties2.data(), &t2);
+        CHECK(t1 == static_cast<std::int64_t>(want.size()) && t2 == t1);
+        CHECK(std::equal(want.begin(), want.end(), ties1.begin()) && std::equal(want.begin(), want.end(), ties2.begin()));
+        CHECK(std::fabs(s1 - plain) <= 1e-3f * (1.0f + std::fabs(plain)));
+        CHECK(std::fabs(s2 - plain) <= 1e-3f * (1.0f + std::fabs(plain)));
         for (std::uint64_t t : {std::uint64_t{0}, std::uint64_t{1} << 31, (std::uint64_t{1} << 32) - 5}) {
             const float d1 = detail::kernels_generic<float>().gated_dot(WR.data(), a.data(), words.data(), t, n);
             const float d2 = detail::kernels<float>().gated_dot(WR.data(), a.data(), words.data(), t, n);

@@ -26,7 +26,8 @@ namespace dropengine {
 /// (Adding a stream leaves every existing draw unchanged and does not bump it.)
 /// 2: connection gates with keep exactly 1/2 use one bit per connection, and with any
 ///    other keep shared by the layer 16-bit draws with exact ties (below).
-constexpr int kStreamVersion = 2;
+/// 3: connection-specific spikes draw 8 bits per connection, with exact ties (below).
+constexpr int kStreamVersion = 3;
 
 /// Purposes of random draws; each owns a disjoint counter range.
 enum class Stream : std::uint32_t {
@@ -42,10 +43,12 @@ enum class Stream : std::uint32_t {
     BiasGate = 3,        ///< gate of the biases of layer h (element = 0 for units, i for connections)
     Dropin = 4,          ///< dropin on the units feeding layer h (element = unit j)
     Spike = 5,           ///< spikes of the units feeding layer h (element = unit j: its word);
-                         ///< connection-specific firing: connection e = i * n_in + j draws the
-                         ///< 16 bits 16 (e % 2) .. of word e / 2 (so block e / 8), and a tie with
-                         ///< the threshold's top 16 bits is settled by the low 16 bits of word e
-                         ///< of SpikeTie: exactly a 32-bit comparison, with half the Philox calls
+                         ///< connection-specific firing: connection e = i * n_in + j draws
+                         ///< byte e % 4 of word e / 4 (so block e / 16) and fires iff it is
+                         ///< below T = min(t >> 24, 255), t = round(O_j 2^32); a draw equal to
+                         ///< T (a tie, 1 in 256) fires iff the low 24 bits of word e of
+                         ///< SpikeTie are below t - (T << 24): exactly the 32-bit rule, with a
+                         ///< quarter of the Philox calls (t = 2^32 makes T = 255 and every tie fire)
     SpikeTie = 6,        ///< see Spike
     ConnectionTie = 8,   ///< see ConnectionGate
     AsyncSpike = 7,      ///< asynchronous spiking (spiking.h): sample index = step; layer 255,

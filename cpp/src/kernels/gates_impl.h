@@ -5,6 +5,7 @@
 // random stream of rng_streams.h does not depend on the ISA.
 // gated_dot_body: sum_j [word_j < thr_j] W_j a_j, the compare and select vectorized.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -215,62 +216,133 @@ T gated_dot_each_body(const T* W, const T* a, const std::uint32_t* words, const 
     return acc;
 }
 
-/// Connection-specific spikes with 16-bit draws (rng_streams.h, Stream::Spike): sum of
-/// WR[j] over the connections whose draw u[j] is below thi[j] (the top 16 bits of the
-/// threshold); draws equal to thi[j] are ties the caller resolves with 16 more bits.
+/// Connection-specific spikes with 8-bit draws (rng_streams.h, Stream::Spike): the sum
+/// of WR[j] over the connections whose draw u[j] is below th[j] (the top 8 bits of the
+/// threshold). Draws equal to th[j] are ties the caller settles with 24 more bits: their
+/// positions j go to ties[0 .. *n_ties) in increasing order (ties must hold n entries).
 template <class T>
-T spike_dot16_body(const T* __restrict WR, const std::uint16_t* __restrict u, const std::uint32_t* __restrict thi,
-                   std::int64_t n, std::int64_t* ties) {
-    T acc = T(0);
-    std::int64_t tie = 0;
-    std::int64_t j0 = 0;
+T spike_dot8_body(const T* __restrict WR, const std::uint8_t* __restrict u, const std::uint8_t* __restrict th,
+                  std::int64_t n, std::int32_t* __restrict ties, std::int64_t* n_ties) {
+    std::int64_t nt = 0;
 #if defined(__AVX512F__) && defined(__AVX512BW__)
     if constexpr (sizeof(T) == 4) {
-        // 16 connections per lane group: widen the draws, two compares into mask registers,
-        // a masked add and a masked count of ties (the generic loop compiles to far more).
-        // Four accumulators, 64 connections per step: one chain of dependent adds would
-        // cost the add latency per 16 connections.
-        __m512 vacc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-        __m512i vtie = _mm512_setzero_si512();
-        const __m512i one = _mm512_set1_epi32(1);
-        for (; j0 + 64 <= n; j0 += 64) {
+        // 64 connections per step. Fire masks come from byte compares of 16 lanes, straight
+        // into the 16-bit masks the float adds take (wider compares would need their masks
+        // split through general registers); the tie mask from one 64-lane compare, stored
+        // for the step. Four accumulators: one chain would cost the add latency per 16.
+        // The few ties are listed after each chunk's sums, so the sums run without branches.
+        constexpr std::int64_t kSteps = 16;  // steps per chunk (1024 connections)
+        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        alignas(64) std::uint64_t tie_mask[kSteps];
+        for (std::int64_t c0 = 0; c0 < n; c0 += 64 * kSteps) {
+            const std::int64_t steps = std::min<std::int64_t>(kSteps, (n - c0 + 63) / 64);
+            for (std::int64_t k = 0; k < steps; ++k) {
+                const std::int64_t j = c0 + 64 * k;
+                if (n - j >= 64) {
+                    tie_mask[k] = _mm512_cmpeq_epi8_mask(_mm512_loadu_si512(u + j), _mm512_loadu_si512(th + j));
 #pragma GCC unroll 4
-            for (int q = 0; q < 4; ++q) {
-                const std::int64_t j = j0 + 16 * q;
-                const __m512i uv = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(u + j)));
-                const __m512i tv = _mm512_loadu_si512(thi + j);
-                vacc[q] = _mm512_mask_add_ps(vacc[q], _mm512_cmplt_epu32_mask(uv, tv), vacc[q],
-                                             _mm512_loadu_ps(reinterpret_cast<const float*>(WR + j)));
-                vtie = _mm512_mask_add_epi32(vtie, _mm512_cmpeq_epi32_mask(uv, tv), vtie, one);
+                    for (int q = 0; q < 4; ++q) {
+                        const __m128i uv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + j + 16 * q));
+                        const __m128i tv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(th + j + 16 * q));
+                        acc[q] = _mm512_mask_add_ps(acc[q], _mm_cmplt_epu8_mask(uv, tv), acc[q],
+                                                    _mm512_loadu_ps(reinterpret_cast<const float*>(WR + j + 16 * q)));
+                    }
+                    continue;
+                }
+                // The last, partial step: masked loads.
+                const __mmask64 valid = (__mmask64{1} << (n - j)) - 1;
+                tie_mask[k] = _mm512_mask_cmpeq_epi8_mask(valid, _mm512_maskz_loadu_epi8(valid, u + j),
+                                                          _mm512_maskz_loadu_epi8(valid, th + j));
+                for (int q = 0; q < 4; ++q) {
+                    const auto v16 = static_cast<__mmask16>(valid >> (16 * q));
+                    const __m128i uv = _mm_maskz_loadu_epi8(v16, u + j + 16 * q);
+                    const __m128i tv = _mm_maskz_loadu_epi8(v16, th + j + 16 * q);
+                    acc[q] = _mm512_mask_add_ps(acc[q], _mm_cmplt_epu8_mask(uv, tv), acc[q],
+                                                _mm512_maskz_loadu_ps(v16, reinterpret_cast<const float*>(WR + j + 16 * q)));
+                }
+            }
+            for (std::int64_t k = steps; k < kSteps; ++k) tie_mask[k] = 0;
+            // The steps holding ties, as one bitmap (a vector test of the 16 masks): the
+            // loop below visits the ~5 steps with ties per 1,200 connections, not every step.
+            unsigned with_ties = _mm512_test_epi64_mask(_mm512_load_si512(tie_mask), _mm512_load_si512(tie_mask)) |
+                                 (unsigned{_mm512_test_epi64_mask(_mm512_load_si512(tie_mask + 8),
+                                                                  _mm512_load_si512(tie_mask + 8))} << 8);
+            for (; with_ties; with_ties &= with_ties - 1) {
+                const int k = __builtin_ctz(with_ties);
+                std::uint64_t m = tie_mask[k];
+                do {
+                    ties[nt++] = static_cast<std::int32_t>(c0 + 64 * k + __builtin_ctzll(m));
+                    m &= m - 1;
+                } while (m);
             }
         }
-        for (; j0 + 16 <= n; j0 += 16) {
-            const __m512i uv = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(u + j0)));
-            const __m512i tv = _mm512_loadu_si512(thi + j0);
-            vacc[0] = _mm512_mask_add_ps(vacc[0], _mm512_cmplt_epu32_mask(uv, tv), vacc[0],
-                                         _mm512_loadu_ps(reinterpret_cast<const float*>(WR + j0)));
-            vtie = _mm512_mask_add_epi32(vtie, _mm512_cmpeq_epi32_mask(uv, tv), vtie, one);
-        }
-        acc = static_cast<T>(_mm512_reduce_add_ps(
-            _mm512_add_ps(_mm512_add_ps(vacc[0], vacc[1]), _mm512_add_ps(vacc[2], vacc[3]))));
-        tie = _mm512_reduce_add_epi32(vtie);
+        *n_ties = nt;
+        return static_cast<T>(_mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]))));
     }
 #endif
-#pragma omp simd reduction(+ : acc, tie)
-    for (std::int64_t j = j0; j < n; ++j) {
-        const std::uint32_t v = u[j];
-        acc += v < thi[j] ? WR[j] : T(0);
-        tie += v == thi[j];
+    T acc = T(0);
+#pragma omp simd reduction(+ : acc)
+    for (std::int64_t j = 0; j < n; ++j) acc += u[j] < th[j] ? WR[j] : T(0);
+    // Ties, 8 draws at a time: a zero byte of u ^ th (the classic SWAR test) marks one.
+    std::int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        std::uint64_t a, b;
+        std::memcpy(&a, u + j, 8);
+        std::memcpy(&b, th + j, 8);
+        const std::uint64_t x = a ^ b;
+        if (((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) == 0) continue;
+        for (std::int64_t k = j; k < j + 8; ++k)
+            if (u[k] == th[k]) ties[nt++] = static_cast<std::int32_t>(k);
     }
-    *ties = tie;
+    for (; j < n; ++j)
+        if (u[j] == th[j]) ties[nt++] = static_cast<std::int32_t>(j);
+    *n_ties = nt;
     return acc;
 }
 
-/// g[j] += [u[j] < thi[j]] r[j] (ties left to the caller).
-inline void spike_accumulate16_body(double* __restrict g, const std::uint16_t* __restrict u,
-                                    const std::uint32_t* __restrict thi, const double* __restrict r, std::int64_t n) {
+/// g[j] += [u[j] < th[j]] r[j] (ties left to the caller).
+inline void spike_accumulate8_body(double* __restrict g, const std::uint8_t* __restrict u,
+                                   const std::uint8_t* __restrict th, const double* __restrict r, std::int64_t n) {
 #pragma omp simd
-    for (std::int64_t j = 0; j < n; ++j) g[j] += static_cast<std::uint32_t>(u[j]) < thi[j] ? r[j] : 0.0;
+    for (std::int64_t j = 0; j < n; ++j) g[j] += u[j] < th[j] ? r[j] : 0.0;
+}
+
+/// out[k] = word q[k] of the Philox4x32-10 block with counter (c0[k], c1[k], c2[k], c3[k]):
+/// one scattered word per entry, e.g. the tie words of rng_streams.h, 8 entries per
+/// vector on AVX-512 (the 64-bit-lane rounds of philox8x).
+inline void philox_words_body(std::int64_t n, const std::uint32_t* __restrict c0, const std::uint32_t* __restrict c1,
+                              const std::uint32_t* __restrict c2, const std::uint32_t* __restrict c3,
+                              const std::uint8_t* __restrict q, std::uint32_t k0, std::uint32_t k1,
+                              std::uint32_t* __restrict out) {
+    std::int64_t k = 0;
+#if defined(__AVX512F__)
+    const __m512i m0 = _mm512_set1_epi64(kPhiloxM0), m1 = _mm512_set1_epi64(kPhiloxM1);
+    for (; k + 8 <= n; k += 8) {
+        const auto load = [k](const std::uint32_t* c) {
+            return _mm512_cvtepu32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + k)));
+        };
+        __m512i x0 = load(c0), x1 = load(c1), x2 = load(c2), x3 = load(c3);
+        std::uint32_t ka = k0, kb = k1;
+        for (int r = 0; r < 10; ++r) {
+            const __m512i p0 = _mm512_mul_epu32(x0, m0), p1 = _mm512_mul_epu32(x2, m1);
+            x0 = _mm512_ternarylogic_epi32(_mm512_shuffle_epi32(p1, _MM_PERM_CDAB), x1,
+                                           _mm512_set1_epi32(static_cast<int>(ka)), 0x96);
+            x2 = _mm512_ternarylogic_epi32(_mm512_shuffle_epi32(p0, _MM_PERM_CDAB), x3,
+                                           _mm512_set1_epi32(static_cast<int>(kb)), 0x96);
+            x1 = p1;
+            x3 = p0;
+            ka += kPhiloxW0;
+            kb += kPhiloxW1;
+        }
+        const __m512i which = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + k)));
+        __m512i w = x0;
+        w = _mm512_mask_mov_epi64(w, _mm512_cmpeq_epi64_mask(which, _mm512_set1_epi64(1)), x1);
+        w = _mm512_mask_mov_epi64(w, _mm512_cmpeq_epi64_mask(which, _mm512_set1_epi64(2)), x2);
+        w = _mm512_mask_mov_epi64(w, _mm512_cmpeq_epi64_mask(which, _mm512_set1_epi64(3)), x3);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + k), _mm512_cvtepi64_epi32(w));
+    }
+#endif
+    for (; k < n; ++k) out[k] = philox4x32_10(c0[k], c1[k], c2[k], c3[k], k0, k1).v[q[k] & 3u];
 }
 
 /// g[j] += [words[j] < thr[j]] r[j]: the spikes a connection-specific layer sends,

@@ -114,12 +114,16 @@ using GatedDotBitsFn = T (*)(const T* W, const T* a, const std::uint32_t* words,
 using GatedAccumulateFn = void (*)(double* g, const std::uint32_t* words, const std::uint64_t* thr, const double* r,
                                    std::int64_t n);
 
-/// Connection-specific spikes with 16-bit draws (gates_impl.h).
+/// Connection-specific spikes with 8-bit draws; tie positions out (gates_impl.h).
 template <class T>
-using SpikeDot16Fn = T (*)(const T* WR, const std::uint16_t* u, const std::uint32_t* thi, std::int64_t n,
-                           std::int64_t* ties);
-using SpikeAccumulate16Fn = void (*)(double* g, const std::uint16_t* u, const std::uint32_t* thi, const double* r,
-                                     std::int64_t n);
+using SpikeDot8Fn = T (*)(const T* WR, const std::uint8_t* u, const std::uint8_t* th, std::int64_t n,
+                          std::int32_t* ties, std::int64_t* n_ties);
+using SpikeAccumulate8Fn = void (*)(double* g, const std::uint8_t* u, const std::uint8_t* th, const double* r,
+                                    std::int64_t n);
+/// out[k] = word q[k] of the Philox block (c0[k], c1[k], c2[k], c3[k]) under key (k0, k1).
+using PhiloxWordsFn = void (*)(std::int64_t n, const std::uint32_t* c0, const std::uint32_t* c1,
+                               const std::uint32_t* c2, const std::uint32_t* c3, const std::uint8_t* q,
+                               std::uint32_t k0, std::uint32_t k1, std::uint32_t* out);
 
 template <class T>
 struct Kernels {
@@ -139,8 +143,9 @@ struct Kernels {
     GatedDotBitsFn<T> gated_dot_bits;
     GatedDot16Fn<T> gated_dot16;
     GatedAccumulateFn gated_accumulate;
-    SpikeDot16Fn<T> spike_dot16;
-    SpikeAccumulate16Fn spike_accumulate16;
+    PhiloxWordsFn philox_words;
+    SpikeDot8Fn<T> spike_dot8;
+    SpikeAccumulate8Fn spike_accumulate8;
     const char* isa;
 };
 
