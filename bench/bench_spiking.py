@@ -55,7 +55,7 @@ def main():
     machine = machine_info(args.threads)
     print(f"machine: {machine['cpu']}, {args.threads} threads; {len(X)} inputs")
     results = []
-    for on, n_de, n_np in (("units", 2000, 20), ("connections", 200 if args.quick else 1000, 4 if args.quick else 10)):
+    for on, n_de, n_np in (("units", 2000, 20), ("connections", 1000, 6 if args.quick else 10)):
         spikes = de.Spikes(1.0, on=on)
         simulate(net, X, spikes, 16, seed=0, threads=args.threads)  # warm-up
         t = time.perf_counter()

@@ -60,7 +60,9 @@ struct LayerPlan {
     std::uint64_t bias_thr = std::uint64_t{1} << 32;
     bool gated = false;                 // draws needed for this layer's gate
     std::vector<double> r;              // spike sizes (per input unit, or per connection)
-    std::vector<T> WR;                  // W_ij r_ij for connection-specific spikes
+    std::int64_t r_row = 0;             // connection-specific: r of row i starts at r[i * r_row]
+    std::vector<T> WR;                  // W_ij r_ij for connection-specific spikes (unless r = 1)
+    const T* wr = nullptr;              // W_ij r_ij: WR, or W itself when every r_ij = 1
     std::int64_t in_offset = 0;         // where this layer's input statistics start
 };
 
@@ -82,17 +84,19 @@ struct SpikeTies {
     }
 };
 
-/// Scratch of one thread.
+/// Scratch of one thread. Whole cache lines of its own: the workspaces sit side by side
+/// in one vector, and a counter one thread bumps (ties.n) on a line another thread reads
+/// (its buffer pointers) cost up to 15% of the two-thread speed, depending on the heap.
 template <class T>
-struct Workspace {
+struct alignas(64) Workspace {
     detail::AlignedVector<T> act, S;
     std::vector<detail::AlignedVector<T>> O;  // per layer, B x n_out
     std::vector<double> logO, logOc, dO;
     std::vector<std::int32_t> idx;
     std::vector<T> val;
-    std::vector<std::uint32_t> words;  // Philox words of one row of connections
-    std::vector<std::uint64_t> thr;    // B x n_in spike thresholds of the block's samples
-    std::vector<std::uint8_t> th8;     // their top 8 bits (connection-specific firing)
+    detail::AlignedVector<std::uint32_t> words;  // Philox words of one row of connections
+    std::vector<std::uint64_t> thr;              // B x n_in spike thresholds of the block's samples
+    detail::AlignedVector<std::uint8_t> th8;     // their top 8 bits, rows of th8_stride(n_in)
     SpikeTies ties;                    // pending ties of one row (connection-specific firing)
     std::vector<double> gated;         // B x n_in gated inputs (input statistics)
 };
@@ -120,16 +124,24 @@ public:
                     if (p.size() != 1) std::copy(p.begin(), p.end(), pl.r.begin());
                 }
                 if (gate.kind == GateKind::SpikesConnections && pl.gated) {
-                    pl.r.resize(static_cast<std::size_t>(l.n_out * l.n_in));  // r_ij, row-major
-                    pl.WR.resize(pl.r.size());                                 // W_ij r_ij
-                    for (std::int64_t i = 0; i < l.n_out; ++i)
-                        for (std::int64_t j = 0; j < l.n_in; ++j) {
-                            const std::size_t e = static_cast<std::size_t>(i * l.n_in + j);
-                            const double r = p.size() == 1 ? p[0] : p.size() == static_cast<std::size_t>(l.n_in)
-                                                                      ? p[static_cast<std::size_t>(j)] : p[e];
-                            pl.r[e] = r;
-                            pl.WR[e] = static_cast<T>(static_cast<double>(l.W[e]) * r);
-                        }
+                    // r_ij as given (1, n_in or n_out * n_in values): a row of r is the
+                    // whole vector unless r is per connection. W r is W itself for r = 1,
+                    // so the common case copies nothing.
+                    const bool per_connection = p.size() == static_cast<std::size_t>(l.n_out * l.n_in) && l.n_out > 1;
+                    pl.r_row = per_connection ? l.n_in : 0;
+                    pl.r.assign(static_cast<std::size_t>(per_connection ? l.n_out * l.n_in : l.n_in), p.size() == 1 ? p[0] : 0.0);
+                    if (p.size() != 1) std::copy(p.begin(), p.end(), pl.r.begin());
+                    if (std::all_of(p.begin(), p.end(), [](double v) { return v == 1.0; })) {
+                        pl.wr = l.W;
+                    } else {
+                        pl.WR.resize(static_cast<std::size_t>(l.n_out * l.n_in));
+                        for (std::int64_t i = 0; i < l.n_out; ++i)
+                            for (std::int64_t j = 0; j < l.n_in; ++j) {
+                                const std::size_t e = static_cast<std::size_t>(i * l.n_in + j);
+                                pl.WR[e] = static_cast<T>(static_cast<double>(l.W[e]) * pl.r[static_cast<std::size_t>(i * pl.r_row + j)]);
+                            }
+                        pl.wr = pl.WR.data();
+                    }
                 }
                 if (gate.kind != GateKind::SpikesConnections || !pl.gated)
                     pl.Wp = detail::pack_weights<T>(l.W, l.n_out, l.n_in, [](std::int64_t, std::int64_t) { return 1.0; });
@@ -181,7 +193,7 @@ private:
         w.val.assign(static_cast<std::size_t>(B * max_in_), T(0));
         w.words.assign(static_cast<std::size_t>(4 * (max_in_ / 4 + 2 + 16)), 0u);
         w.thr.assign(static_cast<std::size_t>(B * max_in_), 0u);
-        w.th8.assign(static_cast<std::size_t>(B * max_in_), 0u);
+        w.th8.assign(static_cast<std::size_t>(B * th8_stride(max_in_)), 0u);
         w.ties.reserve(max_in_);
         w.gated.assign(static_cast<std::size_t>(B * max_in_), 0.0);
     }
@@ -196,8 +208,12 @@ private:
             const auto& pl = plans_[h];
             const std::int64_t ni = l.n_in, no = l.n_out;
             const T* src = h == 0 ? nullptr : w.O[h - 1].data();
+            // Connection-specific spikes read their inputs (the coins' probabilities) in place.
+            const bool spike_connections = gate_.kind == GateKind::SpikesConnections && pl.gated;
+            const T* in0 = h == 0 ? X_ + x * ni : src;
+            const std::int64_t in_stride = h == 0 ? 0 : ni;
             // 1. Inputs of layer h for each sample, gated on units (Eq. 22) or dropin.
-            for (std::int64_t s = 0; s < b; ++s) {
+            for (std::int64_t s = 0; s < b && !spike_connections; ++s) {
                 T* a = w.act.data() + s * ni;
                 const T* in = h == 0 ? X_ + x * ni : src + s * ni;
                 std::copy(in, in + ni, a);
@@ -229,7 +245,9 @@ private:
                 for (std::int64_t k = 0; k < b * ni; ++k) w.gated[static_cast<std::size_t>(k)] = static_cast<double>(w.act[static_cast<std::size_t>(k)]);
             // 2. Sums S (Eq. 13/14 with Eq. 9 for the bias; Eq. 128/129 for spikes).
             const std::int64_t ldS = row_stride_of<T>(no);
-            if (per_connection && pl.gated)
+            if (spike_connections)
+                spike_connection_sums(w, l, pl, h, gx, gs0, b, ldS, in0, in_stride);
+            else if (per_connection && pl.gated)
                 connection_sums(w, l, pl, h, gx, gs0, b, ldS);
             else
                 kern_.matmul_skip(w.act.data(), b, ni, pl.Wp.data(), no, w.S.data(), ldS, w.idx.data(), w.val.data());
@@ -270,10 +288,6 @@ private:
     void connection_sums(Workspace<T>& w, const LayerView<T>& l, const LayerPlan<T>& pl, std::size_t h,
                          std::uint64_t gx, std::uint64_t gs0, std::int64_t b, std::int64_t ldS) const {
         const std::int64_t ni = l.n_in, no = l.n_out;
-        if (gate_.kind == GateKind::SpikesConnections) {
-            spike_connection_sums(w, l, pl, h, gx, gs0, b, ldS);
-            return;
-        }
         const bool one = pl.thr.size() == 1;
         for (std::int64_t s = 0; s < b; ++s)
             if (opt_.input_stats) std::fill(w.gated.begin() + s * ni, w.gated.begin() + (s + 1) * ni, 0.0);
@@ -343,20 +357,26 @@ private:
             for (std::int64_t k = 0; k < b * ni; ++k) w.gated[static_cast<std::size_t>(k)] /= static_cast<double>(no);
     }
 
+    /// Rows of whole 64-byte lines: the kernel's loads of a row never straddle two lines.
+    static std::int64_t th8_stride(std::int64_t n_in) { return (n_in + 63) / 64 * 64; }
+
     /// Connection-specific firing (Eq. 126, 129): connection (i, j) carries r_ij when its
     /// own coin, with probability O_j, comes up. Each coin is an 8-bit draw against the top
     /// 8 bits of t_j = round(O_j 2^32); a draw equal to them (a tie, 1 in 256) is settled by
     /// 24 more bits: exactly the 32-bit rule, with a quarter of the Philox words
     /// (rng_streams.h, Stream::Spike). Ties are settled in batches, 8 Philox blocks per vector.
+    /// Sample s's input O (the coins' probabilities) is row s of in0, rows in_stride apart.
     void spike_connection_sums(Workspace<T>& w, const LayerView<T>& l, const LayerPlan<T>& pl, std::size_t h,
-                               std::uint64_t gx, std::uint64_t gs0, std::int64_t b, std::int64_t ldS) const {
-        const std::int64_t ni = l.n_in, no = l.n_out;
+                               std::uint64_t gx, std::uint64_t gs0, std::int64_t b, std::int64_t ldS, const T* in0,
+                               std::int64_t in_stride) const {
+        const std::int64_t ni = l.n_in, no = l.n_out, ld8 = th8_stride(ni);
         for (std::int64_t s = 0; s < b; ++s) {
             if (opt_.input_stats) std::fill(w.gated.begin() + s * ni, w.gated.begin() + (s + 1) * ni, 0.0);
-            std::uint64_t* thr = w.thr.data() + s * ni;
-            spike_thresholds(w.act.data() + s * ni, thr, ni);
+            const T* o = in0 + s * in_stride;
+            std::uint8_t* th = w.th8.data() + s * ld8;
+#pragma omp simd
             for (std::int64_t j = 0; j < ni; ++j)  // t = 2^32 (O = 1) becomes 255 with 2^24 to settle ties: always fires
-                w.th8[static_cast<std::size_t>(s * ni + j)] = static_cast<std::uint8_t>(std::min<std::uint64_t>(thr[j] >> 24, 255));
+                th[j] = static_cast<std::uint8_t>(std::min<std::uint64_t>(spike_threshold(o[j]) >> 24, 255));
         }
         SpikeTies& ties = w.ties;
         ties.n = 0;
@@ -371,10 +391,10 @@ private:
                 kern_.philox_fill(static_cast<std::uint32_t>(b0), static_cast<std::int64_t>(nb), site.c1, site.c2,
                                   site.c3, site.k0, site.k1, w.words.data());
                 const std::uint8_t* u = reinterpret_cast<const std::uint8_t*>(w.words.data()) + (e0 & 15u);
-                const std::uint8_t* th = w.th8.data() + s * ni;
+                const std::uint8_t* th = w.th8.data() + s * ld8;
                 std::int64_t nt = 0;
-                w.S[static_cast<std::size_t>(s * ldS + i)] = kern_.spike_dot8(pl.WR.data() + e0, u, th, ni, ties.pos.data(), &nt);
-                if (opt_.input_stats) kern_.spike_accumulate8(w.gated.data() + s * ni, u, th, pl.r.data() + e0, ni);
+                w.S[static_cast<std::size_t>(s * ldS + i)] = kern_.spike_dot8(pl.wr + e0, u, th, ni, ties.pos.data(), &nt);
+                if (opt_.input_stats) kern_.spike_accumulate8(w.gated.data() + s * ni, u, th, pl.r.data() + i * pl.r_row, ni);
                 const DrawSite tie = DrawSite::make(opt_.key[0], opt_.key[1], Stream::SpikeTie, static_cast<std::uint32_t>(h),
                                                     gx, gs0 + s);
                 for (std::int64_t k = 0; k < nt; ++k) {
@@ -388,9 +408,9 @@ private:
                     ties.c2[n] = tie.c2;
                     ties.c3[n] = tie.c3;
                 }
-                if (ties.n >= SpikeTies::kBatch) settle_ties(w, pl, i, ni, ldS);
+                if (ties.n >= SpikeTies::kBatch) settle_ties(w, pl, i, ni, ldS, in0, in_stride);
             }
-            settle_ties(w, pl, i, ni, ldS);
+            settle_ties(w, pl, i, ni, ldS, in0, in_stride);
         }
         if (opt_.input_stats)
             for (std::int64_t k = 0; k < b * ni; ++k) w.gated[static_cast<std::size_t>(k)] /= static_cast<double>(no);
@@ -398,35 +418,47 @@ private:
 
     /// The pending ties of row i: connection (i, j) of sample s fires iff the low 24 bits
     /// of its SpikeTie word are below t_j - (top 8 bits << 24).
-    void settle_ties(Workspace<T>& w, const LayerPlan<T>& pl, std::int64_t i, std::int64_t ni, std::int64_t ldS) const {
+    void settle_ties(Workspace<T>& w, const LayerPlan<T>& pl, std::int64_t i, std::int64_t ni, std::int64_t ldS,
+                     const T* in0, std::int64_t in_stride) const {
         SpikeTies& ties = w.ties;
         if (ties.n == 0) return;
+        const std::int64_t ld8 = th8_stride(ni);
         kern_.philox_words(ties.n, ties.c0.data(), ties.c1.data(), ties.c2.data(), ties.c3.data(), ties.q.data(),
                            opt_.key[0], opt_.key[1], ties.word.data());
         // Selects, not branches: a tie fires with probability ~1/2, so a branch would
         // mispredict every other time.
-        const T* WR = pl.WR.data() + i * ni;
+        const T* WR = pl.wr + i * ni;
         for (std::int64_t k = 0; k < ties.n; ++k) {
             const auto kk = static_cast<std::size_t>(k);
             const std::int64_t s = ties.s[kk], j = ties.j[kk];
-            const auto sj = static_cast<std::size_t>(s * ni + j);
-            const std::uint64_t rest = w.thr[sj] - (static_cast<std::uint64_t>(w.th8[sj]) << 24);
+            const std::uint64_t rest = spike_threshold(in0[s * in_stride + j]) -
+                                       (static_cast<std::uint64_t>(w.th8[static_cast<std::size_t>(s * ld8 + j)]) << 24);
             const T pick[2] = {T(0), WR[j]};  // an indexed load: the compiler keeps no branch
             w.S[static_cast<std::size_t>(s * ldS + i)] += pick[(ties.word[kk] & 0xFFFFFFu) < rest];
         }
         if (opt_.input_stats)
             for (std::int64_t k = 0; k < ties.n; ++k) {
                 const auto kk = static_cast<std::size_t>(k);
-                const auto sj = static_cast<std::size_t>(ties.s[kk] * ni + ties.j[kk]);
-                const std::uint64_t rest = w.thr[sj] - (static_cast<std::uint64_t>(w.th8[sj]) << 24);
-                if ((ties.word[kk] & 0xFFFFFFu) < rest) w.gated[sj] += pl.r[static_cast<std::size_t>(i * ni + ties.j[kk])];
+                const std::int64_t s = ties.s[kk], j = ties.j[kk];
+                const auto sj = static_cast<std::size_t>(s * ni + j);
+                const std::uint64_t rest = spike_threshold(in0[s * in_stride + j]) -
+                                           (static_cast<std::uint64_t>(w.th8[static_cast<std::size_t>(s * ld8 + j)]) << 24);
+                if ((ties.word[kk] & 0xFFFFFFu) < rest) w.gated[sj] += pl.r[static_cast<std::size_t>(i * pl.r_row + ties.j[kk])];
             }
         ties.n = 0;
     }
 
     /// Spike thresholds t_j = round(O_j 2^32): a coin fires iff its word < t_j (Eq. 125).
+    /// keep_threshold without llround: for 0 < O < 1, x = O 2^32 has no bits below 2^-21,
+    /// so x + 1/2 is exact and truncating it rounds half up, as llround does for x > 0.
+    /// The loop vectorizes.
+    static std::uint64_t spike_threshold(T a) {
+        const double o = static_cast<double>(a);
+        return o >= 1.0 ? (std::uint64_t{1} << 32) : o > 0.0 ? static_cast<std::uint64_t>(o * 4294967296.0 + 0.5) : 0;
+    }
     static void spike_thresholds(const T* a, std::uint64_t* thr, std::int64_t n) {
-        for (std::int64_t j = 0; j < n; ++j) thr[j] = keep_threshold(static_cast<double>(a[j]));
+#pragma omp simd
+        for (std::int64_t j = 0; j < n; ++j) thr[j] = spike_threshold(a[j]);
     }
 
     /// Global firing (Eq. 125, 128): unit j of the row sends r_j with probability O_j = a[j].

@@ -228,18 +228,24 @@ T spike_dot8_body(const T* __restrict WR, const std::uint8_t* __restrict u, cons
     if constexpr (sizeof(T) == 4) {
         // 64 connections per step. Fire masks come from byte compares of 16 lanes, straight
         // into the 16-bit masks the float adds take (wider compares would need their masks
-        // split through general registers); the tie mask from one 64-lane compare, stored
-        // for the step. Four accumulators: one chain would cost the add latency per 16.
-        // The few ties are listed after each chunk's sums, so the sums run without branches.
-        constexpr std::int64_t kSteps = 16;  // steps per chunk (1024 connections)
+        // split through general registers). Four accumulators: one chain would cost the add
+        // latency per 16. Ties are only flagged per step, in a register bitmap; the few
+        // steps flagged are compared again after the chunk and their ties listed. So the
+        // sums run without branches and without stores: stored masks on the stack made the
+        // speed depend (by 15%) on where the stack sat against the rows read (4K aliasing).
+        constexpr std::int64_t kSteps = 64;  // steps per chunk (4096 connections): one bitmap
         __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-        alignas(64) std::uint64_t tie_mask[kSteps];
+        const auto valid_of = [n](std::int64_t j) {
+            return n - j >= 64 ? ~__mmask64{0} : (__mmask64{1} << (n - j)) - 1;
+        };
         for (std::int64_t c0 = 0; c0 < n; c0 += 64 * kSteps) {
             const std::int64_t steps = std::min<std::int64_t>(kSteps, (n - c0 + 63) / 64);
+            std::uint64_t with_ties = 0;
             for (std::int64_t k = 0; k < steps; ++k) {
                 const std::int64_t j = c0 + 64 * k;
                 if (n - j >= 64) {
-                    tie_mask[k] = _mm512_cmpeq_epi8_mask(_mm512_loadu_si512(u + j), _mm512_loadu_si512(th + j));
+                    const __mmask64 t = _mm512_cmpeq_epi8_mask(_mm512_loadu_si512(u + j), _mm512_loadu_si512(th + j));
+                    with_ties |= std::uint64_t{!_kortestz_mask64_u8(t, t)} << k;
 #pragma GCC unroll 4
                     for (int q = 0; q < 4; ++q) {
                         const __m128i uv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + j + 16 * q));
@@ -250,9 +256,8 @@ T spike_dot8_body(const T* __restrict WR, const std::uint8_t* __restrict u, cons
                     continue;
                 }
                 // The last, partial step: masked loads.
-                const __mmask64 valid = (__mmask64{1} << (n - j)) - 1;
-                tie_mask[k] = _mm512_mask_cmpeq_epi8_mask(valid, _mm512_maskz_loadu_epi8(valid, u + j),
-                                                          _mm512_maskz_loadu_epi8(valid, th + j));
+                const __mmask64 valid = valid_of(j);
+                with_ties |= std::uint64_t{1} << k;  // checked below
                 for (int q = 0; q < 4; ++q) {
                     const auto v16 = static_cast<__mmask16>(valid >> (16 * q));
                     const __m128i uv = _mm_maskz_loadu_epi8(v16, u + j + 16 * q);
@@ -261,19 +266,12 @@ T spike_dot8_body(const T* __restrict WR, const std::uint8_t* __restrict u, cons
                                                 _mm512_maskz_loadu_ps(v16, reinterpret_cast<const float*>(WR + j + 16 * q)));
                 }
             }
-            for (std::int64_t k = steps; k < kSteps; ++k) tie_mask[k] = 0;
-            // The steps holding ties, as one bitmap (a vector test of the 16 masks): the
-            // loop below visits the ~5 steps with ties per 1,200 connections, not every step.
-            unsigned with_ties = _mm512_test_epi64_mask(_mm512_load_si512(tie_mask), _mm512_load_si512(tie_mask)) |
-                                 (unsigned{_mm512_test_epi64_mask(_mm512_load_si512(tie_mask + 8),
-                                                                  _mm512_load_si512(tie_mask + 8))} << 8);
             for (; with_ties; with_ties &= with_ties - 1) {
-                const int k = __builtin_ctz(with_ties);
-                std::uint64_t m = tie_mask[k];
-                do {
-                    ties[nt++] = static_cast<std::int32_t>(c0 + 64 * k + __builtin_ctzll(m));
-                    m &= m - 1;
-                } while (m);
+                const std::int64_t j = c0 + 64 * __builtin_ctzll(with_ties);
+                const __mmask64 valid = valid_of(j);
+                std::uint64_t m = _cvtmask64_u64(_mm512_mask_cmpeq_epi8_mask(
+                    valid, _mm512_maskz_loadu_epi8(valid, u + j), _mm512_maskz_loadu_epi8(valid, th + j)));
+                for (; m; m &= m - 1) ties[nt++] = static_cast<std::int32_t>(j + __builtin_ctzll(m));
             }
         }
         *n_ties = nt;
