@@ -2,6 +2,7 @@
 
 ``demo``       samples the paper's MNIST-shaped network; E vs NWGM vs W per layer
 ``sample``     Monte Carlo statistics of a saved network on saved inputs -> .npz
+               (the network: Network.save's .npz, or a PyTorch model file .pt/.pth)
 ``ensemble``   the deterministic ensemble network's U and W -> .npz
 ``enumerate``  exact statistics over every subnetwork -> .npz
 ``reproduce``  the paper's experiments: one PNG per figure, report.md and report.html
@@ -32,7 +33,11 @@ def mnist_like_inputs(n: int, seed: int = 0, dtype=np.float32) -> np.ndarray:
 
 def demo(args) -> int:
     import dropengine as de
+    from ._validation import as_count, as_threads
 
+    as_count(args.samples, "--samples")
+    as_count(args.inputs, "--inputs")
+    as_threads(args.threads)
     net = de.Network.random(PAPER_SIZES, "logistic", seed=args.seed, dtype=np.float32)
     X = mnist_like_inputs(args.inputs, seed=args.seed)
     gate = de.Dropout(keep=[0.8, 0.5, 0.5, 0.5, 0.5])
@@ -83,21 +88,60 @@ def _floats(text: str, name: str):
     return vals[0] if len(vals) == 1 else vals
 
 
-def _gate(args):
+def _gate(args, model_gate=None):
+    """The gate the options ask for. A PyTorch model's own Dropout layers are the default
+    when no --keep is given (keep 0.5 otherwise)."""
     import dropengine as de
 
     if args.gate == "none":
         return de.NoGate()
     if args.gate == "dropin":
         return de.Dropin(_floats(args.rate, "--rate"))
-    return de.Dropout(_floats(args.keep, "--keep"), on=args.on, keep_bias=float(args.keep_bias))
+    if args.keep is None and model_gate is not None and args.on == "units" and float(args.keep_bias) == 1.0:
+        return model_gate
+    keep = _floats("0.5" if args.keep is None else args.keep, "--keep")
+    return de.Dropout(keep, on=args.on, keep_bias=float(args.keep_bias))
+
+
+def _load_torch(path: str, args):
+    """(Network, the model's gate) from a PyTorch file: a whole pickled nn.Sequential (with
+    --trust-pickle: unpickling runs code), or a state_dict of Linear layers (read safely,
+    weights only; its gate is None)."""
+    try:
+        import torch
+    except ImportError:
+        raise CliError(f"network: reading the PyTorch file {path!r} needs PyTorch: pip install torch") from None
+    from pathlib import Path
+
+    from .torch import from_torch
+
+    if not Path(path).is_file():
+        raise CliError(f"network: no such file {path!r}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=not args.trust_pickle)
+    except Exception as exc:  # torch raises several types (UnpicklingError, RuntimeError, EOFError ...)
+        if not args.trust_pickle and "Weights only load failed" in str(exc):
+            raise CliError(f"network: {path!r} holds a whole pickled model, and unpickling runs code from the file; "
+                           "if you trust it, pass --trust-pickle (or save model.state_dict() instead)") from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise CliError(f"network: cannot read {path!r} as a PyTorch file: {first}") from None
+    if isinstance(obj, torch.nn.Module):
+        return from_torch(obj)
+    if not hasattr(obj, "keys"):
+        raise CliError(f"network: {path!r} holds a {type(obj).__name__}, not a model or a state_dict")
+    transfer = [t.strip() for t in args.transfer.split(",")]
+    net, _ = from_torch(obj, transfer=transfer[0] if len(transfer) == 1 else transfer)
+    return net, None  # a state_dict says nothing of dropout: --keep (default 0.5) decides
 
 
 def _common(args):
     import dropengine as de
 
-    net = de.Network.load(args.network)
-    return net, _load_inputs(args.inputs), _gate(args)
+    if args.network.endswith((".pt", ".pth")):
+        net, model_gate = _load_torch(args.network, args)
+    else:
+        net, model_gate = de.Network.load(args.network), None
+    return net, _load_inputs(args.inputs), _gate(args, model_gate)
 
 
 def _save_stats(st, path, quiet: bool, what: str) -> int:
@@ -156,6 +200,8 @@ def cmd_reproduce(args) -> int:
     if unknown:
         raise CliError(f"--only: unknown experiment(s) {unknown}; choose from {list(EXPERIMENTS)}")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out: {str(out)!r} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     quick = not args.full
     try:
@@ -222,10 +268,15 @@ def cmd_bench(args) -> int:
 
 
 def _add_io(p, out_default: str) -> None:
-    p.add_argument("network", help="network saved with Network.save (.npz)")
+    p.add_argument("network", help="network saved with Network.save (.npz), or a PyTorch model file (.pt, .pth)")
     p.add_argument("inputs", help="inputs (n_inputs, n_in): .npy, or .npz with an array 'inputs' or 'X'")
     p.add_argument("--gate", choices=["dropout", "dropin", "none"], default="dropout")
-    p.add_argument("--keep", default="0.5", help="keep probability: one value, or one per layer (0.8,0.5,...)")
+    p.add_argument("--keep", default=None, help="keep probability: one value, or one per layer (0.8,0.5,...); "
+                   "default 0.5, or a PyTorch model's own Dropout layers")
+    p.add_argument("--transfer", default="logistic",
+                   help="PyTorch state_dict files: transfer function(s), one or one per layer (logistic,tanh,softmax)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="PyTorch files: also read a whole pickled model (runs code from the file)")
     p.add_argument("--on", choices=["units", "connections"], default="units")
     p.add_argument("--keep-bias", default="1.0", help="probability that a bias is kept (Eq. 9)")
     p.add_argument("--rate", default="0.2", help="dropin rate (with --gate dropin)")
@@ -234,9 +285,16 @@ def _add_io(p, out_default: str) -> None:
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other error of the command."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dropengine", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="dropengine", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     d = sub.add_parser("demo", help="sample the paper's 784-1200x4-10 network; E vs NWGM vs W per layer")
     d.add_argument("--samples", type=int, default=2000, help="samples per input (default 2000)")
     d.add_argument("--inputs", type=int, default=10, help="number of inputs (default 10)")

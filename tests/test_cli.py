@@ -39,12 +39,17 @@ def test_enumerate_and_ensemble(files):
     assert np.array_equal(z["W1"], W[1])
 
 
-@pytest.mark.parametrize("case", ["missing", "shape", "corrupt", "keep", "npz-keys"])
-def test_bad_input_gives_one_line_and_status_2(files, capsys, case):
+@pytest.mark.parametrize("command", ["sample", "ensemble", "enumerate"])
+@pytest.mark.parametrize("case", ["missing", "missing-inputs", "shape", "corrupt", "keep", "npz-keys", "torch-missing"])
+def test_bad_input_gives_one_line_and_status_2(files, capsys, case, command):
     net, X, net_path, x_npy, _, tmp = files
-    args = ["sample", net_path, x_npy, "--out", str(tmp / "o.npz")]
+    args = [command, net_path, x_npy, "--out", str(tmp / "o.npz")]
     if case == "missing":
         args[1] = str(tmp / "nope.npz")
+    elif case == "missing-inputs":
+        args[2] = str(tmp / "nope.npy")
+    elif case == "torch-missing":
+        args[1] = str(tmp / "nope.pt")
     elif case == "shape":
         np.save(tmp / "bad.npy", np.ones((2, 7)))
         args[2] = str(tmp / "bad.npy")
@@ -58,8 +63,71 @@ def test_bad_input_gives_one_line_and_status_2(files, capsys, case):
         args[2] = str(tmp / "two.npz")
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("dropengine sample: error:") and "\n" not in err and "Traceback" not in err
+    assert err.startswith(f"dropengine {command}: error:") and "\n" not in err and "Traceback" not in err
     assert not (tmp / "o.npz").exists()
+
+
+@pytest.mark.parametrize("argv", [["sample"], ["sample", "a.npz", "b.npy", "--samples", "x"], ["nope"],
+                                  ["reproduce", "--quick", "--full"], ["ensemble", "a", "b", "--gate", "maybe"]])
+def test_usage_errors_are_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dropengine") and ": error: " in err and "\n" not in err, err
+
+
+@pytest.mark.parametrize("argv, what", [(["demo", "--inputs", "0"], "--inputs"), (["demo", "--samples", "-5"], "--samples"),
+                                        (["demo", "--threads", "0"], "threads"),
+                                        (["reproduce", "--only", "nope"], "--only")])
+def test_demo_and_reproduce_check_options_before_any_work(argv, what, capsys):
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"dropengine {argv[0]}: error: {what}") and "\n" not in err.strip(), (out, err)
+
+
+def test_reproduce_out_must_be_a_folder(tmp_path, capsys):
+    f = tmp_path / "a_file"
+    f.write_text("keep me")
+    assert main(["reproduce", "--only", "section8", "--out", str(f), "--quiet"]) == 2
+    assert "--out" in capsys.readouterr().err and f.read_text() == "keep me"
+
+
+def test_pytorch_model_files(tmp_path, capsys):
+    """A whole pickled model (read only with --trust-pickle, since unpickling runs code)
+    or a state_dict (--transfer): the statistics equal those of the converted network."""
+    torch = pytest.importorskip("torch")
+    from dropengine.torch import from_torch
+
+    nn = torch.nn
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Dropout(0.2), nn.Linear(6, 5), nn.Sigmoid(), nn.Dropout(0.5), nn.Linear(5, 3),
+                          nn.Softmax(dim=1)).double()
+    torch.save(model, tmp_path / "m.pt")
+    torch.save(model.state_dict(), tmp_path / "sd.pth")
+    X = np.random.default_rng(1).uniform(size=(4, 6))
+    np.save(tmp_path / "x.npy", X)
+    net, gate = from_torch(model)
+    base = ["sample", str(tmp_path / "m.pt"), str(tmp_path / "x.npy"), "--samples", "300", "--seed", "2", "--quiet"]
+    assert main(base + ["--out", str(tmp_path / "a.npz")]) == 2
+    assert "--trust-pickle" in capsys.readouterr().err
+    assert main(base + ["--out", str(tmp_path / "a.npz"), "--trust-pickle"]) == 0
+    want = de.sample(net, X, gate, 300, seed=2)  # the model's own dropout is the default gate
+    assert np.array_equal(de.SampleStats.load(tmp_path / "a.npz").E[1], want.E[1])
+    assert main(["ensemble", str(tmp_path / "sd.pth"), str(tmp_path / "x.npy"), "--transfer", "logistic,softmax",
+                 "--keep", "1", "--quiet", "--out", str(tmp_path / "e.npz")]) == 0
+    sd_net, _ = from_torch(model.state_dict(), transfer=["logistic", "softmax"])
+    _, W = de.ensemble(sd_net, X, de.NoGate())
+    with torch.no_grad():
+        np.testing.assert_allclose(np.load(tmp_path / "e.npz")["W1"], model.eval()(torch.from_numpy(X)).numpy(),
+                                   rtol=1e-12)
+    np.testing.assert_array_equal(np.load(tmp_path / "e.npz")["W1"], W[1])
+    (tmp_path / "bad.pt").write_bytes((tmp_path / "sd.pth").read_bytes()[:100])
+    assert main(["sample", str(tmp_path / "bad.pt"), str(tmp_path / "x.npy"), "--trust-pickle",
+                 "--out", str(tmp_path / "b.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dropengine sample: error: network:") and "\n" not in err
+    assert not (tmp_path / "b.npz").exists()
 
 
 def test_bench_subcommand_errors_are_one_line(capsys):

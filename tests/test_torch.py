@@ -9,14 +9,48 @@ from dropengine.torch import from_torch, to_torch  # noqa: E402
 nn = torch.nn
 
 
+def _trained(model, steps=300, lr=0.5):
+    """Trains `model` with its dropout on (train mode) for a few hundred SGD steps on a
+    fixed synthetic classification task, so the conversion is checked on learned weights."""
+    g = torch.Generator().manual_seed(7)
+    X = torch.rand(256, 8, generator=g, dtype=torch.float64)
+    y = (X[:, :3].sum(1) > X[:, 3:6].sum(1)).long() + (X[:, 6] > 0.5).long()
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    model.train()
+    for step in range(steps):
+        idx = torch.randint(0, 256, (32,), generator=g)
+        out = model(X[idx])
+        loss = nn.functional.nll_loss(torch.log(out.clamp_min(1e-12)), y[idx]) if isinstance(model[-1], nn.Softmax) \
+            else ((out[:, 0] - y[idx].double()) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model
+
+
 def _model():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Dropout(0.2), nn.Linear(8, 6), nn.Sigmoid(), nn.Dropout(0.5), nn.Linear(6, 5), nn.Tanh(),
-                         nn.Dropout(0.5), nn.Linear(5, 3), nn.Softmax(dim=1)).double()
+    return _trained(nn.Sequential(nn.Dropout(0.2), nn.Linear(8, 6), nn.Sigmoid(), nn.Dropout(0.5), nn.Linear(6, 5),
+                                  nn.Tanh(), nn.Dropout(0.5), nn.Linear(5, 3), nn.Softmax(dim=1)).double())
 
 
-def test_eval_mode_equals_the_ensemble_network():
-    model = _model().eval()
+def _relu_model():
+    torch.manual_seed(1)
+    return _trained(nn.Sequential(nn.Linear(8, 7), nn.ReLU(), nn.Dropout(0.3), nn.Linear(7, 4), nn.Identity(),
+                                  nn.Dropout(0.5), nn.Linear(4, 1)).double(), lr=0.02)
+
+
+def test_training_moved_the_weights():
+    torch.manual_seed(0)
+    fresh = nn.Sequential(nn.Dropout(0.2), nn.Linear(8, 6))
+    assert not torch.equal(fresh[1].weight.double(), _model()[1].weight)
+
+
+@pytest.mark.parametrize("make", [_model, _relu_model])
+def test_eval_mode_equals_the_ensemble_network(make):
+    """A model trained in PyTorch with dropout: PyTorch's eval-mode outputs are the engine's
+    deterministic ensemble network (Eq. 167) on the converted network and gate."""
+    model = make().eval()
     net, gate = from_torch(model)
     X = np.random.default_rng(1).uniform(size=(4, 8))
     with torch.no_grad():
@@ -25,10 +59,11 @@ def test_eval_mode_equals_the_ensemble_network():
     np.testing.assert_allclose(W[-1], want, rtol=1e-12, atol=1e-14)
 
 
-def test_train_mode_monte_carlo_mean_matches_the_engine():
+@pytest.mark.parametrize("make", [_model, _relu_model])
+def test_train_mode_monte_carlo_mean_matches_the_engine(make):
     """Stochastic (fixed seeds): the means of PyTorch's train-mode outputs and of the
     engine's samples agree within 5 standard errors."""
-    model = _model().train()
+    model = make().train()
     net, gate = from_torch(model)
     X = np.random.default_rng(2).uniform(size=(2, 8))
     n = 20_000
