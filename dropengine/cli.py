@@ -215,7 +215,8 @@ def cmd_reproduce(args) -> int:
             print(f"running {name} ...", flush=True)
         if tqdm:
             bar.set_postfix_str(name)
-        results.append(EXPERIMENTS[name].run(out, quick=quick, seed=args.seed, threads=args.threads))
+        results.append(EXPERIMENTS[name].run(out, quick=quick, seed=args.seed, threads=args.threads,
+                                             progress=bool(tqdm) and not args.quiet))
     info = build_info()
     header = (f"{'quick' if quick else 'full'} run, seed {args.seed}, dropengine {info['version']} "
               f"(OpenMP {info['openmp']}, SIMD {info['simd']}).")

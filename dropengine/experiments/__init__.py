@@ -1,5 +1,6 @@
 """The paper's experiments, each a function the ``dropengine reproduce`` command and the
-tests call: ``run(out_dir, quick, seed, threads) -> Result`` (figures and claims).
+tests call: ``run(out_dir, quick, seed, threads, progress) -> Result`` (figures and
+claims; ``progress`` shows a bar for steps long enough to need one).
 
 `training` trains on MNIST (dropout, no dropout, dropin, backpercolation) and measures
 the trained network (Figs. 9.3-9.15 after training, 9.10-9.11, 11.1-11.3).

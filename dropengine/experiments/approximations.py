@@ -12,7 +12,7 @@ from .base import Claim, Result, pyplot, save
 TITLE = "Section 9.5: E vs NWGM vs W per layer, untrained network (Fig. 9.3-9.7)"
 
 
-def run(out, quick=True, seed=0, threads=None) -> Result:
+def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
     sizes = [784, 256, 256, 256, 256, 10] if quick else PAPER_SIZES
     res = Result("approximations", TITLE, notes=f"Network {'-'.join(map(str, sizes))} with random initial weights "
                                                 "(the trained-network figures need the training engine).")

@@ -11,7 +11,7 @@ from .base import Claim, Result, pyplot, save
 TITLE = "Sections 11.2-11.4: dropout gradient = ensemble gradient + adaptive regularisation (Eq. 147, 155, 164)"
 
 
-def run(out, quick=True, seed=0, threads=None) -> Result:
+def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
     res = Result("gradients", TITLE)
     rng = np.random.default_rng(seed)
     # Eq. 147: one linear unit

@@ -9,7 +9,7 @@ from .base import Claim, Result, pyplot, save
 TITLE = "Sections 9.2-9.4: sampling distributions of E and NWGM (Fig. 9.1, 9.2)"
 
 
-def run(out, quick=True, seed=0, threads=None) -> Result:
+def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
     res = Result("sampling", TITLE)
     R = 1000 if quick else 5000
     plt = pyplot()

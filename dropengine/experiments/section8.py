@@ -10,7 +10,7 @@ from .base import Claim, Result, pyplot, save
 TITLE = "Section 8: E, G, G', NWGM and the bounds on |E - NWGM| (Fig. 8.1, 8.2)"
 
 
-def run(out, quick=True, seed=0, threads=None) -> Result:
+def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
     res = Result("section8", TITLE)
     s = summary([0.622459, 0.731059], [0.5, 0.5])
     got = [s.E, s.G, s.Gc, s.nwgm, s.E - s.G, s.nwgm - s.E]

@@ -10,7 +10,7 @@ from .base import Claim, Result, pyplot, save
 TITLE = "Section 10.1: spiking, dropout and deterministic networks (Fig. 10.2)"
 
 
-def run(out, quick=True, seed=0, threads=None) -> Result:
+def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
     res = Result("spiking", TITLE)
     net = Network.random([50, 40, 30, 10], "logistic", seed=seed, scale=0.5, dtype=np.float64)
     X = np.random.default_rng(seed).normal(size=(10, 50))

@@ -54,7 +54,33 @@ def _synthetic_digits(seed: int, n_train: int = 20_000, n_test: int = 5_000):
     return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
 
 
-def run(out, quick=True, seed=0, threads=None) -> Result:
+class _EpochBar:
+    """A tqdm bar advanced once per epoch by Trainer.fit's progress callback."""
+
+    def __init__(self, tqdm, epochs, name):
+        self.bar = tqdm(total=epochs, desc=f"  training ({name})", unit="epoch", leave=False)
+
+    def step(self, row):
+        self.bar.update(1)
+        e = row.get("test_error")
+        if e is not None and np.isfinite(e):
+            self.bar.set_postfix_str(f"test error {100 * e:.2f}%")
+
+    def close(self):
+        self.bar.close()
+
+
+def _bar(progress, epochs, name):
+    if not progress:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # progress bars are optional
+        return None
+    return _EpochBar(tqdm, epochs, name)
+
+
+def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
     sizes = [784, 800, 800, 10] if quick else PAPER_SIZES
     depth = len(sizes) - 2
     epochs = 150 if quick else 60
@@ -83,9 +109,12 @@ def run(out, quick=True, seed=0, threads=None) -> Result:
                                  ("backpercolation", Dropout(keep), "backpercolation")]:
         run_opts = {**opts, "learning_rate": bp_lr} if backward == "backpercolation" else opts
         tr = Trainer(net0, gate, backward=backward, seed=seed, threads=threads, **run_opts)
+        bar = _bar(progress, epochs, name)
         tr.fit(X, y, epochs, X_test=Xt, y_test=yt, test_every=10 if quick else 1,
                probes=probes if name == "dropout" else None, measure_at=measure_at if name == "dropout" else (),
-               n_probe_samples=500)
+               n_probe_samples=500, progress=bar.step if bar else None)
+        if bar:
+            bar.close()
         runs[name] = tr
     err = {k: tr.history["test_error"][-1] for k, tr in runs.items()}
     plt = pyplot()

@@ -9,7 +9,7 @@ from .base import Claim, Result, pyplot, save
 TITLE = "Section 7.2, Appendices A and F: E(f(S)) vs f(E(S)) for ReLU and logistic units"
 
 
-def run(out, quick=True, seed=0, threads=None) -> Result:
+def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
     res = Result("transfer", TITLE)
     rng = np.random.default_rng(seed)
     n = 200_000 if quick else 2_000_000
