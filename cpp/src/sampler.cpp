@@ -428,23 +428,20 @@ private:
         // Selects, not branches: a tie fires with probability ~1/2, so a branch would
         // mispredict every other time.
         const T* WR = pl.wr + i * ni;
+        const double* r = pl.r.data() + i * pl.r_row;
         for (std::int64_t k = 0; k < ties.n; ++k) {
             const auto kk = static_cast<std::size_t>(k);
             const std::int64_t s = ties.s[kk], j = ties.j[kk];
             const std::uint64_t rest = spike_threshold(in0[s * in_stride + j]) -
                                        (static_cast<std::uint64_t>(w.th8[static_cast<std::size_t>(s * ld8 + j)]) << 24);
+            const bool fires = (ties.word[kk] & 0xFFFFFFu) < rest;
             const T pick[2] = {T(0), WR[j]};  // an indexed load: the compiler keeps no branch
-            w.S[static_cast<std::size_t>(s * ldS + i)] += pick[(ties.word[kk] & 0xFFFFFFu) < rest];
-        }
-        if (opt_.input_stats)
-            for (std::int64_t k = 0; k < ties.n; ++k) {
-                const auto kk = static_cast<std::size_t>(k);
-                const std::int64_t s = ties.s[kk], j = ties.j[kk];
-                const auto sj = static_cast<std::size_t>(s * ni + j);
-                const std::uint64_t rest = spike_threshold(in0[s * in_stride + j]) -
-                                           (static_cast<std::uint64_t>(w.th8[static_cast<std::size_t>(s * ld8 + j)]) << 24);
-                if ((ties.word[kk] & 0xFFFFFFu) < rest) w.gated[sj] += pl.r[static_cast<std::size_t>(i * pl.r_row + ties.j[kk])];
+            w.S[static_cast<std::size_t>(s * ldS + i)] += pick[fires];
+            if (opt_.input_stats) {
+                const double r_pick[2] = {0.0, r[j]};
+                w.gated[static_cast<std::size_t>(s * ni + j)] += r_pick[fires];
             }
+        }
         ties.n = 0;
     }
 
