@@ -98,11 +98,16 @@ def test_save_load_roundtrip(setup, tmp_path):
 GOLDEN_HASH = "707873969256c47f9861fd77377db36a1726d8af50b993ce1e38f884076e3826"
 
 
+def golden_hash(gate, W0=np.arange(12.0).reshape(4, 3) / 10 - 0.5, b0=(0.1, -0.1, 0.2, 0.0)):
+    """SHA-256 of the statistics of 500 samples of a fixed 3-4-2 logistic network."""
+    net = de.Network([W0, np.arange(8.0).reshape(2, 4) / 8 - 0.5], [np.array(b0), None], ["logistic", "logistic"],
+                     dtype=np.float64)
+    st = de.sample(net, np.array([[1.0, -0.5, 0.25]]), gate, 500, seed=2014)
+    return hashlib.sha256(b"".join(bits(st)[k] for k in FIELDS)).hexdigest()
+
+
 def test_golden_hash():
-    net = de.Network([np.arange(12.0).reshape(4, 3) / 10 - 0.5, np.arange(8.0).reshape(2, 4) / 8 - 0.5],
-                     [np.array([0.1, -0.1, 0.2, 0.0]), None], ["logistic", "logistic"], dtype=np.float64)
-    st = de.sample(net, np.array([[1.0, -0.5, 0.25]]), de.Dropout([0.7, 0.5], keep_bias=0.5), 500, seed=2014)
-    h = hashlib.sha256(b"".join(bits(st)[k] for k in FIELDS)).hexdigest()
+    h = golden_hash(de.Dropout([0.7, 0.5], keep_bias=0.5))
     assert de.build_info()["stream_version"] == 3
     assert h == GOLDEN_HASH, h
 
@@ -112,12 +117,8 @@ GOLDEN_HASH_CONNECTIONS = "dbd4d6f2249917440edf367b5755735ea752a10b1ad67c34332f1
 
 
 def test_golden_hash_connections():
-    net = de.Network([np.arange(12.0).reshape(4, 3) / 10 - 0.5, np.arange(8.0).reshape(2, 4) / 8 - 0.5],
-                     [np.array([0.1, -0.1, 0.2, 0.0]), None], ["logistic", "logistic"], dtype=np.float64)
-    st = de.sample(net, np.array([[1.0, -0.5, 0.25]]), de.Dropout(0.5, on="connections"), 500, seed=2014)
-    h = hashlib.sha256(b"".join(bits(st)[k] for k in FIELDS)).hexdigest()
+    h = golden_hash(de.Dropout(0.5, on="connections"))
     assert h == GOLDEN_HASH_CONNECTIONS, h
-
 
 
 # Stream version 3: connection-specific spikes draw 8 bits per connection (ties settled by
@@ -127,8 +128,6 @@ GOLDEN_HASH_SPIKES = "0738dc076737f774a6e76ebb91968d2bfb54bb29b13e8378897def07aa
 
 
 def test_golden_hash_spikes():
-    net = de.Network([np.arange(12.0).reshape(4, 3) / 8 - 0.75, np.arange(8.0).reshape(2, 4) / 8 - 0.5],
-                     [np.array([0.125, -0.125, 0.25, 0.0]), None], ["logistic", "logistic"], dtype=np.float64)
-    st = de.sample(net, np.array([[1.0, -0.5, 0.25]]), de.Spikes(1.0, on="connections"), 500, seed=2014)
-    h = hashlib.sha256(b"".join(bits(st)[k] for k in FIELDS)).hexdigest()
+    h = golden_hash(de.Spikes(1.0, on="connections"), W0=np.arange(12.0).reshape(4, 3) / 8 - 0.75,
+                    b0=(0.125, -0.125, 0.25, 0.0))
     assert h == GOLDEN_HASH_SPIKES, h
