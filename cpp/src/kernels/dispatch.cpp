@@ -39,7 +39,6 @@ namespace dropengine::detail {
     T gated_dot_bits_##isa(const T*, const T*, const std::uint32_t*, std::int64_t, std::int64_t);      \
     template <class T>                                                                                 \
     T gated_dot16_##isa(const T*, const T*, const std::uint16_t*, std::uint32_t, std::int64_t, std::int64_t*); \
-    void gated_accumulate_##isa(double*, const std::uint32_t*, const std::uint64_t*, const double*, std::int64_t); \
     template <class T>                                                                                 \
     T spike_dot8_##isa(const T*, const std::uint8_t*, const std::uint8_t*, std::int64_t, std::int32_t*, std::int64_t*); \
     void spike_accumulate8_##isa(double*, const std::uint8_t*, const std::uint8_t*, const double*, std::int64_t); \
@@ -54,15 +53,15 @@ DROPENGINE_DECLARE(avx512)
 
 template <class T>
 const Kernels<T>& kernels_generic() {
-    static const Kernels<T> k{&matmul_skip_generic<T>, &sparse_lists_generic<T>, &skip_gemm_generic<T>, &logistic_bias_generic, &logistic_sums_generic, &square_sums_generic<T>, &dot_rows_generic<T>, &sgd_momentum_generic<T>, &tile_to_rows_generic<T>, &logistic_run_generic, &philox_fill_generic, &gated_dot_generic<T>, &gated_dot_each_generic<T>, &gated_dot_bits_generic<T>, &gated_dot16_generic<T>, &gated_accumulate_generic, &philox_words_generic, &spike_dot8_generic<T>, &spike_accumulate8_generic, "generic"};
+    static const Kernels<T> k{&matmul_skip_generic<T>, &sparse_lists_generic<T>, &skip_gemm_generic<T>, &logistic_bias_generic, &logistic_sums_generic, &square_sums_generic<T>, &dot_rows_generic<T>, &sgd_momentum_generic<T>, &tile_to_rows_generic<T>, &logistic_run_generic, &philox_fill_generic, &gated_dot_generic<T>, &gated_dot_each_generic<T>, &gated_dot_bits_generic<T>, &gated_dot16_generic<T>, &philox_words_generic, &spike_dot8_generic<T>, &spike_accumulate8_generic, "generic"};
     return k;
 }
 
 template <class T>
 const Kernels<T>& kernels() {
 #if defined(DROPENGINE_HAVE_X86_VARIANTS)
-    static const Kernels<T> k512{&matmul_skip_avx512<T>, &sparse_lists_avx512<T>, &skip_gemm_avx512<T>, &logistic_bias_avx512, &logistic_sums_avx512, &square_sums_avx512<T>, &dot_rows_avx512<T>, &sgd_momentum_avx512<T>, &tile_to_rows_avx512<T>, &logistic_run_avx512, &philox_fill_avx512, &gated_dot_avx512<T>, &gated_dot_each_avx512<T>, &gated_dot_bits_avx512<T>, &gated_dot16_avx512<T>, &gated_accumulate_avx512, &philox_words_avx512, &spike_dot8_avx512<T>, &spike_accumulate8_avx512, "avx512"};
-    static const Kernels<T> k2{&matmul_skip_avx2<T>, &sparse_lists_avx2<T>, &skip_gemm_avx2<T>, &logistic_bias_avx2, &logistic_sums_avx2, &square_sums_avx2<T>, &dot_rows_avx2<T>, &sgd_momentum_avx2<T>, &tile_to_rows_avx2<T>, &logistic_run_avx2, &philox_fill_avx2, &gated_dot_avx2<T>, &gated_dot_each_avx2<T>, &gated_dot_bits_avx2<T>, &gated_dot16_avx2<T>, &gated_accumulate_avx2, &philox_words_avx2, &spike_dot8_avx2<T>, &spike_accumulate8_avx2, "avx2"};
+    static const Kernels<T> k512{&matmul_skip_avx512<T>, &sparse_lists_avx512<T>, &skip_gemm_avx512<T>, &logistic_bias_avx512, &logistic_sums_avx512, &square_sums_avx512<T>, &dot_rows_avx512<T>, &sgd_momentum_avx512<T>, &tile_to_rows_avx512<T>, &logistic_run_avx512, &philox_fill_avx512, &gated_dot_avx512<T>, &gated_dot_each_avx512<T>, &gated_dot_bits_avx512<T>, &gated_dot16_avx512<T>, &philox_words_avx512, &spike_dot8_avx512<T>, &spike_accumulate8_avx512, "avx512"};
+    static const Kernels<T> k2{&matmul_skip_avx2<T>, &sparse_lists_avx2<T>, &skip_gemm_avx2<T>, &logistic_bias_avx2, &logistic_sums_avx2, &square_sums_avx2<T>, &dot_rows_avx2<T>, &sgd_momentum_avx2<T>, &tile_to_rows_avx2<T>, &logistic_run_avx2, &philox_fill_avx2, &gated_dot_avx2<T>, &gated_dot_each_avx2<T>, &gated_dot_bits_avx2<T>, &gated_dot16_avx2<T>, &philox_words_avx2, &spike_dot8_avx2<T>, &spike_accumulate8_avx2, "avx2"};
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512dq"))  // the flags the AVX-512 units are compiled with

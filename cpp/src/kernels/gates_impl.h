@@ -343,13 +343,5 @@ inline void philox_words_body(std::int64_t n, const std::uint32_t* __restrict c0
     for (; k < n; ++k) out[k] = philox4x32_10(c0[k], c1[k], c2[k], c3[k], k0, k1).v[q[k] & 3u];
 }
 
-/// g[j] += [words[j] < thr[j]] r[j]: the spikes a connection-specific layer sends,
-/// summed per sending unit (input statistics of connection gates).
-inline void gated_accumulate_body(double* __restrict g, const std::uint32_t* __restrict words,
-                                  const std::uint64_t* __restrict thr, const double* __restrict r, std::int64_t n) {
-#pragma omp simd
-    for (std::int64_t j = 0; j < n; ++j) g[j] += static_cast<std::uint64_t>(words[j]) < thr[j] ? r[j] : 0.0;
-}
-
 }  // namespace
 }  // namespace dropengine::detail

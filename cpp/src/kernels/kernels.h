@@ -110,10 +110,6 @@ using GatedDot16Fn = T (*)(const T* W, const T* a, const std::uint16_t* u, std::
 template <class T>
 using GatedDotBitsFn = T (*)(const T* W, const T* a, const std::uint32_t* words, std::int64_t off, std::int64_t n);
 
-/// g[j] += [words[j] < thr[j]] r[j].
-using GatedAccumulateFn = void (*)(double* g, const std::uint32_t* words, const std::uint64_t* thr, const double* r,
-                                   std::int64_t n);
-
 /// Connection-specific spikes with 8-bit draws; tie positions out (gates_impl.h).
 template <class T>
 using SpikeDot8Fn = T (*)(const T* WR, const std::uint8_t* u, const std::uint8_t* th, std::int64_t n,
@@ -142,7 +138,6 @@ struct Kernels {
     GatedDotEachFn<T> gated_dot_each;
     GatedDotBitsFn<T> gated_dot_bits;
     GatedDot16Fn<T> gated_dot16;
-    GatedAccumulateFn gated_accumulate;
     PhiloxWordsFn philox_words;
     SpikeDot8Fn<T> spike_dot8;
     SpikeAccumulate8Fn spike_accumulate8;
