@@ -26,7 +26,7 @@ import dropengine as de
 from _harness import append_results, machine as machine_info, seconds, timed
 from dropengine import _reference as R
 from dropengine._validation import seed_key
-from dropengine.cli import PAPER_SIZES, mnist_like_inputs
+from dropengine.datasets import PAPER_SIZES, mnist_like_inputs
 
 KEEP = [0.8, 0.5, 0.5, 0.5, 0.5]
 
@@ -122,7 +122,7 @@ def check_against_reference(net, X, on: str):
 def peak_rss_of_run(n_samples: int, sizes) -> int:
     code = ("import resource, numpy as np, dropengine as de;"
             f"net = de.Network.random({list(sizes)}, 'logistic', seed=0);"
-            "from dropengine.cli import mnist_like_inputs;"
+            "from dropengine.datasets import mnist_like_inputs;"
             f"de.sample(net, mnist_like_inputs(10)[:, :{sizes[0]}], de.Dropout(0.5), {n_samples}, seed=1);"
             "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])")
     # VmHWM, not ru_maxrss: the latter is inherited across fork/exec from this (large) process.

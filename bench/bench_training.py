@@ -23,7 +23,7 @@ import numpy as np
 
 import dropengine as de
 from _harness import append_results, machine as machine_info
-from dropengine.cli import PAPER_SIZES, mnist_like_inputs
+from dropengine.datasets import PAPER_SIZES, mnist_like_inputs
 from dropengine.training._reference import gradient_reference
 
 KEEP = [0.8, 0.5, 0.5, 0.5, 0.5]

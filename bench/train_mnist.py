@@ -31,7 +31,7 @@ import numpy as np
 
 import dropengine as de
 from _harness import append_results, machine as machine_info
-from dropengine.cli import PAPER_SIZES
+from dropengine.datasets import PAPER_SIZES
 
 TRANSFER = ["logistic"] * 4 + ["softmax"]
 KEEP = [0.8, 0.5, 0.5, 0.5, 0.5]

@@ -23,3 +23,20 @@ __all__ = ["Trainer", "train", "Network", "Dropout", "Dropin", "NoGate", "Spikes
 def build_info() -> dict:
     """What was built: version, OpenMP, SIMD level in use, CUDA, RNG stream version, block size."""
     return dict(_core.build_info())
+
+
+# Submodules with heavier imports (SciPy's statistics, Dask, matplotlib, PyTorch) load
+# on first use, as NumPy and SciPy do: ``de.analysis`` works without importing it first.
+_LAZY = ("analysis", "distributed", "experiments", "torch")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'dropengine' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

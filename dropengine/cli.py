@@ -8,27 +8,22 @@
 ``reproduce``  the paper's experiments: one PNG per figure, report.md and report.html
 ``bench``      runs the scripts of bench/ (a source checkout) and prints the ratio table
 
-Bad input gets a one-line error and exit status 2, never a traceback; outputs are
-written atomically (temporary file, then rename).
+Errors are one line, never a traceback: exit status 2 for bad input or options (files
+that cannot be read, or an --out that cannot be written, found before any work), 1 for a
+failure inside the engine (set DROPENGINE_DEBUG=1 to see its traceback), 130 for Ctrl-C.
+Outputs are written atomically (temporary file, then rename).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
-PAPER_SIZES = [784, 1200, 1200, 1200, 1200, 10]
-
-
-def mnist_like_inputs(n: int, seed: int = 0, dtype=np.float32) -> np.ndarray:
-    """Synthetic stand-ins for MNIST digits: 784 pixels in [0, 1], about 19% nonzero
-    (MNIST's density), clustered in the central 20 x 20 window."""
-    rng = np.random.default_rng(seed)
-    X = np.zeros((n, 28, 28))
-    X[:, 4:24, 4:24] = (rng.random((n, 20, 20)) < 0.37) * rng.uniform(0.3, 1.0, (n, 20, 20))
-    return X.reshape(n, 784).astype(dtype)
+from .datasets import PAPER_SIZES, mnist_like_inputs
 
 
 def demo(args) -> int:
@@ -75,9 +70,13 @@ def _load_inputs(path: str) -> np.ndarray:
             return next(iter(z.values()))
         raise CliError(f"inputs: {path!r} holds {sorted(z)}; name the array 'inputs' or 'X'")
     try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        X = np.load(path, allow_pickle=False)
+    except Exception as exc:  # any parse failure of an untrusted file (EOFError when truncated, ...)
         raise CliError(f"inputs: cannot read {path!r} as a .npy file: {exc}") from None
+    if not isinstance(X, np.ndarray):  # np.load reads a zip whatever the file's name says
+        X.close()
+        raise CliError(f"inputs: {path!r} is an .npz archive, not a .npy file; name it .npz")
+    return X
 
 
 def _floats(text: str, name: str):
@@ -113,10 +112,14 @@ def _load_torch(path: str, args):
         raise CliError(f"network: reading the PyTorch file {path!r} needs PyTorch: pip install torch") from None
     from pathlib import Path
 
-    from .torch import from_torch
+    from .torch import from_torch, require_safe_load
 
     if not Path(path).is_file():
         raise CliError(f"network: no such file {path!r}")
+    try:
+        require_safe_load(torch)
+    except ImportError as exc:
+        raise CliError(f"network: {exc}") from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=not args.trust_pickle)
     except Exception as exc:  # torch raises several types (UnpicklingError, RuntimeError, EOFError ...)
@@ -144,6 +147,23 @@ def _common(args):
     return net, _load_inputs(args.inputs), _gate(args, model_gate)
 
 
+def _out(args):
+    """The output file, checked writable before any work: a late failure would lose the run."""
+    from pathlib import Path
+
+    from ._io import check_writable
+
+    path = Path(args.out)
+    if not path.name:
+        raise CliError(f"--out: expected a file name, got {args.out!r}")
+    if path.suffix != ".npz":  # where save_npz_atomic will write
+        path = path.with_name(path.name + ".npz")
+    try:
+        return check_writable(path, "--out")
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
 def _save_stats(st, path, quiet: bool, what: str) -> int:
     """Saves statistics atomically and, unless quiet, prints a per-layer summary."""
     path = st.save(path)
@@ -161,28 +181,31 @@ def _save_stats(st, path, quiet: bool, what: str) -> int:
 def cmd_sample(args) -> int:
     import dropengine as de
 
+    out = _out(args)
     net, X, gate = _common(args)
     st = de.sample(net, X, gate, args.samples, seed=args.seed, threads=args.threads)
-    return _save_stats(st, args.out, args.quiet, f"statistics of {st.n_inputs} inputs x {st.n_samples} samples")
+    return _save_stats(st, out, args.quiet, f"statistics of {st.n_inputs} inputs x {st.n_samples} samples")
 
 
 def cmd_enumerate(args) -> int:
     from .exact import enumerate as enumerate_subnetworks
 
+    out = _out(args)
     net, X, gate = _common(args)
     st = enumerate_subnetworks(net, X, gate, threads=args.threads, max_subnetworks=args.max_subnetworks)
-    return _save_stats(st, args.out, args.quiet, f"exact statistics over {st.n_samples} subnetworks")
+    return _save_stats(st, out, args.quiet, f"exact statistics over {st.n_samples} subnetworks")
 
 
 def cmd_ensemble(args) -> int:
     import dropengine as de
     from ._io import save_npz_atomic
 
+    out = _out(args)
     net, X, gate = _common(args)
     U, W = de.ensemble(net, X, gate, threads=args.threads)
     arrays = {f"U{h}": u for h, u in enumerate(U)}
     arrays.update({f"W{h}": w for h, w in enumerate(W)})
-    path = save_npz_atomic(args.out, arrays)
+    path = save_npz_atomic(out, arrays)
     if not args.quiet:
         print(f"U0..U{len(U) - 1} and W0..W{len(W) - 1} of {X.shape[0] if X.ndim > 1 else 1} inputs written to {path}")
     return 0
@@ -202,7 +225,16 @@ def cmd_reproduce(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CliError(f"--out: {str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"--out: cannot create the folder {str(out)!r}: {exc.strerror or exc}") from None
+    from ._io import check_writable
+
+    try:  # a read-only folder would otherwise fail at the first figure, after minutes of work
+        check_writable(out / "report.md", "--out")
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     quick = not args.full
     try:
         from tqdm import tqdm
@@ -332,17 +364,33 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split())
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    prog = f"dropengine {args.command}"
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {_one_line(message)}", file=sys.stderr)
+
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = show  # one line too, not the source line Python adds
+            return args.func(args)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except (CliError, ValueError, TypeError, MemoryError, OSError, ImportError) as exc:
-        msg = " ".join(str(exc).split())  # one line
-        print(f"dropengine {args.command}: error: {msg}", file=sys.stderr)
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except Exception as exc:  # the engine failed (RuntimeError from the core, a bug): not the user's input
+        if os.environ.get("DROPENGINE_DEBUG"):
+            raise
+        print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)} "
+              "(DROPENGINE_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

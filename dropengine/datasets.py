@@ -29,7 +29,7 @@ import numpy as np
 
 from ._io import write_atomic
 
-__all__ = ["MNIST", "load_mnist", "MIRRORS", "SHA256"]
+__all__ = ["MNIST", "load_mnist", "MIRRORS", "SHA256", "PAPER_SIZES", "mnist_like_inputs"]
 
 _FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
           "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
@@ -45,6 +45,19 @@ _SHAPES = {"train_images": (60000, 28, 28), "train_labels": (60000,), "test_imag
            "test_labels": (10000,)}
 _NPZ_KEYS = {"train_images": ("x_train", "train_images"), "train_labels": ("y_train", "train_labels"),
              "test_images": ("x_test", "test_images"), "test_labels": ("y_test", "test_labels")}
+
+
+#: The paper's MNIST network (Section 9.5, Fig. 9.1): 784-1200-1200-1200-1200-10.
+PAPER_SIZES = [784, 1200, 1200, 1200, 1200, 10]
+
+
+def mnist_like_inputs(n: int, seed: int = 0, dtype=np.float32) -> np.ndarray:
+    """Synthetic stand-ins for MNIST digits: 784 pixels in [0, 1], about 19% nonzero
+    (MNIST's density), clustered in the central 20 x 20 window."""
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n, 28, 28))
+    X[:, 4:24, 4:24] = (rng.random((n, 20, 20)) < 0.37) * rng.uniform(0.3, 1.0, (n, 20, 20))
+    return X.reshape(n, 784).astype(dtype)
 
 
 class MNIST(NamedTuple):

@@ -21,14 +21,19 @@ import numpy as np
 from . import exact as _exact
 from ._validation import as_count, as_threads, seed_key
 from .gates import resolve_gate
-from .sampling import _check_net, _inputs, _pairs
+from .sampling import _check_net, _check_ranges, _inputs, _pairs
 from .sampling import sample as _sample
 from .stats import SampleStats
 
-__all__ = ["sample", "enumerate"]
+__all__ = ["sample", "enumerate", "DEFAULT_MAX_TASKS"]
 
 #: Samples per block of the engine: sample ranges are multiples of it.
 _BLOCK = 64
+#: Runs cut into more tasks than this are refused (MemoryError) before anything is
+#: submitted: every task and every merge is a future held by the client and the
+#: scheduler (about a kilobyte each), so millions of them exhaust memory and stall the
+#: scheduler long before the work itself matters. Raise it with ``max_tasks``.
+DEFAULT_MAX_TASKS = 100_000
 
 
 def _client(client):
@@ -50,13 +55,34 @@ def _ranges(total: int, size: int):
     return [(a, min(size, total - a)) for a in range(0, total, size)]
 
 
+def _concat_provenance(parts):
+    """Provenance of consecutive input blocks stacked: known only when every block holds
+    the same sample ranges of the same keys and the blocks' inputs follow one another."""
+    if any(p.provenance is None for p in parts):
+        return None
+    out, row = [], 0
+    for p in parts:
+        shifted = sorted((c.key, c.samples, c.inputs[0] - row) for c in p.provenance)
+        if out and shifted != out:
+            return None
+        out, row = shifted, row + p.n_inputs
+    return [(key, (i0, i0 + row), samples) for key, samples, i0 in out]
+
+
 def _concat_inputs(parts) -> SampleStats:
     """Statistics of consecutive input blocks, stacked into one object."""
     first = parts[0]
     acc = {k: np.concatenate([p._acc[k] for p in parts], axis=0) for k in first._acc}
     return SampleStats(acc, first.layer_sizes, first.pairs, seed_entropy=first.seed_entropy,
                        softmax_layers=first.softmax_layers, exact=first.exact,
-                       n_subnetworks=first.n_subnetworks)
+                       n_subnetworks=first.n_subnetworks, provenance=_concat_provenance(parts))
+
+
+def _check_tasks(n_tasks: int, max_tasks: int, why: str, name: str) -> None:
+    if n_tasks > max_tasks:
+        raise MemoryError(f"{name}: the run would make {n_tasks} tasks ({why}), more than max_tasks = "
+                          f"{max_tasks}; each is a Dask future held by the client and the scheduler. Use a "
+                          f"larger {name} or raise max_tasks")
 
 
 def _merge(a: SampleStats, b: SampleStats) -> SampleStats:
@@ -96,7 +122,8 @@ def _run(client, net, X, chunk_inputs, make_tasks, progress):
 
 
 def sample(net, inputs, gate=None, n_samples: int = 1000, *, seed=None, client=None, chunk_samples=None,
-           chunk_inputs=None, pairs=None, threads_per_task=None, progress: bool = False) -> SampleStats:
+           chunk_inputs=None, pairs=None, threads_per_task=None, progress: bool = False,
+           max_tasks: int = DEFAULT_MAX_TASKS) -> SampleStats:
     """``dropengine.sample`` spread over a Dask cluster; same arguments and result.
 
     Parameters
@@ -110,6 +137,9 @@ def sample(net, inputs, gate=None, n_samples: int = 1000, *, seed=None, client=N
         OpenMP threads of each task (by default all the worker's cores).
     progress : bool
         Show Dask's progress bar (or follow the tasks on the dashboard).
+    max_tasks : int
+        Runs cut into more (input block x sample range) tasks are refused with
+        MemoryError before anything is submitted (``DEFAULT_MAX_TASKS``).
 
     Returns
     -------
@@ -120,6 +150,8 @@ def sample(net, inputs, gate=None, n_samples: int = 1000, *, seed=None, client=N
     X = _inputs(net, inputs)
     resolve_gate(gate, net)
     n_samples = as_count(n_samples, "n_samples")
+    _check_ranges(X.shape[0], n_samples)
+    max_tasks = as_count(max_tasks, "max_tasks")
     threads = as_threads(threads_per_task) or None
     _, _, ss = seed_key(seed)
     pair_list = None if pairs is None else list(pairs)
@@ -136,6 +168,9 @@ def sample(net, inputs, gate=None, n_samples: int = 1000, *, seed=None, client=N
         blocks = -(-tasks_wanted // -(-n_samples // chunk_samples))
         chunk_inputs = max(1, -(-X.shape[0] // blocks))
     chunk_inputs = as_count(chunk_inputs, "chunk_inputs")
+    n_ranges, n_blocks = -(-n_samples // chunk_samples), -(-X.shape[0] // chunk_inputs)
+    _check_tasks(n_ranges * n_blocks, max_tasks, f"{n_blocks} input blocks x {n_ranges} sample ranges",
+                 "chunk_samples" if n_ranges >= n_blocks else "chunk_inputs")
     if X.shape[0] == 0:
         return _sample(net, X, gate, n_samples, seed=ss, pairs=pair_list)
 
@@ -151,13 +186,14 @@ def sample(net, inputs, gate=None, n_samples: int = 1000, *, seed=None, client=N
 
 def enumerate(net, inputs, gate=None, *, client=None, parts=None, chunk_inputs=None, pairs=None,
               threads_per_task=None, max_subnetworks: int = _exact.DEFAULT_MAX_SUBNETWORKS,
-              progress: bool = False) -> SampleStats:
+              progress: bool = False, max_tasks: int = DEFAULT_MAX_TASKS) -> SampleStats:
     """``dropengine.exact.enumerate`` spread over a Dask cluster; same arguments and result.
 
     Each input block's code is cut into ``parts`` equal ranges (a power of two, at most
     ``exact.max_parts(net, gate)``; by default about four per worker), enumerated as
     separate tasks and merged. The result equals the single-process enumeration to
-    rounding.
+    rounding. Runs cut into more than ``max_tasks`` (input block x part) tasks are
+    refused with MemoryError before anything is submitted.
     """
     _check_net(net)
     X = _inputs(net, inputs)
@@ -166,6 +202,7 @@ def enumerate(net, inputs, gate=None, *, client=None, parts=None, chunk_inputs=N
     pair_list = None if pairs is None else list(pairs)
     _pairs(net, pair_list)
     max_subnetworks = as_count(max_subnetworks, "max_subnetworks")
+    max_tasks = as_count(max_tasks, "max_tasks")
     n = _exact.n_subnetworks(net, gate)
     if n > max_subnetworks:
         raise ValueError(f"max_subnetworks: the gate induces {n} subnetworks, more than max_subnetworks = "
@@ -178,7 +215,10 @@ def enumerate(net, inputs, gate=None, *, client=None, parts=None, chunk_inputs=N
     parts = as_count(parts, "parts")
     if parts & (parts - 1) or parts > most:
         raise ValueError(f"parts must be a power of two <= {most} (exact.max_parts), got {parts}")
-    chunk_inputs = X.shape[0] if chunk_inputs is None else as_count(chunk_inputs, "chunk_inputs")
+    chunk_inputs = max(1, X.shape[0]) if chunk_inputs is None else as_count(chunk_inputs, "chunk_inputs")
+    n_blocks = -(-X.shape[0] // chunk_inputs)
+    _check_tasks(n_blocks * parts, max_tasks, f"{n_blocks} input blocks x {parts} parts",
+                 "parts" if parts >= n_blocks else "chunk_inputs")
     if X.shape[0] == 0:
         return _exact.enumerate(net, X, gate, pairs=pair_list, max_subnetworks=max_subnetworks)
 

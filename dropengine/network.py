@@ -57,7 +57,7 @@ class Network:
             if h and w.shape[1] != Ws[h - 1].shape[0]:
                 raise ValueError(f"weights[{h}] has n_in = {w.shape[1]}, but layer {h - 1} has "
                                  f"n_out = {Ws[h - 1].shape[0]}")
-        self._W = tuple(self._freeze(w) for w in Ws)
+        self._W = tuple(self._freeze(w, f"weights[{h}]", h) for h, w in enumerate(Ws))
         if biases is None:
             biases = [None] * len(Ws)
         if isinstance(biases, np.ndarray) or not isinstance(biases, (list, tuple)) or len(biases) != len(Ws):
@@ -70,7 +70,7 @@ class Network:
             b = as_real_array(b, f"biases[{h}]", ndim=1)
             if b.shape != (Ws[h].shape[0],):
                 raise ValueError(f"biases[{h}] must have shape ({Ws[h].shape[0]},), got {b.shape}")
-            bs.append(self._freeze(b))
+            bs.append(self._freeze(b, f"biases[{h}]", h))
         self._b = tuple(bs)
         if isinstance(transfer, (str, Transfer)):
             transfer = [transfer] * len(Ws)
@@ -81,8 +81,14 @@ class Network:
             raise ValueError(f"transfer must be one transfer or a list of {len(Ws)}")
         self._f = tuple(resolve_transfer(f, f"transfer[{h}]") for h, f in enumerate(transfer))
 
-    def _freeze(self, a: np.ndarray) -> np.ndarray:
-        a = np.array(a, dtype=self.dtype, order="C", copy=True)
+    def _freeze(self, a: np.ndarray, name: str, layer: int) -> np.ndarray:
+        # Finiteness again after the cast: 1e39 passes the float64 check and becomes Inf
+        # in float32, which would be saved and then refused by load.
+        with np.errstate(over="ignore"):
+            a = np.array(a, dtype=self.dtype, order="C", copy=True)
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} (layer {layer}) must be finite within the range of {self.dtype.name} "
+                             f"(|value| <= {float(np.finfo(self.dtype).max):.3g}); casting it gives Inf")
         a.flags.writeable = False
         return a
 
@@ -163,13 +169,20 @@ class Network:
         if str(z.get("format", "")) != _FORMAT:
             raise ValueError(f"path: {str(path)!r} is not a dropengine network file")
         try:
-            L = int(z["n_layers"])
+            n = z["n_layers"]
+            if n.shape != () or n.dtype.kind not in "iu":
+                raise ValueError(f"n_layers must be a 0-d integer array, got {n.dtype} of shape {n.shape}")
+            L = int(n)
             specs = z["transfers"]
             if specs.dtype.kind not in "iuf" or specs.shape != (L, 5):
                 raise ValueError("malformed transfer table")
             missing = [f"W{h}" for h in range(L) if f"W{h}" not in z]
             if missing:
                 raise ValueError(f"lacks {missing}")
+            # An entry save never writes (W5 in a 2-layer file) means a damaged or foreign file.
+            extra = sorted(set(z) - {"format", "n_layers", "transfers"} - {f"{c}{h}" for c in "Wb" for h in range(L)})
+            if extra:
+                raise ValueError(f"unexpected entries {extra}")
             return cls([z[f"W{h}"] for h in range(L)], [z.get(f"b{h}") for h in range(L)],
                        [transfer_from_spec(s) for s in specs])
         except (ValueError, TypeError, KeyError, OverflowError) as exc:

@@ -9,10 +9,14 @@ from .gates import resolve_gate
 from .network import Network
 from .stats import SampleStats
 
-__all__ = ["sample", "ensemble", "forward", "DEFAULT_MAX_RECORD_BYTES"]
+__all__ = ["sample", "ensemble", "forward", "DEFAULT_MAX_RECORD_BYTES", "MAX_TOTAL_SAMPLES"]
 
 #: Raw samples larger than this are refused before allocation (override with max_record_bytes).
 DEFAULT_MAX_RECORD_BYTES = 2 * 1024**3
+#: n_inputs x n_samples above this is refused: the core numbers its jobs (input x block of
+#: 64 samples) in a signed 64-bit integer; past 2^63 it wraps, the run does nothing and
+#: returns all-zero statistics. 2^62 samples leave ample headroom (and years of work).
+MAX_TOTAL_SAMPLES = 2**62
 
 
 def _check_net(net):
@@ -49,6 +53,21 @@ def _pairs(net: Network, pairs) -> np.ndarray:
                 raise ValueError(f"pairs[{k}]: unit ({h}, {i}) does not exist in {net!r}")
         out.append((offsets[ha] + ia, offsets[hb] + ib))
     return np.asarray(out, np.int64).reshape(-1, 2)
+
+
+def _check_ranges(n_inputs: int, n_samples: int, first_sample: int = 0, first_input: int = 0) -> None:
+    """The Philox addresses stay within their fields (samples < 2^48, inputs < 2^32) and
+    the core's job count within int64 (MAX_TOTAL_SAMPLES)."""
+    if n_samples > 2**48:
+        raise ValueError(f"n_samples must be at most 2^48, got {n_samples}")
+    if first_sample + n_samples > 2**48:
+        raise ValueError("first_sample: sample indices first_sample + n_samples must stay below 2^48")
+    if first_input + n_inputs > 2**32:
+        raise ValueError("first_input: input indices must stay below 2^32")
+    if n_inputs * n_samples > MAX_TOTAL_SAMPLES:
+        raise ValueError(f"n_samples: {n_inputs} inputs x {n_samples} samples = 2^"
+                         f"{np.log2(float(n_inputs * n_samples)):.1f} passes, more than the core can count "
+                         f"(2^62); split the run with first_sample or first_input and merge the parts")
 
 
 def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None, threads=None,
@@ -88,6 +107,9 @@ def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None,
     Returns
     -------
     SampleStats
+        Its ``provenance`` records the seed's key, the input range [first_input,
+        first_input + n_inputs) and the sample range [first_sample, first_sample +
+        n_samples), so that ``merge`` refuses to count the same samples twice.
 
     Ctrl-C stops the run within milliseconds with KeyboardInterrupt; the statistics
     accumulated so far are discarded (to keep partial work, split the run with
@@ -99,12 +121,7 @@ def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None,
     n_samples = as_count(n_samples, "n_samples")
     first_sample = as_count(first_sample, "first_sample", minimum=0)
     first_input = as_count(first_input, "first_input", minimum=0)
-    if n_samples > 2**48:
-        raise ValueError(f"n_samples must be at most 2^48, got {n_samples}")
-    if first_sample + n_samples > 2**48:
-        raise ValueError("first_sample: sample indices first_sample + n_samples must stay below 2^48")
-    if first_input + X.shape[0] > 2**32:
-        raise ValueError("first_input: input indices must stay below 2^32")
+    _check_ranges(X.shape[0], n_samples, first_sample, first_input)
     threads = as_threads(threads)
     k0, k1, ss = seed_key(seed)
     pair_idx = _pairs(net, pairs)
@@ -129,8 +146,9 @@ def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None,
     acc, recs = fn(W, b, f, kind, p, keep_bias, X, n_samples, first_sample, first_input, k0, k1, threads,
                    pair_idx, record, bool(input_stats))
     units, E_in, var_in = _split_input_stats(net, acc)
+    cover = ((k0, k1), (first_input, first_input + X.shape[0]), (first_sample, first_sample + n_samples))
     st = SampleStats(units, net.sizes[1:], pair_idx, dict(zip(record, recs)), seed_entropy=ss.entropy,
-                     softmax_layers=[f.name == "softmax" for f in net.transfers])
+                     softmax_layers=[f.name == "softmax" for f in net.transfers], provenance=[cover])
     if input_stats:
         st.E_in, st.var_in = E_in, var_in
     return st

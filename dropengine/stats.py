@@ -1,21 +1,100 @@
 """SampleStats: streaming per-unit statistics of Monte Carlo dropout (Eq. 35-37, 220)."""
 from __future__ import annotations
 
+import warnings
+from typing import NamedTuple
+
 import numpy as np
 
 from . import _core
 from ._io import load_npz, save_npz_atomic
 from ._nwgm import DropoutWarning, nwgm_from_logs
 
-__all__ = ["SampleStats", "DropoutWarning"]
+__all__ = ["SampleStats", "Coverage", "DropoutWarning", "OverlapWarning"]
 
 _FIELDS = ("count", "mean", "m2", "slog", "slogc", "mean_S", "m2_S", "mean_dO", "comoment")
 _FORMAT = "dropengine.SampleStats/1"
+_META = ("format", "layer_sizes", "pairs", "softmax_layers", "exact", "n_subnetworks", "provenance")
+#: Philox addresses (sampling.py, the core's SampleOptions): inputs below 2^32, samples below 2^48.
+_MAX_INPUT, _MAX_SAMPLE = 2**32, 2**48
+#: Exact counts are sums of P(N): 1 for a whole enumeration, up to rounding.
+_EXACT_SLACK = 1e-9
+
+
+class OverlapWarning(UserWarning):
+    """Statistics sharing draws were merged with ``allow_overlap=True``: their standard
+    errors are too small (the shared samples are counted as independent)."""
+
+
+class Coverage(NamedTuple):
+    """The draws one part of a statistics object covers (sample addresses, Section 5).
+
+    ``key`` is the Philox key (k0, k1) of the seed (``dropengine._validation.seed_key``):
+    equal keys mean equal random streams. Row x of the statistics used the global input
+    ``inputs[0] + x``; every row saw the global samples ``samples[0] .. samples[1] - 1``.
+    """
+
+    key: tuple
+    inputs: tuple
+    samples: tuple
 
 
 def _split(a: np.ndarray, sizes) -> list:
     edges = np.cumsum((0,) + tuple(sizes))
     return [a[:, lo:hi] for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+def _as_provenance(value, name: str):
+    """A tuple of Coverage (or None: unknown) from Coverage-like triples or an (n, 6) int array."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "iu" or value.ndim != 2 or value.shape[1] != 6:
+            raise ValueError(f"{name}: provenance must be an integer array of shape (n, 6), got "
+                             f"{value.dtype} {value.shape}")
+        value = [((int(r[0]), int(r[1])), (int(r[2]), int(r[3])), (int(r[4]), int(r[5]))) for r in value.tolist()]
+    out = []
+    try:
+        for key, inputs, samples in value:
+            (k0, k1), (i0, i1), (s0, s1) = key, inputs, samples
+            vals = (k0, k1, i0, i1, s0, s1)
+            if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) for v in vals):
+                raise TypeError
+            out.append(Coverage(*(tuple(int(v) for v in pair) for pair in (key, inputs, samples))))
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: provenance must be a list of ((k0, k1), (first_input, stop), "
+                         f"(first_sample, stop)) of integers") from None
+    for c in out:
+        if not all(0 <= k < 2**32 for k in c.key):
+            raise ValueError(f"{name}: provenance key {c.key} is not a pair of 32-bit words")
+        if not 0 <= c.inputs[0] <= c.inputs[1] <= _MAX_INPUT:
+            raise ValueError(f"{name}: provenance input range {c.inputs} is not within [0, 2^32)")
+        if not 0 <= c.samples[0] < c.samples[1] <= _MAX_SAMPLE:
+            raise ValueError(f"{name}: provenance sample range {c.samples} is not a non-empty range within [0, 2^48)")
+    return tuple(out)
+
+
+def _union(a: tuple, b: tuple) -> tuple:
+    """Coverage of both: ranges of one stream that meet end to start become one range;
+    overlapping ones (merged with allow_overlap) stay separate so that counts still add up."""
+    out = []
+    for c in sorted(a + b):
+        last = out[-1] if out else None
+        if last and (last.key, last.inputs) == (c.key, c.inputs) and last.samples[1] == c.samples[0]:
+            out[-1] = last._replace(samples=(last.samples[0], c.samples[1]))
+        else:
+            out.append(c)
+    return tuple(out)
+
+
+def _shared(a: tuple, b: tuple):
+    """A pair of coverages drawing the same samples of the same inputs, or None."""
+    for ca in a:
+        for cb in b:
+            if (ca.key, ca.inputs) == (cb.key, cb.inputs) and ca.samples[0] < cb.samples[1] \
+                    and cb.samples[0] < ca.samples[1]:
+                return ca, cb
+    return None
 
 
 class SampleStats:
@@ -39,13 +118,21 @@ class SampleStats:
     P(N)-weighted sums over every subnetwork N, ``count`` is sum P(N) = 1 (to rounding)
     and ``n_samples`` is the number of subnetworks visited.
 
+    ``provenance`` says which draws the statistics hold: a tuple of ``Coverage`` (seed
+    key, input range, sample range), or None when unknown (exact results, spiking chains,
+    files written before it was recorded). ``merge`` uses it to refuse counting the same
+    samples twice.
+
     G, Gc and nwgm are meaningful for outputs in [0, 1] (logistic, softmax); for other
     transfer functions they are NaN where an output leaves that range.
     """
 
     def __init__(self, acc: dict, layer_sizes, pairs=None, records=None, seed_entropy=None,
-                 softmax_layers=None, exact=False, n_subnetworks=0):
-        self._acc = {k: np.asarray(acc[k], dtype=np.float64) for k in _FIELDS}
+                 softmax_layers=None, exact=False, n_subnetworks=0, provenance=None):
+        try:
+            self._acc = {k: np.asarray(acc[k], dtype=np.float64) for k in _FIELDS}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"acc must map {list(_FIELDS)} to real arrays: {exc}") from None
         self.layer_sizes = tuple(int(n) for n in layer_sizes)
         self.pairs = np.zeros((0, 2), np.int64) if pairs is None else np.asarray(pairs, np.int64).reshape(-1, 2)
         self.records = dict(records or {})
@@ -55,9 +142,70 @@ class SampleStats:
         self.softmax_layers = tuple(bool(v) for v in softmax_layers)
         self.exact = bool(exact)
         self.n_subnetworks = int(n_subnetworks)
-        n_units = self._acc["mean"].shape[1]
-        if sum(self.layer_sizes) != n_units:
-            raise ValueError("statistics: layer sizes do not add up to the number of units")
+        self.provenance = _as_provenance(provenance, "provenance")
+        self._check_structure("statistics")
+
+    # --- validation --------------------------------------------------------------
+    def _check_structure(self, name: str) -> None:
+        """Shapes and indices, the things the core trusts (a pair beyond the units would
+        make merge read and write outside the arrays)."""
+        if not self.layer_sizes or min(self.layer_sizes) < 1:
+            raise ValueError(f"{name}: layer_sizes must be one or more sizes >= 1, got {list(self.layer_sizes)}")
+        mean = self._acc["mean"]
+        if mean.ndim != 2 or mean.shape[1] != sum(self.layer_sizes):
+            raise ValueError(f"{name}: layer sizes do not add up to the number of units "
+                             f"(mean has shape {mean.shape}, layer_sizes {list(self.layer_sizes)})")
+        n_in, n_units = mean.shape
+        n_units = sum(self.layer_sizes)
+        pairs = self.pairs
+        if pairs.size and (pairs.min() < 0 or pairs.max() >= n_units):
+            bad = pairs[((pairs < 0) | (pairs >= n_units)).any(axis=1)][0]
+            raise ValueError(f"{name}: pairs entry {bad.tolist()} names a unit outside [0, {n_units}) "
+                             f"(the network's {n_units} non-input units)")
+        for k in _FIELDS:
+            want = (n_in,) if k == "count" else (n_in, len(pairs) if k == "comoment" else n_units)
+            if self._acc[k].shape != want:
+                raise ValueError(f"{name}: accumulator acc_{k} has shape {self._acc[k].shape}, expected {want}")
+        if len(self.softmax_layers) != len(self.layer_sizes):
+            raise ValueError(f"{name}: softmax_layers has {len(self.softmax_layers)} entries, expected one per "
+                             f"layer ({len(self.layer_sizes)})")
+
+    def _check(self, name: str) -> None:
+        """Everything merge and the derived quantities rely on: structure, counts,
+        provenance and records (run on loaded files and on both operands of a merge)."""
+        self._check_structure(name)
+        c = self._acc["count"]
+        if not np.isfinite(c).all() or (c <= 0).any():
+            raise ValueError(f"{name}: count must be finite and > 0 for every input")
+        if self.exact:
+            if self.n_subnetworks < 1:
+                raise ValueError(f"{name}: n_subnetworks must be >= 1 for exact statistics, got {self.n_subnetworks}")
+            # sum P(N) over the visited subnetworks: at most 1, the same for every input
+            if c.size and (c.max() > 1 + _EXACT_SLACK or c.max() - c.min() > _EXACT_SLACK):
+                raise ValueError(f"{name}: count of exact statistics (sum of P(N)) must be the same for every "
+                                 f"input and at most 1, got {c.min()} .. {c.max()}")
+            if self.provenance is not None:
+                raise ValueError(f"{name}: exact statistics carry no sample provenance")
+        else:
+            if self.n_subnetworks != 0:
+                raise ValueError(f"{name}: n_subnetworks must be 0 for sampled statistics")
+            if (c != np.floor(c)).any() or (c.size and c.min() != c.max()):
+                raise ValueError(f"{name}: count of sampled statistics must be the same integer for every input")
+        if self.provenance is not None:
+            for cov in self.provenance:
+                if cov.inputs[1] - cov.inputs[0] != self.n_inputs:
+                    raise ValueError(f"{name}: provenance input range {cov.inputs} does not match the "
+                                     f"{self.n_inputs} inputs")
+            total = sum(cov.samples[1] - cov.samples[0] for cov in self.provenance)
+            if c.size and total != c[0]:
+                raise ValueError(f"{name}: provenance covers {total} samples per input but count is {c[0]:.0f}")
+        for h, r in self.records.items():
+            if isinstance(h, (bool, np.bool_)) or not isinstance(h, (int, np.integer)) \
+                    or not 0 <= h < len(self.layer_sizes):
+                raise ValueError(f"{name}: records key {h!r} is not a layer index in [0, {len(self.layer_sizes)})")
+            want = (self.n_inputs, self.n_samples, self.layer_sizes[h])
+            if not isinstance(r, np.ndarray) or r.dtype not in (np.float32, np.float64) or r.shape != want:
+                raise ValueError(f"{name}: records[{h}] must be a float32/float64 array of shape {want}")
 
     # --- counts ----------------------------------------------------------------
     @property
@@ -156,50 +304,125 @@ class SampleStats:
         return self.cov + m[:, self.pairs[:, 0]] * m[:, self.pairs[:, 1]]
 
     # --- merging and persistence ---------------------------------------------------
-    def merge(self, other: "SampleStats") -> "SampleStats":
+    def merge(self, other: "SampleStats", *, allow_overlap: bool = False) -> "SampleStats":
         """Statistics of both sample sets, as one run over them would give (Chan et al.).
 
         Exact statistics merge with exact ones: parts of one enumeration
         (``exact.enumerate(..., part=(k, n))``, disjoint by construction) give the whole.
         Runs over aligned halves (each 2^k whole blocks of dropengine.build_info()
         ["block_samples"] samples) merge to the same bits as a single run.
+
+        Samples are independent draws only once: when both operands hold the same
+        samples (same seed key, same input range, overlapping sample ranges) the merge is
+        refused with ValueError, since it would count them twice and make the standard
+        errors sqrt(2) too small; ``allow_overlap=True`` merges anyway, with an
+        OverlapWarning. Exact statistics whose probabilities would add up to more than 1
+        (one part merged twice) are always refused. Statistics of
+        unknown provenance (files written before it was recorded) merge as before, and
+        their result's provenance is unknown.
         """
         if not isinstance(other, SampleStats):
             raise TypeError(f"other must be SampleStats, got {type(other).__name__}")
+        if not isinstance(allow_overlap, (bool, np.bool_)):
+            raise TypeError(f"allow_overlap must be a bool, got {type(allow_overlap).__name__}")
+        self._check("self")
+        other._check("other")
         if other.layer_sizes != self.layer_sizes or other.n_inputs != self.n_inputs:
             raise ValueError("other: statistics of different networks or input sets cannot be merged")
         if not np.array_equal(other.pairs, self.pairs):
             raise ValueError("other: statistics track different unit pairs")
         if self.exact != other.exact:
             raise ValueError("other: exact and sampled statistics cannot be merged")
+        # Parts of one enumeration hold disjoint subnetworks whose probabilities add up to
+        # at most 1; more means a part is in both, and no flag makes that meaningful.
+        if self.exact and self.n_inputs and self.count[0] + other.count[0] > 1 + _EXACT_SLACK:
+            raise ValueError(f"other: the total probability would be {self.count[0] + other.count[0]:.6g} > 1: "
+                             f"the same subnetworks (the same part) are in both")
+        shared = None
+        if self.provenance is not None and other.provenance is not None:
+            shared = _shared(self.provenance, other.provenance)
+            if shared:
+                shared = (f"both hold samples of seed key {shared[0].key} for inputs {shared[0].inputs}: "
+                          f"{shared[0].samples} and {shared[1].samples} overlap")
+        if shared:
+            if not allow_overlap:
+                raise ValueError(f"other: {shared}; merging would count them twice (standard errors sqrt(2) "
+                                 f"too small). Draw disjoint ranges (first_sample) or another seed, or pass "
+                                 f"allow_overlap=True")
+            warnings.warn(f"merge with allow_overlap=True: {shared}; they are counted twice", OverlapWarning,
+                          stacklevel=2)
         acc = _core.merge(self._acc, other._acc, self.pairs)
+        prov = None
+        if self.provenance is not None and other.provenance is not None:
+            prov = _union(self.provenance, other.provenance)
         return SampleStats(acc, self.layer_sizes, self.pairs, softmax_layers=self.softmax_layers,
-                           exact=self.exact, n_subnetworks=self.n_subnetworks + other.n_subnetworks)
+                           exact=self.exact, n_subnetworks=self.n_subnetworks + other.n_subnetworks,
+                           provenance=prov)
 
     def save(self, path):
-        """Saves the accumulators to `path` (.npz, atomic write); returns the path."""
+        """Saves the accumulators, provenance and records to `path` (.npz, atomic write);
+        returns the path."""
         arrays = {f"acc_{k}": v for k, v in self._acc.items()}
         arrays.update(format=np.array(_FORMAT), layer_sizes=np.array(self.layer_sizes, np.int64),
-                      pairs=self.pairs, softmax_layers=np.array(self.softmax_layers),
+                      pairs=self.pairs, softmax_layers=np.array(self.softmax_layers, dtype=bool),
                       exact=np.array(self.exact), n_subnetworks=np.array(self.n_subnetworks, np.int64))
+        if self.provenance is not None:
+            arrays["provenance"] = np.array([c.key + c.inputs + c.samples for c in self.provenance],
+                                            np.int64).reshape(-1, 6)
+        arrays.update({f"record_{h}": r for h, r in self.records.items()})
         return save_npz_atomic(path, arrays)
 
     @classmethod
     def load(cls, path) -> "SampleStats":
+        """Loads statistics saved by `save`, validating every entry (no pickles): a file
+        that is not what `save` writes raises ValueError naming the entry."""
         z = load_npz(path)
-        if str(z.get("format", "")) != _FORMAT:
+        fmt = z.get("format")
+        if not (isinstance(fmt, np.ndarray) and fmt.shape == () and fmt.dtype.kind == "U" and str(fmt) == _FORMAT):
             raise ValueError(f"path: {str(path)!r} is not a dropengine statistics file")
         try:
-            acc = {k: z[f"acc_{k}"] for k in _FIELDS}
-            n_in, n_units = acc["mean"].shape
-            for k in _FIELDS:
-                want = (n_in,) if k == "count" else (n_in, len(z["pairs"]) if k == "comoment" else n_units)
-                if acc[k].shape != want:
-                    raise ValueError(f"malformed field {k}")
-            return cls(acc, z["layer_sizes"], z["pairs"], softmax_layers=z["softmax_layers"],
-                       exact=bool(z.get("exact", False)), n_subnetworks=int(z.get("n_subnetworks", 0)))
+            return cls._from_arrays(z)
         except (ValueError, TypeError, KeyError, OverflowError) as exc:
             raise ValueError(f"path: {str(path)!r} does not hold valid statistics: {exc}") from None
+
+    @classmethod
+    def _from_arrays(cls, z: dict) -> "SampleStats":
+        records = {}
+        for k in z:
+            if k.startswith("record_") and k[7:].isdigit() and str(int(k[7:])) == k[7:]:
+                records[int(k[7:])] = z[k]
+            elif k not in _META and k not in {f"acc_{f}" for f in _FIELDS}:
+                raise ValueError(f"unexpected entry {k!r}")
+        missing = [k for k in ("layer_sizes", "pairs", "softmax_layers") + tuple(f"acc_{f}" for f in _FIELDS)
+                   if k not in z]
+        if missing:
+            raise ValueError(f"missing entries {missing}")
+
+        def entry(key, kinds, ndim):
+            a = z[key]
+            if a.dtype.kind not in kinds or a.ndim != ndim:
+                raise ValueError(f"entry {key!r} must be a {ndim}-d array of kind {kinds!r}, got {a.dtype} "
+                                 f"of shape {a.shape}")
+            return a
+
+        acc = {f: entry(f"acc_{f}", "f", 1 if f == "count" else 2) for f in _FIELDS}
+        sizes = entry("layer_sizes", "iu", 1)
+        pairs = entry("pairs", "iu", 2) if z["pairs"].size else np.zeros((0, 2), np.int64)
+        if pairs.shape[1] != 2:
+            raise ValueError(f"entry 'pairs' must have shape (n_pairs, 2), got {pairs.shape}")
+        if (sizes.size and sizes.max() > 2**40) or (pairs.size and pairs.max() > 2**62):
+            raise ValueError("entry 'layer_sizes' or 'pairs' holds values beyond any network")
+        softmax = entry("softmax_layers", "b", 1)
+        exact = entry("exact", "b", 0) if "exact" in z else np.array(False)
+        n_sub = entry("n_subnetworks", "iu", 0) if "n_subnetworks" in z else np.array(0)
+        prov = z.get("provenance")
+        for h, r in records.items():
+            if r.dtype not in (np.float32, np.float64) or r.ndim != 3:
+                raise ValueError(f"entry 'record_{h}' must be a 3-d float32/float64 array, got {r.dtype} {r.shape}")
+        st = cls(acc, sizes.tolist(), pairs.astype(np.int64), records=records, softmax_layers=softmax.tolist(),
+                 exact=bool(exact), n_subnetworks=int(n_sub), provenance=prov)
+        st._check("statistics")
+        return st
 
     def __repr__(self) -> str:
         what = "n_subnetworks" if self.exact else "n_samples"

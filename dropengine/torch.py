@@ -13,8 +13,27 @@ the weights by q in the ensemble network (Eq. 24, 54). So a Linear layer precede
 then have exactly PyTorch's train-mode distribution, and its ensemble network
 (``dropengine.ensemble``) computes PyTorch's eval-mode output, W x. ``to_torch`` applies
 the inverse, W q.
+
+Where the Dropout sits. ``Linear -> Activation -> Dropout -> Linear`` drops the outputs of
+a layer, which is this engine's gate on the next layer's inputs. ``Linear -> Dropout ->
+Activation`` drops terms of the layer's sums S instead: the output is f(d S / q) with d
+in {0, 1}, which equals d f(S) / q (a gate on the outputs) only when f(0) = 0 and f is
+positively homogeneous, f(c x) = c f(x) for c > 0: ReLU and Identity (or no activation).
+For Sigmoid, Tanh, Softplus and Softmax it does not, and ``from_torch`` refuses the model.
+
+State dicts. Layers are taken in the state_dict's own order (``model.state_dict()``
+lists modules in registration order), and each layer's n_in must equal the previous
+layer's n_out. If that order does not chain but the names' natural order does (fc1, fc2,
+..., fc10, as a hand-built dict in any order would have it), the natural order is used,
+with a warning; if neither chains, the conversion is refused, listing the keys and shapes.
+
+Files. Reading a .pt/.pth file needs torch >= 2.6: before it, ``torch.load(...,
+weights_only=True)`` could be made to run code from the file (CVE-2025-32434).
 """
 from __future__ import annotations
+
+import re
+import warnings
 
 import numpy as np
 
@@ -22,7 +41,10 @@ from .gates import Dropout, NoGate, resolve_gate
 from .network import Network
 from .transfer import Linear, Logistic, ReLU, Softmax, Softplus, Tanh
 
-__all__ = ["from_torch", "to_torch"]
+__all__ = ["from_torch", "to_torch", "require_safe_load"]
+
+#: The first PyTorch whose weights_only loading is not bypassable (CVE-2025-32434).
+SAFE_LOAD_VERSION = (2, 6)
 
 
 def _torch():
@@ -31,6 +53,39 @@ def _torch():
     except ImportError:  # pragma: no cover - exercised only without torch
         raise ImportError("dropengine.torch needs PyTorch: pip install torch") from None
     return torch
+
+
+def require_safe_load(torch=None):
+    """Raises ImportError unless this PyTorch's ``torch.load`` is safe on untrusted files."""
+    torch = torch or _torch()
+    version = str(torch.__version__)
+    m = re.match(r"(\d+)\.(\d+)", version)
+    if m is None or (int(m.group(1)), int(m.group(2))) < SAFE_LOAD_VERSION:
+        need = ".".join(map(str, SAFE_LOAD_VERSION))
+        raise ImportError(f"reading PyTorch files needs torch>={need} (found {version}): older versions' "
+                          f"weights_only loading can run code from the file (CVE-2025-32434); "
+                          f"pip install 'torch>={need}'")
+
+
+def _numpy(t, name):
+    """A float numpy copy of a tensor (or array) from a state_dict, or TypeError naming it."""
+    torch = _torch()
+    if isinstance(t, torch.Tensor):
+        t = t.detach().cpu()
+        if t.dtype not in (torch.float32, torch.float64):  # float16, bfloat16, ints: numpy lacks some
+            t = t.to(torch.float64)
+        return t.numpy()
+    if isinstance(t, np.ndarray) and t.dtype.kind in "iuf":
+        return t
+    raise TypeError(f"model: {name} must be a tensor of real numbers, got {type(t).__name__}")
+
+
+def _fits(W, dtype, what):
+    """W / q can overflow float32 even when W did not: refuse rather than store Inf."""
+    if np.dtype(dtype) == np.float32 and np.isfinite(W).all() and \
+            np.abs(W).max(initial=0.0) > np.finfo(np.float32).max:
+        raise ValueError(f"{what}: a weight divided by the keep probability exceeds the float32 range; "
+                         f"convert with dtype=numpy.float64")
 
 
 def _activation(module, k):
@@ -60,9 +115,10 @@ def from_torch(model, *, transfer="logistic", keep=None, dtype=None):
     Parameters
     ----------
     model : torch.nn.Sequential, or a state_dict (mapping of names to tensors) of Linear
-        layers ("<i>.weight", "<i>.bias")
+        layers ("<name>.weight", "<name>.bias"), taken in the state_dict's order (the module
+        docstring says where a Dropout may sit, and how the layers' order is checked)
     transfer, keep : for a state_dict only: the transfer function(s), and the keep
-        probability of each layer's inputs (default 1)
+        probability of each layer's inputs (default 1), in the order of the layers
     dtype : numpy dtype of the network (default: that of the weights)
 
     Returns
@@ -77,23 +133,29 @@ def from_torch(model, *, transfer="logistic", keep=None, dtype=None):
         raise TypeError(f"model must be a torch.nn.Sequential or a state_dict, got {type(model).__name__}")
     Ws, bs, fs, keeps = [], [], [], []
     pending_keep = 1.0
-    for k, module in enumerate(model):
+    on_sums = None  # where a Dropout sits between a Linear and its activation
+    for k, (name, module) in enumerate(model.named_children()):
+        where = f"model[{k}]" if name == str(k) else f"model[{k}] ({name!r})"
         if isinstance(module, torch.nn.Dropout):
             if pending_keep != 1.0:
-                raise ValueError(f"model[{k}]: two Dropout layers in a row")
+                raise ValueError(f"{where}: two Dropout layers in a row")
             pending_keep = 1.0 - float(module.p)
             if pending_keep <= 0:
-                raise ValueError(f"model[{k}]: Dropout(p=1) drops everything")
+                raise ValueError(f"{where}: Dropout(p=1) drops everything")
+            if len(Ws) > len(fs) and pending_keep < 1:
+                on_sums = where
             continue
         if isinstance(module, torch.nn.Linear):
             if len(Ws) > len(fs):
                 fs.append(Linear())  # the previous Linear had no activation
-            W = module.weight.detach().cpu().numpy().astype(np.float64) / pending_keep
-            b = None if module.bias is None else module.bias.detach().cpu().numpy().astype(np.float64)
+            W = _numpy(module.weight, f"{where}.weight").astype(np.float64) / pending_keep
+            b = None if module.bias is None else _numpy(module.bias, f"{where}.bias").astype(np.float64)
+            _fits(W, dtype or _dtype_of(model), where)
             Ws.append(W)
             bs.append(b)
             keeps.append(pending_keep)
             pending_keep = 1.0
+            on_sums = None  # no activation in between: a linear layer commutes with the scaling
             continue
         f = _activation(module, k)
         if f is None:
@@ -101,6 +163,13 @@ def from_torch(model, *, transfer="logistic", keep=None, dtype=None):
                              "ReLU, Softplus, Softmax, Identity, Dropout")
         if len(Ws) == len(fs):
             raise ValueError(f"model[{k}]: {type(module).__name__} must follow a Linear layer")
+        if on_sums is not None and not isinstance(module, (torch.nn.ReLU, torch.nn.Identity)):
+            act = type(module).__name__
+            raise ValueError(f"{on_sums}: this Dropout sits between a Linear layer and its {act}, so it drops "
+                             f"terms of the layer's sums S: {act}(d S / q) is not d {act}(S) / q, and dropout on a "
+                             f"layer's sums is not a dropout gate of this engine (it is only for ReLU and Identity); "
+                             f"put the Dropout after the {act}")
+        on_sums = None
         fs.append(f)
     if pending_keep != 1.0:
         raise ValueError("model: a final Dropout (after the last Linear) has no counterpart; remove it")
@@ -121,24 +190,55 @@ def _dtype_of(model):
     return np.float64
 
 
+def _natural(name):
+    """fc2 before fc10: digit runs compare as numbers (re.split keeps str/int positions aligned)."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def _chains(names, shapes):
+    return all(shapes[b][1] == shapes[a][0] for a, b in zip(names, names[1:]))
+
+
 def _from_state_dict(sd, transfer, keep, dtype):
-    names = sorted({n.rsplit(".", 1)[0] for n in sd if n.endswith(".weight")},
-                   key=lambda s: [int(t) if t.isdigit() else t for t in s.split(".")])
+    # The state_dict's own order is the modules' registration order; sorting names would
+    # put fc10 before fc2.
+    names = [n[: -len(".weight")] for n in sd if isinstance(n, str) and n.endswith(".weight")]
     if not names:
         raise ValueError("model: the state_dict has no '<layer>.weight' entries")
+    weights = {}
+    for name in names:
+        W = _numpy(sd[name + ".weight"], name + ".weight")
+        if W.ndim != 2:
+            raise ValueError(f"model: {name}.weight is not a Linear weight (shape {tuple(W.shape)})")
+        weights[name] = W
+    shapes = {n: W.shape for n, W in weights.items()}
+    if not _chains(names, shapes):
+        natural = sorted(names, key=_natural)
+        listing = ", ".join(f"{n}.weight {tuple(shapes[n])}" for n in names)
+        if not _chains(natural, shapes):
+            raise ValueError(f"model: the state_dict's Linear weights (n_out, n_in) do not chain (each n_in equal "
+                             f"to the previous n_out) in their order or in their names' natural order: {listing}")
+        warnings.warn(f"from_torch: the state_dict's layers do not chain in their order ({listing}); "
+                      f"using their names' natural order, which does: {', '.join(natural)}", UserWarning,
+                      stacklevel=3)
+        names = natural
     L = len(names)
     keeps = [1.0] * L if keep is None else (list(keep) if isinstance(keep, (list, tuple)) else [float(keep)] * L)
     if len(keeps) != L:
         raise ValueError(f"keep must have one entry per layer ({L})")
+    keeps = [float(q) for q in keeps]
+    if not all(0 < q <= 1 for q in keeps):
+        raise ValueError(f"keep must lie in (0, 1] (the weights are divided by it), got {keeps}")
+    first = sd[names[0] + ".weight"]
+    out_dtype = dtype or (np.float32 if getattr(first, "dtype", None) in (_torch().float32, np.float32)
+                          else np.float64)
     Ws, bs = [], []
     for name, q in zip(names, keeps):
-        W = sd[name + ".weight"].detach().cpu().numpy()
-        if W.ndim != 2:
-            raise ValueError(f"model: {name}.weight is not a Linear weight (shape {tuple(W.shape)})")
-        Ws.append(W.astype(np.float64) / q)
+        W = weights[name].astype(np.float64) / q
+        _fits(W, out_dtype, f"model: {name}.weight")
+        Ws.append(W)
         b = sd.get(name + ".bias")
-        bs.append(None if b is None else b.detach().cpu().numpy().astype(np.float64))
-    out_dtype = dtype or (np.float32 if sd[names[0] + ".weight"].dtype == _torch().float32 else np.float64)
+        bs.append(None if b is None else _numpy(b, name + ".bias").astype(np.float64))
     net = Network(Ws, bs, transfer, dtype=out_dtype)
     return net, Dropout(keeps) if any(q < 1 for q in keeps) else NoGate()
 

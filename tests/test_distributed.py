@@ -1,5 +1,6 @@
 """dropengine.distributed on a LocalCluster of two worker processes: the same results as
 a single process, and the same results when a worker is killed mid-run."""
+import collections
 import os
 import signal
 import threading
@@ -55,26 +56,73 @@ def test_enumeration_equals_single_process(client):
         np.testing.assert_allclose(many._acc[k], one._acc[k], rtol=1e-12, atol=1e-14)
 
 
+class _TaskLog(distributed.diagnostics.plugin.SchedulerPlugin):
+    """Records, on the scheduler, every task's entries into processing and memory (with
+    the worker that holds the result) and every worker removed."""
+
+    name = "dropengine-test-task-log"
+
+    def __init__(self):
+        self.transitions, self.removed = [], []
+
+    def transition(self, key, start, finish, *args, **kwargs):
+        if finish in ("processing", "memory"):
+            self.transitions.append((str(key), start, finish, kwargs.get("worker")))
+
+    def remove_worker(self, scheduler, worker, **kwargs):
+        self.removed.append(worker)
+
+
 def test_killed_worker_gives_the_same_result(client):
-    """SIGKILL one worker process mid-run: its tasks are recomputed elsewhere."""
+    """SIGKILL one worker process mid-run, as soon as it holds a finished task: the
+    scheduler sees the worker removed, tasks it held (running, or finished with the
+    result in its memory) are started again and finish on the other worker, and the
+    result is bit-identical to a single process."""
     net = de.Network.random([200, 300, 300, 10], "logistic", seed=6)
     X = np.random.default_rng(7).uniform(size=(2, 200)).astype(np.float32)
     gate = de.Dropout(0.5)
     n = 128 * 1024  # about 2 s on two 1-thread workers
     want = de.sample(net, X, gate, n, seed=8)
     pids = client.run(os.getpid)
-    victim = sorted(pids.values())[0]
+    victim_addr, victim = sorted(pids.items(), key=lambda kv: kv[1])[0]
+    client.register_plugin(_TaskLog())
+    seen = client.cluster.scheduler.plugins[_TaskLog.name]  # the scheduler runs in this process
+    killed = []
 
     def kill():
-        time.sleep(0.4)
-        os.kill(victim, signal.SIGKILL)
+        # Deterministic: the moment the victim holds its first finished sample task (a
+        # result no merge has consumed yet: merges need two, and the victim's one thread
+        # was busy with this one), kill it: that result is lost and must be recomputed.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if any(k.startswith("_sample_task") and finish == "memory" and w == victim_addr
+                   for k, _, finish, w in list(seen.transitions)):
+                os.kill(victim, signal.SIGKILL)
+                killed.append(time.monotonic())
+                return
+            time.sleep(0.001)
 
     killer = threading.Thread(target=kill)
     killer.start()
-    t = time.monotonic()
-    got = dd.sample(net, X, gate, n, seed=8, client=client, chunk_samples=2048, threads_per_task=1)
-    killer.join()
-    assert time.monotonic() - t > 0.4  # the kill happened while the job ran
+    try:
+        got = dd.sample(net, X, gate, n, seed=8, client=client, chunk_samples=2048, threads_per_task=1)
+        killer.join()
+        log = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.plugins[_TaskLog.name].__dict__.copy())
+    finally:
+        client.unregister_scheduler_plugin(_TaskLog.name)
+    assert killed, "the victim never finished a task"
+    assert victim_addr in log["removed"], log["removed"]
+    tasks = [tr for tr in log["transitions"] if tr[0].startswith(("_sample_task", "_merge"))]
+    starts = collections.Counter(k for k, _, finish, _ in tasks if finish == "processing")
+    on_victim = {k for k, _, finish, w in tasks if finish == "memory" and w == victim_addr}
+    done = {k for k, _, finish, _ in tasks if finish == "memory" and k.startswith("_sample_task")}
+    assert len(done) >= n // 2048  # every sample range was computed
+    # some tasks started twice: lost with the victim and recomputed
+    again = {k for k, c in starts.items() if c >= 2}
+    assert again, f"no task was recomputed: {len(starts)} tasks, each started once"
+    assert on_victim & again, "the result the victim held was not recomputed"
+    survivor = {k for k, _, finish, w in tasks if finish == "memory" and w not in (None, victim_addr)}
+    assert again <= survivor, "a recomputed task did not finish on the surviving worker"
     assert _bits(got) == _bits(want)
     client.wait_for_workers(2, timeout=60)  # the nanny restarts the worker
 

@@ -64,15 +64,19 @@ def test_train_mode_monte_carlo_mean_matches_the_engine(make):
     """Stochastic (fixed seeds): the means of PyTorch's train-mode outputs and of the
     engine's samples agree within 5 standard errors."""
     model = make().train()
+    outs, st = train_mode_and_engine(model, np.random.default_rng(2).uniform(size=(2, 8)), 20_000, 3, 4)
+    se = np.sqrt(outs.var(axis=0) / len(outs) + st.var[-1] / len(outs))
+    assert np.all(np.abs(outs.mean(axis=0) - st.E[-1]) <= 5 * se)
+
+
+def train_mode_and_engine(model, X, n, torch_seed, seed):
+    """n outputs of the model in train mode (its own dropout) for inputs X, and the
+    engine's statistics of the converted network over n samples."""
     net, gate = from_torch(model)
-    X = np.random.default_rng(2).uniform(size=(2, 8))
-    n = 20_000
-    torch.manual_seed(3)
+    torch.manual_seed(torch_seed)
     with torch.no_grad():
         outs = np.stack([model(torch.from_numpy(X)).numpy() for _ in range(n)])
-    st = de.sample(net, X, gate, n, seed=4)
-    se = np.sqrt(outs.var(axis=0) / n + st.var[-1] / n)
-    assert np.all(np.abs(outs.mean(axis=0) - st.E[-1]) <= 5 * se)
+    return outs, de.sample(net, X, gate, n, seed=seed)
 
 
 def test_round_trip_and_state_dict():

@@ -17,8 +17,10 @@ using namespace dropengine;
 
 namespace {
 
+// C-contiguous and aligned: NumPy copies a misaligned view (a slice of a byte buffer)
+// rather than handing the kernels a pointer they may not dereference.
 template <class T>
-using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+using carray = py::array_t<T, py::array::c_style | py::array::forcecast | py::detail::npy_api::NPY_ARRAY_ALIGNED_>;
 
 using TransferSpec = std::tuple<int, double, double, double, double>;  // kind, c, lam, threshold, slope
 
@@ -77,12 +79,15 @@ py::dict stats_to_dict(SampleStats&& st) {
 
 /// Runs a long core call without the GIL. Ctrl-C is seen through opt.interrupted (polled
 /// by the core between rounds) and surfaces as the KeyboardInterrupt Python raised.
+/// The core's poll for Ctrl-C: Python's signal handlers run on the main thread.
+bool python_interrupted() {
+    py::gil_scoped_acquire g;
+    return PyErr_CheckSignals() != 0;
+}
+
 template <class Options, class Call>
-SampleStats run_interruptible(Options& opt, Call call) {
-    opt.interrupted = [] {
-        py::gil_scoped_acquire g;
-        return PyErr_CheckSignals() != 0;
-    };
+auto run_interruptible(Options& opt, Call call) {
+    opt.interrupted = python_interrupted;
     try {
         py::gil_scoped_release nogil;
         return call();
@@ -166,9 +171,11 @@ py::tuple ensemble_py(const std::vector<carray<T>>& Ws, const std::vector<std::o
         Us.append(u);
         Wo.append(w);
     }
-    {
+    try {
         py::gil_scoped_release nogil;
-        ensemble<T>(net, gate, X.data(), X.shape(0), up, wp, threads);
+        ensemble<T>(net, gate, X.data(), X.shape(0), up, wp, threads, python_interrupted);
+    } catch (const Interrupted&) {
+        throw py::error_already_set();
     }
     return py::make_tuple(Us, Wo);
 }
@@ -201,15 +208,6 @@ std::int64_t free_gates_py(const std::vector<carray<T>>& Ws, const std::vector<s
     const Gate gate = make_gate(gate_kind, p, keep_bias);
     gate.validate(net);
     return free_gates<T>(net, gate);
-}
-
-template <class T>
-std::int64_t max_parts_py(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
-                          const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
-                          const std::vector<double>& keep_bias) {
-    const auto net = make_net<T>(Ws, bs, fs);
-    const Gate gate = make_gate(gate_kind, p, keep_bias);
-    return max_parts<T>(net, gate);
 }
 
 SampleStats dict_to_stats(const py::dict& d, const std::vector<UnitPair>& pairs) {
@@ -273,21 +271,29 @@ struct TrainerPy {
         o.key[0] = k0;
         o.key[1] = k1;
         o.threads = threads;
-        o.interrupted = [] {
-            py::gil_scoped_acquire g;
-            return PyErr_CheckSignals() != 0;
-        };
+        o.interrupted = python_interrupted;
         t = std::make_unique<Trainer<T>>(make_net<T>(Ws, bs, fs), make_gate(gate_kind, p, keep_bias), std::move(o));
     }
 
-    static TrainData<T> data(const carray<T>& X, const std::optional<carray<std::int32_t>>& labels,
-                             const std::optional<carray<T>>& targets) {
-        if (X.ndim() != 2) throw std::invalid_argument("X must be 2-D");
+    TrainData<T> data(const carray<T>& X, const std::optional<carray<std::int32_t>>& labels,
+                      const std::optional<carray<T>>& targets) const {
+        const auto n_in = t->layer_shape(0)[1], n_out = t->layer_shape(t->n_layers() - 1)[0];
+        if (X.ndim() != 2 || X.shape(1) != n_in)
+            throw std::invalid_argument("X must have shape (n, " + std::to_string(n_in) + ")");
         TrainData<T> d;
         d.X = X.data();
         d.n = X.shape(0);
-        if (labels) d.labels = labels->data();
-        if (targets) d.targets = targets->data();
+        if (labels) {
+            if (labels->ndim() != 1 || labels->shape(0) != d.n)
+                throw std::invalid_argument("labels must have shape (" + std::to_string(d.n) + ",)");
+            d.labels = labels->data();
+        }
+        if (targets) {
+            if (targets->ndim() != 2 || targets->shape(0) != d.n || targets->shape(1) != n_out)
+                throw std::invalid_argument("targets must have shape (" + std::to_string(d.n) + ", " +
+                                            std::to_string(n_out) + ")");
+            d.targets = targets->data();
+        }
         return d;
     }
 
@@ -330,27 +336,51 @@ struct TrainerPy {
         return py::make_tuple(W, b, loss);
     }
 
-    py::array_t<T> predict(const carray<T>& X, std::int64_t n_out) {
-        if (X.ndim() != 2) throw std::invalid_argument("X must be 2-D");
+    py::array_t<T> predict(const carray<T>& X, std::int64_t n_out_expected) {
+        const auto n_in = t->layer_shape(0)[1], n_out = t->layer_shape(t->n_layers() - 1)[0];
+        if (X.ndim() != 2 || X.shape(1) != n_in)
+            throw std::invalid_argument("X must have shape (n, " + std::to_string(n_in) + ")");
+        if (n_out_expected != n_out) throw std::invalid_argument("predict: the network has " + std::to_string(n_out) + " outputs");
         py::array_t<T> out({X.shape(0), static_cast<py::ssize_t>(n_out)});
         T* o = out.mutable_data();
-        {
+        try {
             py::gil_scoped_release nogil;
             t->predict(X.data(), X.shape(0), o);
+        } catch (const Interrupted&) {
+            throw py::error_already_set();
         }
         return out;
     }
 
-    /// (W, b, vW, vb) of layer h, flat (the Python side reshapes).
-    py::tuple get_layer(std::int64_t h, std::int64_t n_out, std::int64_t n_in) const {
+    std::array<std::int64_t, 2> layer_shape(std::int64_t h) const {
         if (h < 0 || h >= t->n_layers()) throw std::invalid_argument("layer out of range");
+        return t->layer_shape(h);
+    }
+
+    /// (W, b, vW, vb) of layer h, flat (the Python side reshapes).
+    py::tuple get_layer(std::int64_t h, std::int64_t n_out_expected, std::int64_t n_in_expected) const {
+        const auto [n_out, n_in] = layer_shape(h);
+        if (n_out != n_out_expected || n_in != n_in_expected)
+            throw std::invalid_argument("get_layer: layer " + std::to_string(h) + " has shape (" + std::to_string(n_out) +
+                                        ", " + std::to_string(n_in) + ")");
         py::array_t<T> W(n_out * n_in), b(n_out), vW(n_out * n_in), vb(n_out);
         t->get_layer(h, W.mutable_data(), b.mutable_data(), vW.mutable_data(), vb.mutable_data());
         return py::make_tuple(W, b, vW, vb);
     }
 
     void set_layer(std::int64_t h, const carray<T>& W, const carray<T>& b, const carray<T>& vW, const carray<T>& vb) {
-        if (h < 0 || h >= t->n_layers()) throw std::invalid_argument("layer out of range");
+        const auto [n_out, n_in] = layer_shape(h);
+        // The core copies n_out x n_in values from each pointer: sizes are checked here,
+        // the only place that sees both the Python array and the raw pointer.
+        auto check = [&](const carray<T>& a, py::ssize_t n, const char* name) {
+            if (a.size() != n)
+                throw std::invalid_argument(std::string("set_layer: ") + name + " of layer " + std::to_string(h) +
+                                            " must have " + std::to_string(n) + " values, got " + std::to_string(a.size()));
+        };
+        check(W, n_out * n_in, "W");
+        check(vW, n_out * n_in, "vW");
+        check(b, n_out, "b");
+        check(vb, n_out, "vb");
         t->set_layer(h, W.data(), b.data(), vW.data(), vb.data());
     }
 
@@ -371,6 +401,7 @@ void bind_trainer(py::module_& m, const char* name) {
         .def("run", &TrainerPy<T>::run)
         .def("gradient", &TrainerPy<T>::gradient)
         .def("predict", &TrainerPy<T>::predict)
+        .def("layer_shape", &TrainerPy<T>::layer_shape)
         .def("get_layer", &TrainerPy<T>::get_layer)
         .def("set_layer", &TrainerPy<T>::set_layer)
         .def("position", &TrainerPy<T>::position)
@@ -381,6 +412,7 @@ void bind_trainer(py::module_& m, const char* name) {
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "dropengine C++ core (internal; use the dropengine package)";
+    py::register_exception<OutOfMemory>(m, "OutOfMemory", PyExc_MemoryError);
     m.def("sample_f32", &sample_py<float>);
     m.def("sample_f64", &sample_py<double>);
     m.def("sample_async_f32", &sample_async_py<float>);
@@ -391,8 +423,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("enumerate_f64", &enumerate_py<double>);
     m.def("free_gates_f32", &free_gates_py<float>);
     m.def("free_gates_f64", &free_gates_py<double>);
-    m.def("max_parts_f32", &max_parts_py<float>);
-    m.def("max_parts_f64", &max_parts_py<double>);
+    m.attr("parts_log2_offset") = kPartsLog2Offset;  // exact.max_parts: 2^max(0, gates - offset)
     m.def("transfer_f32", &transfer_py<float>);
     m.def("transfer_f64", &transfer_py<double>);
     m.def("merge", &merge_py);

@@ -2,75 +2,109 @@
 // the expectation of its gate, then ordinary forward propagation.
 #include "dropengine/ensemble.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "dropengine/sampler.h"  // Interrupted
 #include "reduce.h"
 
 namespace dropengine {
 
+namespace {
+
+/// Eq. 167 for one input row; `in`, `u`, `o` are scratch of the widest layer's size.
+template <class T>
+void ensemble_row(const NetworkView<T>& net, const Gate& gate, const T* x, std::int64_t row,
+                  const std::vector<T*>& U, const std::vector<T*>& W, double* in, double* u, double* o) {
+    for (std::int64_t j = 0; j < net.n_inputs(); ++j) in[j] = x[j];
+    for (std::size_t h = 0; h < net.layers.size(); ++h) {
+        const auto& l = net.layers[h];
+        // E(input_j): p_j W_j for unit dropout (Eq. 24, 54), (1 - r_j) W_j + r_j for dropin.
+        if (gate.kind == GateKind::Units)
+            for (std::int64_t j = 0; j < l.n_in; ++j) in[j] *= gate.prob(h, j);
+        // Spikes: E(Delta_j) = r_j E(O_j) (Eq. 130, 133); per connection r_ij (Eq. 131, 134).
+        if (gate.kind == GateKind::Spikes && !gate.p[h].empty())
+            for (std::int64_t j = 0; j < l.n_in; ++j) in[j] *= gate.prob(h, j);
+        if (gate.kind == GateKind::Dropin)
+            for (std::int64_t j = 0; j < l.n_in; ++j) {
+                const double r = gate.prob(h, j);
+                in[j] = (1.0 - r) * in[j] + r;
+            }
+        const double pb = (gate.kind == GateKind::Units || gate.kind == GateKind::Connections) ? gate.bias_keep(h) : 1.0;
+        for (std::int64_t i = 0; i < l.n_out; ++i) {
+            double acc = 0.0;
+            const T* Wi = l.W + i * l.n_in;
+            if (gate.kind == GateKind::Connections)  // Eq. 26
+                for (std::int64_t j = 0; j < l.n_in; ++j) acc += gate.prob(h, i * l.n_in + j) * Wi[j] * in[j];
+            else if (gate.kind == GateKind::SpikesConnections && !gate.p[h].empty()) {  // Eq. 134
+                const auto& r = gate.p[h];
+                for (std::int64_t j = 0; j < l.n_in; ++j) {
+                    const double rij = r.size() == 1 ? r[0] : r.size() == static_cast<std::size_t>(l.n_in)
+                                                                  ? r[static_cast<std::size_t>(j)]
+                                                                  : r[static_cast<std::size_t>(i * l.n_in + j)];
+                    acc += rij * Wi[j] * in[j];
+                }
+            } else
+                for (std::int64_t j = 0; j < l.n_in; ++j) acc += static_cast<double>(Wi[j]) * in[j];
+            if (l.b) acc += pb * static_cast<double>(l.b[i]);
+            u[i] = acc;
+        }
+        apply_transfer<double>(l.f, u, o, nullptr, nullptr, nullptr, l.n_out);
+        for (std::int64_t i = 0; i < l.n_out; ++i) {
+            U[h][row * l.n_out + i] = static_cast<T>(u[i]);
+            W[h][row * l.n_out + i] = static_cast<T>(o[i]);
+        }
+        std::swap(in, o);
+    }
+}
+
+}  // namespace
+
 template <class T>
 void ensemble(const NetworkView<T>& net, const Gate& gate, const T* X, std::int64_t n_rows,
-              const std::vector<T*>& U, const std::vector<T*>& W, int threads) {
+              const std::vector<T*>& U, const std::vector<T*>& W, int threads,
+              const std::function<bool()>& interrupted) {
     net.validate();
     gate.validate(net);
     const auto L = net.layers.size();
     if (U.size() != L || W.size() != L) throw std::invalid_argument("ensemble: one U and one W buffer per layer");
     for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
         if (!std::isfinite(X[k])) throw std::invalid_argument("ensemble: inputs must be finite");
-    [[maybe_unused]] const int nt = detail::resolve_threads(threads);  // unused by serial builds
-#pragma omp parallel for schedule(static) if (n_rows > 1) num_threads(nt)
-    for (std::int64_t x = 0; x < n_rows; ++x) {
-        std::vector<double> in(static_cast<std::size_t>(net.n_inputs()));
-        for (std::int64_t j = 0; j < net.n_inputs(); ++j) in[static_cast<std::size_t>(j)] = X[x * net.n_inputs() + j];
-        for (std::size_t h = 0; h < L; ++h) {
-            const auto& l = net.layers[h];
-            // E(input_j): p_j W_j for unit dropout (Eq. 24, 54), (1 - r_j) W_j + r_j for dropin.
-            if (gate.kind == GateKind::Units)
-                for (std::int64_t j = 0; j < l.n_in; ++j) in[static_cast<std::size_t>(j)] *= gate.prob(h, j);
-            // Spikes: E(Delta_j) = r_j E(O_j) (Eq. 130, 133); per connection r_ij (Eq. 131, 134).
-            if (gate.kind == GateKind::Spikes && !gate.p[h].empty())
-                for (std::int64_t j = 0; j < l.n_in; ++j) in[static_cast<std::size_t>(j)] *= gate.prob(h, j);
-            if (gate.kind == GateKind::Dropin)
-                for (std::int64_t j = 0; j < l.n_in; ++j) {
-                    const double r = gate.prob(h, j);
-                    in[static_cast<std::size_t>(j)] = (1.0 - r) * in[static_cast<std::size_t>(j)] + r;
-                }
-            const double pb = (gate.kind == GateKind::Units || gate.kind == GateKind::Connections) ? gate.bias_keep(h) : 1.0;
-            std::vector<double> u(static_cast<std::size_t>(l.n_out));
-            for (std::int64_t i = 0; i < l.n_out; ++i) {
-                double acc = 0.0;
-                const T* Wi = l.W + i * l.n_in;
-                if (gate.kind == GateKind::Connections)  // Eq. 26
-                    for (std::int64_t j = 0; j < l.n_in; ++j) acc += gate.prob(h, i * l.n_in + j) * Wi[j] * in[static_cast<std::size_t>(j)];
-                else if (gate.kind == GateKind::SpikesConnections && !gate.p[h].empty()) {  // Eq. 134
-                    const auto& r = gate.p[h];
-                    for (std::int64_t j = 0; j < l.n_in; ++j) {
-                        const double rij = r.size() == 1 ? r[0] : r.size() == static_cast<std::size_t>(l.n_in)
-                                                                      ? r[static_cast<std::size_t>(j)]
-                                                                      : r[static_cast<std::size_t>(i * l.n_in + j)];
-                        acc += rij * Wi[j] * in[static_cast<std::size_t>(j)];
-                    }
-                }
-                else
-                    for (std::int64_t j = 0; j < l.n_in; ++j) acc += static_cast<double>(Wi[j]) * in[static_cast<std::size_t>(j)];
-                if (l.b) acc += pb * static_cast<double>(l.b[i]);
-                u[static_cast<std::size_t>(i)] = acc;
-            }
-            std::vector<double> o(static_cast<std::size_t>(l.n_out));
-            apply_transfer<double>(l.f, u.data(), o.data(), nullptr, nullptr, nullptr, l.n_out);
-            for (std::int64_t i = 0; i < l.n_out; ++i) {
-                U[h][x * l.n_out + i] = static_cast<T>(u[static_cast<std::size_t>(i)]);
-                W[h][x * l.n_out + i] = static_cast<T>(o[static_cast<std::size_t>(i)]);
-            }
-            in = o;
+    const int nt = detail::resolve_threads(threads);
+    std::int64_t width = net.n_inputs(), macs = 0;
+    for (const auto& l : net.layers) {
+        width = std::max(width, l.n_out);
+        macs += l.n_out * l.n_in;
+    }
+    // Scratch before the parallel region (running out of memory there would end the
+    // process); rows in chunks of about 10^8 multiply-adds, Ctrl-C polled between them.
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(nt), std::vector<double>(static_cast<std::size_t>(3 * width)));
+    const std::int64_t chunk = std::max<std::int64_t>(16 * nt, 100'000'000 / std::max<std::int64_t>(macs, 1));
+    for (std::int64_t r0 = 0; r0 < n_rows; r0 += chunk) {
+        if (r0 > 0 && interrupted && interrupted()) throw Interrupted{};
+        const std::int64_t r1 = std::min(n_rows, r0 + chunk);
+#pragma omp parallel for schedule(static) if (r1 - r0 > 1) num_threads(nt)
+        for (std::int64_t x = r0; x < r1; ++x) {
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            double* s = scratch[static_cast<std::size_t>(tid)].data();
+            ensemble_row(net, gate, X + x * net.n_inputs(), x, U, W, s, s + width, s + 2 * width);
         }
     }
 }
 
 template void ensemble<float>(const NetworkView<float>&, const Gate&, const float*, std::int64_t,
-                              const std::vector<float*>&, const std::vector<float*>&, int);
+                              const std::vector<float*>&, const std::vector<float*>&, int,
+                              const std::function<bool()>&);
 template void ensemble<double>(const NetworkView<double>&, const Gate&, const double*, std::int64_t,
-                               const std::vector<double*>&, const std::vector<double*>&, int);
+                               const std::vector<double*>&, const std::vector<double*>&, int,
+                               const std::function<bool()>&);
 
 }  // namespace dropengine

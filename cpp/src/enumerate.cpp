@@ -72,6 +72,9 @@ struct Plan {
     std::vector<double> low_prob;  // probability of each pattern of the low block_log2 bits
     std::vector<std::vector<std::int64_t>> pairs_at;  // pairs whose later unit is in layer h
     std::vector<UnitPair> pairs;
+    /// Steps between polls for Ctrl-C: 2^k - 1 with 2^k steps about 10^6 multiply-adds
+    /// at most (every step on the paper's network, once per block on small ones).
+    std::uint64_t poll_mask = 0;
 };
 
 /// A sum kept as an unevaluated pair hi + lo (Knuth's TwoSum): adding and later
@@ -129,6 +132,9 @@ public:
         for (std::size_t h = 0; h < P_.layers.size(); ++h) recompute(h);
         const std::uint64_t mask = (std::uint64_t{1} << B) - 1;
         for (std::uint64_t t = t0; t < t0 + (std::uint64_t{1} << B); ++t) {
+            // A block on a deep network can take seconds: Ctrl-C is polled every few
+            // steps (the block's statistics are then discarded by the interrupted run).
+            if ((t & P_.poll_mask) == 0 && detail::job_cancelled()) return;
             if (t != t0) flip(P_.free[static_cast<std::size_t>(__builtin_ctzll(t))], out);
             const double prob = p_high * P_.low_prob[static_cast<std::size_t>((t ^ (t >> 1)) & mask)];
             for (auto& w : pend_) w += prob;
@@ -274,7 +280,10 @@ template <class T>
 Plan make_plan(const NetworkView<T>& net, const Gate& gate, const std::vector<UnitPair>& pairs) {
     Plan P;
     P.kind = gate.kind;
-    std::int64_t off = 0;
+    std::int64_t off = 0, macs = 1;
+    for (const auto& l : net.layers) macs += l.n_out * l.n_in;
+    while (P.poll_mask < 4095 && static_cast<std::int64_t>(2 * (P.poll_mask + 1)) * macs <= 1'000'000)
+        P.poll_mask = 2 * P.poll_mask + 1;
     for (const auto& l : net.layers) {
         Plan::Layer pl;
         pl.W.assign(l.W, l.W + l.n_out * l.n_in);
@@ -348,8 +357,9 @@ std::int64_t free_gates(const NetworkView<T>& net, const Gate& gate) {
 
 template <class T>
 std::int64_t max_parts(const NetworkView<T>& net, const Gate& gate) {
+    // Saturates at 2^62: no enumeration that can run has more parts (max_log2 <= 62).
     const std::int64_t n = free_gates(net, gate);
-    return std::int64_t{1} << std::max<std::int64_t>(0, n - kPartsLog2Offset);
+    return std::int64_t{1} << std::clamp<std::int64_t>(n - kPartsLog2Offset, 0, 62);
 }
 
 template <class T>

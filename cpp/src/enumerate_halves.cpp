@@ -10,6 +10,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "dropengine/errors.h"  // physical_memory
 #include "enumerate_detail.h"
 #include "kernels/kernels.h"
 
@@ -65,6 +66,10 @@ bool enumerate_halves(const NetworkView<T>& net, const Gate& gate, const T* X, s
     for (const auto& r : runs) sumPB += r.p * static_cast<double>(r.len);
 
     const std::int64_t k = l.n_out, nin = l.n_in;
+    // The outer table holds n_out x 2^(gates - 12) sums: when it would take more than a
+    // quarter of the memory, the general walk (no table) gives the same statistics.
+    const double table_bytes = 8.0 * static_cast<double>(k) * static_cast<double>(NO + NI);
+    if (physical_memory() > 0 && table_bytes > 0.25 * static_cast<double>(physical_memory())) return false;
     const double lam = l.f.lam, logc = std::log(l.f.c);
     const bool dropin = gate.kind == GateKind::Dropin;
     const int threads = detail::resolve_threads(opt.threads);

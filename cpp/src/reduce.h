@@ -1,6 +1,8 @@
 // Deterministic reduction of per-block statistics, shared by the sampler and the
 // enumerator: results depend on the sequence of blocks only, never on threads.
 #pragma once
+#include <atomic>
+#include <chrono>
 #include <algorithm>
 #include <cstdint>
 #include <functional>
@@ -83,7 +85,21 @@ int resolve_threads(int threads);
 /// blocks along the fixed binary tree above (so the result never depends on threads or
 /// rounds) and polls `interrupted` between rounds (throwing Interrupted). fn sets the
 /// `count` of its block; an exception in fn is rethrown as std::runtime_error.
+/// A job that may run for long (an enumeration block on a deep network) calls
+/// job_cancelled() now and then and returns early when it is true: the calling thread
+/// polls `interrupted` there at most every 50 ms, and the whole run then throws
+/// Interrupted. Outside run_blocks it is always false.
 using BlockFn = std::function<void(int, std::int64_t, std::int64_t, const RowRef&)>;
+bool job_cancelled();
+
+/// The state behind job_cancelled() (one per run_blocks call).
+struct CancelPoint {
+    std::atomic<bool> stop{false};
+    const std::function<bool()>* interrupted = nullptr;
+    std::chrono::steady_clock::time_point next;
+    bool check(int tid);
+};
+
 SampleStats run_blocks(std::int64_t n_rows, std::int64_t first_block, std::int64_t n_blocks, std::int64_t n_units,
                        const std::vector<UnitPair>& pairs, int threads, const std::function<bool()>& interrupted,
                        const BlockFn& fn);

@@ -156,7 +156,8 @@ public:
                 pl.gated = std::any_of(p.begin(), p.end(), [](double v) { return v < 1; });
             if (gate.kind == GateKind::Units || gate.kind == GateKind::Connections)
                 pl.bias_thr = keep_threshold(gate.bias_keep(h));
-            if (gate.kind != GateKind::Connections)
+            // An ungated layer (keep 1) of a connection gate takes the plain product.
+            if (gate.kind != GateKind::Connections || !pl.gated)
                 pl.Wp = detail::pack_weights<T>(l.W, l.n_out, l.n_in, [](std::int64_t, std::int64_t) { return 1.0; });
             max_in_ = std::max(max_in_, l.n_in);
             max_pad_ = std::max(max_pad_, row_stride_of<T>(l.n_out));
@@ -168,6 +169,13 @@ public:
         const auto n = static_cast<std::int64_t>(opt_.n_samples);
         const std::int64_t nb = (n + B - 1) / B;
         const int threads = detail::resolve_threads(opt_.threads);
+        // About 16 B x max_in_ bytes + the layers' outputs per thread: refuse a thread
+        // count whose workspaces exceed memory before allocating any.
+        std::int64_t outs = 0;
+        for (const auto& l : net_.layers) outs += l.n_out;
+        const double per_thread = static_cast<double>(kBlockSamples) *
+                                  (static_cast<double>(max_in_) * (3 * sizeof(T) + 20) + static_cast<double>(outs + max_pad_) * sizeof(T));
+        require_memory(per_thread * threads, "threads (" + std::to_string(threads) + " sampler workspaces)");
         std::vector<Workspace<T>> ws(static_cast<std::size_t>(threads));
         for (auto& w : ws) init_workspace(w);
         return detail::run_blocks(n_rows_, 0, nb, n_stats_, opt_.pairs, threads, opt_.interrupted,
@@ -240,14 +248,15 @@ private:
                     for (std::int64_t j = 0; j < ni; ++j) a[j] = words[j] < pl.thr[static_cast<std::size_t>(j)] ? a[j] : T(0);
                 }
             }
-            const bool per_connection = gate_.kind == GateKind::Connections || gate_.kind == GateKind::SpikesConnections;
+            const bool per_connection =
+                (gate_.kind == GateKind::Connections || gate_.kind == GateKind::SpikesConnections) && pl.gated;
             if (opt_.input_stats && !per_connection)
                 for (std::int64_t k = 0; k < b * ni; ++k) w.gated[static_cast<std::size_t>(k)] = static_cast<double>(w.act[static_cast<std::size_t>(k)]);
             // 2. Sums S (Eq. 13/14 with Eq. 9 for the bias; Eq. 128/129 for spikes).
             const std::int64_t ldS = row_stride_of<T>(no);
             if (spike_connections)
                 spike_connection_sums(w, l, pl, h, gx, gs0, b, ldS, in0, in_stride);
-            else if (per_connection && pl.gated)
+            else if (per_connection)
                 connection_sums(w, l, pl, h, gx, gs0, b, ldS);
             else
                 kern_.matmul_skip(w.act.data(), b, ni, pl.Wp.data(), no, w.S.data(), ldS, w.idx.data(), w.val.data());
@@ -302,9 +311,7 @@ private:
                 const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], Stream::ConnectionGate,
                                                      static_cast<std::uint32_t>(h), gx, gs0 + s);
                 T acc = T(0);
-                if (!pl.gated) {
-                    for (std::int64_t j = 0; j < ni; ++j) acc += Wi[j] * a[j];
-                } else if (one && pl.thr[0] == (std::uint64_t{1} << 31)) {
+                if (one && pl.thr[0] == (std::uint64_t{1} << 31)) {
                     // keep = 1/2: one random bit per connection (rng_streams.h, version 2).
                     const std::uint64_t b0 = e0 >> 7, nb = ((e0 + static_cast<std::uint64_t>(ni) - 1) >> 7) - b0 + 1;
                     kern_.philox_fill(static_cast<std::uint32_t>(b0), static_cast<std::int64_t>(nb), site.c1, site.c2,
@@ -556,6 +563,11 @@ SampleStats sample(const NetworkView<T>& net, const Gate& gate, const T* X, std:
         throw std::invalid_argument("sample: sample indices must stay below 2^48");
     if (opt.first_input + static_cast<std::uint64_t>(n_rows) > (std::uint64_t{1} << 32))
         throw std::invalid_argument("sample: input indices must stay below 2^32");
+    // The block driver counts jobs (inputs x blocks) in 64 bits: 2^32 x 2^42 would wrap.
+    const std::uint64_t blocks = (opt.n_samples + kBlockSamples - 1) / kBlockSamples;
+    if (n_rows > 0 && blocks > (std::uint64_t{1} << 60) / static_cast<std::uint64_t>(n_rows))
+        throw std::invalid_argument("sample: n_inputs x n_samples is too large (more than 2^60 blocks of " +
+                                    std::to_string(kBlockSamples) + " samples)");
     for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
         if (!std::isfinite(X[k])) throw std::invalid_argument("sample: inputs must be finite");
     const std::int64_t nu = net.n_units();

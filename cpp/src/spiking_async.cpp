@@ -60,6 +60,8 @@ public:
         for (auto& v : held_) std::fill(v.begin(), v.end(), start);
         const DrawSite pick_site = DrawSite::make(opt_.key[0], opt_.key[1], Stream::AsyncSpike, kChoiceLayer, input_, 0);
         for (std::uint64_t t = 1; t <= end; ++t) {
+            // One input's chain is one job, as long as the caller asks: poll for Ctrl-C.
+            if ((t & 4095) == 0 && detail::job_cancelled()) return;
             DrawSite site = pick_site;
             site.c1 = static_cast<std::uint32_t>(t);
             site.c3 = (site.c3 & 0xFFFF0000u) | static_cast<std::uint32_t>((t >> 32) & 0xFFFFu);

@@ -2,11 +2,18 @@
 #include "dropengine/stats.h"
 
 #include <stdexcept>
+#include <string>
 
 namespace dropengine {
 
 SampleStats::SampleStats(std::int64_t ni, std::int64_t nu, std::vector<UnitPair> pr)
     : n_inputs(ni), n_units(nu), pairs(std::move(pr)) {
+    if (ni < 0 || nu < 0) throw std::invalid_argument("statistics: negative number of inputs or units");
+    // Every co-moment update indexes the means by these: an index out of range is a
+    // read past the buffer, so accumulators never hold one.
+    for (const auto& p : pairs)
+        if (p.a < 0 || p.a >= nu || p.b < 0 || p.b >= nu)
+            throw std::invalid_argument("statistics: pair unit index out of range [0, " + std::to_string(nu) + ")");
     const auto nf = static_cast<std::size_t>(ni * nu);
     count.assign(static_cast<std::size_t>(ni), 0.0);
     for (auto* v : {&mean, &m2, &slog, &slogc, &mean_S, &m2_S, &mean_dO}) v->assign(nf, 0.0);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "pack.h"
+#include "dropengine/sampler.h"  // Interrupted
 #include "reduce.h"  // resolve_threads
 #include "train_detail.h"
 
@@ -95,7 +96,17 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
         }
         refresh_rows(l);
     }
+    // Per-thread scratch at its largest now: an allocation inside a parallel region
+    // cannot report running out of memory (the exception would end the process).
+    std::size_t most_words = 0;
+    for (const auto& l : L) {
+        const auto unit_words = static_cast<std::size_t>(4 * ((l.n_in + 3) / 4 + 16));
+        const auto row_words = static_cast<std::size_t>(4 * ((l.n_in / 4 + 2 + 15) / 16 * 16));
+        most_words = std::max({most_words, unit_words, row_words});
+    }
     words.resize(static_cast<std::size_t>(threads));
+    for (auto& w : words) w.reserve(most_words);
+    top_scratch.assign(static_cast<std::size_t>(threads), std::vector<double>(static_cast<std::size_t>(5 * L.back().n_out)));
 }
 
 template <class T>
@@ -238,10 +249,17 @@ void Trainer<T>::predict(const T* X, std::int64_t n, T* out) {
     if (n < 0 || (n > 0 && !X)) throw std::invalid_argument("predict: bad inputs");
     for (std::int64_t k = 0; k < n * m.L.front().n_in; ++k)
         if (!std::isfinite(static_cast<double>(X[k]))) throw std::invalid_argument("predict: X must be finite");
-    const std::int64_t chunk = std::max<std::int64_t>(m.B, 256), no = m.L.back().n_out;
+    // Chunks of about 2^29 multiply-adds (tens of milliseconds): Ctrl-C is polled
+    // between them, and large enough for the product kernels' row blocking.
+    std::int64_t macs = 0;
+    for (const auto& l : m.L) macs += l.n_out * l.n_in;
+    const std::int64_t chunk = std::clamp<std::int64_t>((std::int64_t{1} << 29) / std::max<std::int64_t>(macs, 1), 16,
+                                                        std::max<std::int64_t>(m.B, 256)),
+                       no = m.L.back().n_out;
     m.reserve(chunk);
     std::vector<std::int64_t> rows(static_cast<std::size_t>(chunk));
     for (std::int64_t r0 = 0; r0 < n; r0 += chunk) {
+        if (r0 > 0 && m.opt.interrupted && m.opt.interrupted()) throw Interrupted{};
         const std::int64_t nb = std::min(chunk, n - r0);
         for (std::int64_t r = 0; r < nb; ++r) rows[static_cast<std::size_t>(r)] = r0 + r;
         m.forward(X, rows.data(), nb, 0, true);
@@ -254,6 +272,12 @@ void Trainer<T>::predict(const T* X, std::int64_t n, T* out) {
 template <class T>
 std::int64_t Trainer<T>::n_layers() const {
     return static_cast<std::int64_t>(impl_->L.size());
+}
+
+template <class T>
+std::array<std::int64_t, 2> Trainer<T>::layer_shape(std::int64_t h) const {
+    const auto& l = impl_->L.at(static_cast<std::size_t>(h));
+    return {l.n_out, l.n_in};
 }
 
 template <class T>

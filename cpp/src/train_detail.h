@@ -70,7 +70,8 @@ struct Trainer<T>::Impl {
     std::vector<std::int32_t> idx, start;
     std::vector<T> val;
     detail::AlignedVector<T> G, gr;
-    std::vector<std::vector<std::uint32_t>> words;
+    std::vector<std::vector<std::uint32_t>> words;  ///< capacity fixed at construction
+    std::vector<std::vector<double>> top_scratch;     ///< per thread: 5 x n_out of the top layer
     std::vector<double> loss;
     std::vector<std::uint8_t> wrong;
 

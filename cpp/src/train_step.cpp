@@ -191,8 +191,13 @@ void Trainer<T>::Impl::top_errors(const TrainData<T>& data, const std::int64_t* 
         const T* Sr = l.S.data() + b * l.ldo;
         const T* O = l.O.data() + b * l.ldo;
         T* D = l.D.data() + b * l.ldo;
-        std::vector<double> t(static_cast<std::size_t>(no), 0.0), S(static_cast<std::size_t>(no)),
-            lo(static_cast<std::size_t>(no)), loc(static_cast<std::size_t>(no));
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        double* scratch = top_scratch[static_cast<std::size_t>(tid)].data();
+        double *t = scratch, *S = scratch + no, *lo = scratch + 2 * no, *loc = scratch + 3 * no, *g = scratch + 4 * no;
+        std::fill(t, t + no, 0.0);
         const std::int64_t r = rows[b];
         if (data.labels) {
             t[static_cast<std::size_t>(data.labels[r])] = 1.0;
@@ -203,7 +208,6 @@ void Trainer<T>::Impl::top_errors(const TrainData<T>& data, const std::int64_t* 
         double E = 0;
         if (opt.loss == Loss::Squared) {
             // (1/2) sum (t - O)^2 (Eq. 55); dE/dS through the transfer's Jacobian.
-            std::vector<double> g(static_cast<std::size_t>(no));
             double gO = 0;
             for (std::int64_t i = 0; i < no; ++i) {
                 const double e = static_cast<double>(O[i]) - t[static_cast<std::size_t>(i)];
@@ -220,7 +224,7 @@ void Trainer<T>::Impl::top_errors(const TrainData<T>& data, const std::int64_t* 
         } else {
             // Relative entropy (Eq. 156) for logistic outputs, cross entropy for softmax:
             // both give dE/dS = lam (O - t) (Eq. 174).
-            log_outputs(l.f, S.data(), lo.data(), loc.data(), no);
+            log_outputs(l.f, S, lo, loc, no);
             for (std::int64_t i = 0; i < no; ++i) {
                 const double ti = t[static_cast<std::size_t>(i)];
                 if (ti != 0) E -= ti * lo[static_cast<std::size_t>(i)];

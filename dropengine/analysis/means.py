@@ -101,6 +101,10 @@ def _check_range(scan):
         raise ValueError(f"O must lie in [0, 1] (G' and NWGM need 1 - O >= 0), got values in [{lo:g}, {hi:g}]")
 
 
+#: Values per call of the Cython kernels (Ctrl-C is seen between calls).
+_CHUNK_VALUES = 1 << 25
+
+
 def summary(O, P=None, axis: int = -1, *, threads=None) -> Summary:
     """Weighted means and moments of values O in [0, 1] along `axis` (Eq. 28-30, 35-37).
 
@@ -121,16 +125,21 @@ def summary(O, P=None, axis: int = -1, *, threads=None) -> Summary:
     """
     O3, Pv, shape = _prepare(O, P, axis)
     nt = as_threads(threads) or _core.build_info()["max_threads"]
-    sc = _kernels.scan(O3, nt) if O3.size else np.zeros((0, 5))
+    A, m, B = O3.shape
+    # The kernels run without the GIL; calling them on slices of about 2^25 values lets
+    # Ctrl-C through between slices (a fraction of a second apart).
+    step = max(1, _CHUNK_VALUES // max(1, m * B))
+    rows = [slice(a, min(A, a + step)) for a in range(0, A, step)]
+    sc = np.concatenate([_kernels.scan(O3[r], nt) for r in rows]) if O3.size else np.zeros((0, 5))
     if sc.size:
         _check_range(sc)
-    A, m, B = O3.shape
     outs = [np.empty((A, B)) for _ in range(6)]
     if O3.size:
         # Group size for products of uniform weights: `group` values never underflow.
         smallest = min(sc[:, 3].min(), sc[:, 4].min(), 0.5)
         group = int(max(1, min(64, np.floor(np.log(_TINY) / np.log(smallest)))))
-        _kernels.summarize(O3, Pv, group, nt, *outs)
+        for r in rows:
+            _kernels.summarize(O3[r], Pv, group, nt, *(o[r] for o in outs))
     E, V, LG, LGc, MN, MX = (o.reshape(shape) for o in outs)
     return Summary(E, V, LG, LGc, MN, MX)
 

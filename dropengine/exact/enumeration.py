@@ -15,23 +15,25 @@ __all__ = ["enumerate", "n_subnetworks", "max_parts", "DEFAULT_MAX_SUBNETWORKS"]
 DEFAULT_MAX_SUBNETWORKS = 2**30
 
 
-def n_subnetworks(net, gate) -> int:
-    """Number of subnetworks the gate induces: 2^(gates with 0 < p < 1)."""
+def _free_gates(net, gate) -> int:
     _check_net(net)
     kind, p, keep_bias = resolve_gate(gate, net, allow_spikes=False)
     fn = _core.free_gates_f32 if net.dtype == np.float32 else _core.free_gates_f64
     W, b, f = net._core_args()
-    return 2 ** int(fn(W, b, f, kind, p, keep_bias))
+    return int(fn(W, b, f, kind, p, keep_bias))
+
+
+def n_subnetworks(net, gate) -> int:
+    """Number of subnetworks the gate induces: 2^(gates with 0 < p < 1), exactly (a
+    Python integer, however large)."""
+    return 2 ** _free_gates(net, gate)
 
 
 def max_parts(net, gate) -> int:
     """The most parts one enumeration can be split into (``part=(k, n)``, n a power of
-    two up to this): 2^max(0, gates - 16), parts of at least 2^16 subnetworks."""
-    _check_net(net)
-    kind, p, keep_bias = resolve_gate(gate, net, allow_spikes=False)
-    fn = _core.max_parts_f32 if net.dtype == np.float32 else _core.max_parts_f64
-    W, b, f = net._core_args()
-    return int(fn(W, b, f, kind, p, keep_bias))
+    two up to this): 2^max(0, gates - 16), parts of at least 2^16 subnetworks. Exact for
+    any number of gates (a Python integer); only counts up to 2^62 can actually run."""
+    return 2 ** max(0, _free_gates(net, gate) - _core.parts_log2_offset)
 
 
 def enumerate(net, inputs, gate=None, *, pairs=None, threads=None,
@@ -80,7 +82,9 @@ def enumerate(net, inputs, gate=None, *, pairs=None, threads=None,
     pair_idx = _pairs(net, pairs)
     n = n_subnetworks(net, gate)
     if n > max_subnetworks:
-        raise ValueError(f"max_subnetworks: the gate induces {n} = 2^{n.bit_length() - 1} subnetworks, more "
+        # 2^k written out only while it is short: 2^78400 has 23,601 digits.
+        count = f"{n} = 2^{n.bit_length() - 1}" if n < 2**64 else f"2^{n.bit_length() - 1}"
+        raise ValueError(f"max_subnetworks: the gate induces {count} subnetworks, more "
                          f"than max_subnetworks = {max_subnetworks}; raise it (the walk visits ~10^7-10^9 "
                          f"subnetworks per second) or use dropengine.sample")
     k, n_parts = _part(part, max_parts(net, gate))

@@ -1,6 +1,7 @@
 """Exact moments of linear dropout networks (Eq. 15-20, 24-26): no enumeration."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,8 +72,27 @@ def linear_moments(net, inputs, gate=None) -> LinearMoments:
                          f"{net.transfers[bad[0]]!r} (use dropengine.exact.enumerate or sample)")
     X = np.asarray(_inputs(net, inputs), dtype=np.float64)
     kind, p, keep_bias = resolve_gate(gate, net, allow_spikes=False)
+    _check_memory(X.shape[0], sum(net.sizes[1:]), max(net.sizes))
     with np.errstate(over="ignore", invalid="ignore"):
         return _recursion(net, X, kind, p, keep_bias)
+
+
+def _check_memory(n_inputs: int, n_units: int, widest: int) -> None:
+    """The result holds n_inputs x N x N covariances (N units), the recursion about as
+    much again while it runs: refuse before allocating what the machine cannot hold."""
+    need = 8.0 * n_inputs * (2.0 * n_units * n_units + 3.0 * (widest + 1) ** 2)
+    have = _physical_memory()
+    if have and need > have:
+        raise MemoryError(f"inputs: linear_moments of {n_inputs} inputs needs {need / 2**30:.3g} GiB for the "
+                          f"{n_units} x {n_units} covariance per input, the machine has {have / 2**30:.3g} GiB; "
+                          f"pass fewer inputs at a time")
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 0
 
 
 def _recursion(net, X, kind, p, keep_bias) -> LinearMoments:

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import Dropout, ensemble, sample
 from ..analysis import approximation_report, bounds as B
-from ..cli import PAPER_SIZES, mnist_like_inputs
+from ..datasets import PAPER_SIZES, mnist_like_inputs
 from ..training import init_network
 from .base import Claim, Result, pyplot, save
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import Dropin, Dropout, ensemble, sample
 from ..analysis import bounds as B
-from ..cli import PAPER_SIZES
+from ..datasets import PAPER_SIZES
 from ..training import Trainer, init_network
 from .base import Claim, Result, pyplot, save
 

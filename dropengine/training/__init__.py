@@ -4,6 +4,6 @@ adds to the ensemble gradient (Eq. 164, 179-182)."""
 from .init import init_network
 from .probes import measure
 from .regularization import ensemble_gradient, regularization_check
-from .trainer import LOSSES, Trainer, train
+from .trainer import LOSSES, Trainer, TrainingDiverged, train
 
-__all__ = ["Trainer", "train", "init_network", "measure", "ensemble_gradient", "regularization_check", "LOSSES"]
+__all__ = ["Trainer", "TrainingDiverged", "train", "init_network", "measure", "ensemble_gradient", "regularization_check", "LOSSES"]

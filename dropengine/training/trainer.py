@@ -2,12 +2,13 @@
 
 The loop over minibatches runs in the C++ core (cpp/include/dropengine/train.h); this
 module checks arguments, keeps the epoch loop, the learning-rate schedule, the history,
-checkpoints and the measurements taken at chosen epochs.
+the measurements taken at chosen epochs, and watches for divergence. The checkpoint
+format lives in `dropengine.training.checkpoint`.
 """
 from __future__ import annotations
 
 import contextlib
-import json
+import math
 import numbers
 import signal
 import threading
@@ -16,19 +17,35 @@ import time
 import numpy as np
 
 from .. import _core
-from .._io import load_npz, save_npz_atomic
 from .._validation import as_count, as_real_array, as_threads, seed_key
 from ..gates import Dropin, Dropout, NoGate, resolve_gate
 from ..network import Network
 from ..transfer import transfer_from_spec
-from .schedules import resolve_schedule
+from . import checkpoint as _ckpt
+from .schedules import normalize_schedule, resolve_schedule
 
-__all__ = ["Trainer", "train", "LOSSES"]
+__all__ = ["Trainer", "train", "LOSSES", "TrainingDiverged"]
 
 #: Loss names and their codes in the core (train.h).
 LOSSES = {"squared": 0, "relative_entropy": 1, "cross_entropy": 2}
 _BACKPROP, _BACKPERCOLATION = -1.0, 0.0
-_FORMAT = "dropengine.Trainer/1"
+#: fit hands the core about this many pieces of an epoch: between them it checks the
+#: weights for divergence, and each piece re-reads X once (the core checks it per call).
+_PIECES_PER_EPOCH = 8
+
+
+class TrainingDiverged(FloatingPointError):
+    """SGD produced a non-finite loss or non-finite weights.
+
+    A FloatingPointError (like NumPy's overflow errors), not a ValueError: the inputs
+    were valid; the arithmetic blew up (typically the learning rate is too large).
+    Attributes `epoch` and `minibatch` (counted from 0, as in Trainer.position) name the
+    minibatch whose step failed; the trainer is left just before it, weights finite.
+    """
+
+    def __init__(self, message, epoch: int, minibatch: int):
+        super().__init__(message)
+        self.epoch, self.minibatch = epoch, minibatch
 
 
 def _backward_modes(backward, n_hidden: int) -> list:
@@ -59,6 +76,14 @@ def _max_derivative(f) -> float:
     return {0: 1.0, 1: abs(lam) / 4, 2: abs(lam), 3: abs(slope), 4: 1.0, 5: 1.0}[int(kind)]
 
 
+def _real_in(v, name, lo, hi, *, lo_open=False):
+    a = as_real_array(v, name, dtype=np.float64)
+    x = float(a) if a.ndim == 0 else math.nan
+    if not ((lo < x if lo_open else lo <= x) and x < hi):
+        raise ValueError(f"{name} must be a number in {'(' if lo_open else '['}{lo}, {hi}), got {v!r}")
+    return x
+
+
 class Trainer:
     """Trains a network by minibatch stochastic gradient descent under a dropout gate.
 
@@ -69,6 +94,9 @@ class Trainer:
     gates (no 1/p scaling at training time); the trained network's predictions are the
     ensemble network's (Eq. 167, `dropengine.ensemble`). Runs are bit-identical for any
     thread count, and a run resumed from a checkpoint equals an uninterrupted one.
+
+    A Trainer is used by one thread at a time: its methods raise RuntimeError when
+    another thread is inside one of them (the core's buffers are shared).
 
     Parameters
     ----------
@@ -86,7 +114,8 @@ class Trainer:
     schedule : None, ("exponential", gamma), ("inverse", tau) or callable
         Learning rate of epoch e: eta_0; eta_0 gamma^e; eta_0 tau / (tau + e), whose sum
         diverges while the sum of squares converges (the condition of Section 11.1);
-        or callable(e) -> eta_e.
+        or callable(e) -> eta_e / eta_0. A callable cannot be stored in a checkpoint:
+        `Trainer.load` then requires it again.
     momentum : float in [0, 1)
     weight_decay : float >= 0
     max_norm : float or None
@@ -106,39 +135,40 @@ class Trainer:
     def __init__(self, net: Network, gate=None, *, loss: str = "cross_entropy", batch_size: int = 100,
                  learning_rate: float = 0.1, schedule=None, momentum: float = 0.0, weight_decay: float = 0.0,
                  max_norm=None, backward="backprop", seed=0, threads=None):
+        self._setup(net, gate, loss=loss, batch_size=batch_size, learning_rate=learning_rate, schedule=schedule,
+                    momentum=momentum, weight_decay=weight_decay, max_norm=max_norm, backward=backward, seed=seed,
+                    threads=threads)
+
+    def _setup(self, net, gate, *, loss, batch_size, learning_rate, schedule, momentum, weight_decay, max_norm,
+               backward, seed, threads, key=None):
+        """Checks the options and stores them as plain Python values (so that a
+        checkpoint can always be written), then builds the core, once."""
         if not isinstance(net, Network):
             raise TypeError(f"net must be a dropengine.Network, got {type(net).__name__}")
         if gate is not None and not isinstance(gate, (Dropout, Dropin, NoGate)):
             raise TypeError(f"gate must be Dropout, Dropin, NoGate or None for training, got {type(gate).__name__}")
-        if loss not in LOSSES:
+        if not isinstance(loss, str) or loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
         self.batch_size = as_count(batch_size, "batch_size")
-        lr = as_real_array(learning_rate, "learning_rate", dtype=np.float64)
-        if lr.ndim != 0 or not lr > 0:
-            raise ValueError(f"learning_rate must be a number > 0, got {learning_rate!r}")
-        self.learning_rate = float(lr)
-        self._schedule = resolve_schedule(schedule)
-        self.schedule = schedule
-        for name, v, lo, hi in (("momentum", momentum, 0.0, 1.0), ("weight_decay", weight_decay, 0.0, np.inf)):
-            a = as_real_array(v, name, dtype=np.float64)
-            if a.ndim != 0 or not (lo <= float(a) < hi):
-                raise ValueError(f"{name} must be a number in [{lo}, {hi}), got {v!r}")
-        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
-        if max_norm is not None:
-            a = as_real_array(max_norm, "max_norm", dtype=np.float64)
-            if a.ndim != 0 or not float(a) > 0:
-                raise ValueError(f"max_norm must be None or a number > 0, got {max_norm!r}")
-        self.max_norm = None if max_norm is None else float(max_norm)
+        self.learning_rate = _real_in(learning_rate, "learning_rate", 0.0, math.inf, lo_open=True)
+        self.schedule = normalize_schedule(schedule)
+        self._schedule = resolve_schedule(self.schedule)
+        self.momentum = _real_in(momentum, "momentum", 0.0, 1.0)
+        self.weight_decay = _real_in(weight_decay, "weight_decay", 0.0, math.inf)
+        self.max_norm = None if max_norm is None else _real_in(max_norm, "max_norm", 0.0, math.inf, lo_open=True)
         self.backward = _backward_modes(backward, net.n_layers - 1)
         for h, (mode, f) in enumerate(zip(self.backward, net.transfers)):
             if mode == _BACKPERCOLATION and _max_derivative(f) > 1:
                 raise ValueError(f"backward: backpercolation reads sigma'(S) as a probability, so layer {h} "
                                  f"needs sigma' <= 1, but {f!r} has max sigma' = {_max_derivative(f):g} "
                                  "(logistic: lam <= 4; tanh: lam <= 1)")
-        self.loss, self.gate, self.seed = loss, gate, seed
         self.threads = as_threads(threads)
-        self._k0, self._k1, _ = seed_key(seed)
-        self._transfers = [f.spec() for f in net.transfers]
+        k0, k1, _ = seed_key(seed)
+        self._k0, self._k1 = key if key is not None else (k0, k1)
+        self.seed = seed if seed is None or isinstance(seed, np.random.SeedSequence) else int(seed)
+        self.loss, self.gate = loss, gate
+        self._gate_spec = _ckpt.gate_spec(gate)  # here, so an unstorable gate fails now
+        self._transfers = [tuple(float(v) for v in f.spec()) for f in net.transfers]
         self._has_bias = [b is not None for b in net.biases]
         self._shapes = [w.shape for w in net.weights]
         self.dtype = net.dtype
@@ -147,29 +177,61 @@ class Trainer:
         cls = _core.Trainer_f32 if net.dtype == np.float32 else _core.Trainer_f64
         self._core = cls(W, b, f, kind, p, keep_bias, LOSSES[loss], self.batch_size, self.momentum,
                          self.weight_decay, self.max_norm or 0.0, self.backward, self._k0, self._k1, self.threads)
+        self._lock = threading.RLock()
+        self._partial = None
         self.history = {"epoch": [], "learning_rate": [], "train_loss": [], "train_error": [], "test_error": [],
                         "seconds": [], "examples_per_s": [], "measurements": []}
+
+    @contextlib.contextmanager
+    def _in_use(self):
+        # The core releases the GIL and shares its buffers between calls (predict
+        # re-sizes those a running fit uses): a second thread must not enter. Re-entry
+        # by the same thread (a progress callback calling save) is fine.
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError("this Trainer is in use by another thread; its methods cannot run concurrently "
+                               "(use one Trainer per thread, e.g. another Trainer.load of a checkpoint)")
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     # --- state --------------------------------------------------------------------
     @property
     def network(self) -> Network:
         """The current weights as a Network (a copy)."""
-        Ws, bs = [], []
-        for h, (n_out, n_in) in enumerate(self._shapes):
-            W, b, _, _ = self._core.get_layer(h, n_out, n_in)
-            Ws.append(W.reshape(n_out, n_in))
-            bs.append(b if self._has_bias[h] else None)
-        return Network(Ws, bs, [transfer_from_spec(s) for s in self._transfers], dtype=self.dtype)
+        with self._in_use():
+            layers = self._layers()
+        return Network([W for W, _, _, _ in layers], [b if hb else None for (_, b, _, _), hb in
+                                                      zip(layers, self._has_bias)],
+                       [transfer_from_spec(s) for s in self._transfers], dtype=self.dtype)
 
     @property
     def epoch(self) -> int:
         """Epochs completed."""
-        return int(self._core.position()[0])
+        return self.position[0]
 
     @property
     def position(self) -> tuple:
         """(epoch, minibatch within the epoch, minibatches in all)."""
-        return tuple(int(v) for v in self._core.position())
+        with self._in_use():
+            return tuple(int(v) for v in self._core.position())
+
+    def _layers(self):
+        """(W, b, vW, vb) per layer, copies, W and vW shaped (n_out, n_in)."""
+        out = []
+        for h, (n_out, n_in) in enumerate(self._shapes):
+            W, b, vW, vb = self._core.get_layer(h, n_out, n_in)
+            out.append((W.reshape(n_out, n_in), b, vW.reshape(n_out, n_in), vb))
+        return out
+
+    def _state(self):
+        return self._layers(), tuple(int(v) for v in self._core.position())
+
+    def _restore(self, state):
+        layers, pos = state
+        for h, (W, b, vW, vb) in enumerate(layers):
+            self._core.set_layer(h, W.reshape(-1), b, vW.reshape(-1), vb)
+        self._core.set_position(list(pos))
 
     # --- data ---------------------------------------------------------------------
     def _data(self, X, y, name_X="X", name_y="y"):
@@ -196,9 +258,57 @@ class Trainer:
                              f"({X.shape[0]}, {n_out}), got {T.shape}")
         return X, None, T
 
+    def _batches_per_epoch(self, X) -> int:
+        n_batches = -(-X.shape[0] // self.batch_size)
+        _, batch, _ = self._core.position()
+        if batch >= n_batches:
+            raise ValueError(f"X: the trainer is at minibatch {batch} of its epoch, but X makes only {n_batches} "
+                             f"minibatches of {self.batch_size}; continue a run with the data it was started on")
+        return n_batches
+
     # --- training -----------------------------------------------------------------
     def learning_rate_at(self, epoch: int) -> float:
         return float(self.learning_rate * self._schedule(epoch))
+
+    def _checked_rate(self, e: int) -> float:
+        lr = self.learning_rate_at(e)
+        if not (np.isfinite(lr) and lr > 0):
+            raise ValueError(f"schedule: the learning rate at epoch {e} is {lr}; it must be > 0")
+        return lr
+
+    def _screen(self, pr, before, X, labels, targets, lr):
+        """Divergence check after the core ran from state `before`: returns (progress,
+        None) when the loss and the weights are finite. Otherwise replays the batches one
+        at a time from `before` (runs are deterministic) to find the first that fails,
+        leaves the core just before it and returns (progress of the good batches,
+        TrainingDiverged to raise)."""
+        if np.isfinite(pr["loss_sum"]) and all(np.isfinite(a).all() for layer in self._layers() for a in layer):
+            return pr, None
+        self._restore(before)
+        good = {"batches": 0, "examples": 0, "loss_sum": 0.0, "errors": 0, "interrupted": False, "epoch_done": False}
+        state = before
+        for _ in range(pr["batches"]):
+            one = self._core.run(X, labels, targets, lr, 1)
+            after = self._state()
+            bad_w = not all(np.isfinite(a).all() for layer in after[0] for a in layer)
+            if bad_w or not np.isfinite(one["loss_sum"]):
+                self._restore(state)
+                e, b, _ = state[1]
+                what = "the weights" if bad_w else "the loss"
+                return good, TrainingDiverged(
+                    f"training diverged: {what} became non-finite in epoch {e}, minibatch {b} (counting from 0) "
+                    f"at learning rate {lr:g}; the trainer is left before that minibatch and the checkpoint "
+                    "on disk (if any) is the last good one. Try a smaller learning_rate (or max_norm).", e, b)
+            for k in ("batches", "examples", "loss_sum", "errors"):
+                good[k] += one[k]
+            good["epoch_done"] = one["epoch_done"]
+            state = after
+        # Not reproduced: the core is not deterministic after all; keep the state it started from.
+        self._restore(before)
+        e, b, _ = before[1]
+        return {**good, "batches": 0, "examples": 0, "loss_sum": 0.0, "errors": 0, "epoch_done": False}, \
+            TrainingDiverged(f"training diverged within {pr['batches']} minibatches from epoch {e}, minibatch {b} "
+                             "(a replay did not reproduce it); the trainer is left at that position", e, b)
 
     def fit(self, X, y, epochs: int, *, X_test=None, y_test=None, test_every: int = 1, probes=None, measure_at=(),
             n_probe_samples: int = 1000, checkpoint=None, time_limit=None, progress=None):
@@ -224,7 +334,20 @@ class Trainer:
 
         Ctrl-C stops at a minibatch boundary: the weights, position and history stay
         consistent (and are saved to `checkpoint`), then KeyboardInterrupt propagates.
+        An epoch that completed is always recorded (history row, test error, checkpoint)
+        before a Ctrl-C that arrives during that bookkeeping is raised.
+
+        Raises TrainingDiverged when a minibatch makes the loss or the weights
+        non-finite: the trainer is left before that minibatch, and `checkpoint` keeps
+        the last good epoch.
         """
+        with self._in_use():
+            return self._fit(X, y, epochs, X_test=X_test, y_test=y_test, test_every=test_every, probes=probes,
+                             measure_at=measure_at, n_probe_samples=n_probe_samples, checkpoint=checkpoint,
+                             time_limit=time_limit, progress=progress)
+
+    def _fit(self, X, y, epochs, *, X_test, y_test, test_every, probes, measure_at, n_probe_samples, checkpoint,
+             time_limit, progress):
         from .probes import measure
 
         epochs = as_count(epochs, "epochs", minimum=0)
@@ -235,9 +358,13 @@ class Trainer:
         measure_at = set(as_count(e, "measure_at", minimum=0) for e in measure_at)
         n_probe_samples = as_count(n_probe_samples, "n_probe_samples")
         test_every = as_count(test_every, "test_every")
-        lr0 = self.learning_rate_at(self.epoch)
-        if not (np.isfinite(lr0) and lr0 > 0):
-            raise ValueError(f"schedule: the learning rate at epoch {self.epoch} is {lr0}; it must be > 0")
+        if time_limit is not None:
+            time_limit = _real_in(time_limit, "time_limit", 0.0, math.inf)
+        if progress is not None and not callable(progress):
+            raise TypeError(f"progress must be callable, got {type(progress).__name__}")
+        n_batches = self._batches_per_epoch(X)
+        piece = max(1, -(-n_batches // _PIECES_PER_EPOCH))
+        self._checked_rate(self.epoch)
 
         def take_measurement():
             if probes is not None and self.epoch in measure_at and self.position[1] == 0 and not any(
@@ -247,79 +374,97 @@ class Trainer:
                             seed=self.seed, threads=self.threads or None))
 
         t_start = time.perf_counter()
-        take_measurement()
-        while self.epoch < epochs:
-            e = self.epoch
-            lr = self.learning_rate_at(e)
-            if not (np.isfinite(lr) and lr > 0):
-                raise ValueError(f"schedule: the learning rate at epoch {e} is {lr}; it must be > 0")
-            t0 = time.perf_counter()
-            # Ctrl-C inside the core stops it at a minibatch boundary (pr["interrupted"]);
-            # around it, the bookkeeping runs with Ctrl-C deferred, so the state, history
-            # and checkpoint always describe a whole number of minibatches.
-            pr = self._core.run(X, labels, targets, lr, 2**62)
-            with _sigint_deferred():
-                acc = getattr(self, "_partial", None) or {"loss": 0.0, "errors": 0, "examples": 0, "seconds": 0.0}
-                acc["loss"] += pr["loss_sum"]
-                acc["errors"] += pr["errors"]
-                acc["examples"] += pr["examples"]
-                acc["seconds"] += time.perf_counter() - t0
-                self._partial = acc
-                if pr["interrupted"]:
-                    if checkpoint is not None:
-                        self.save(checkpoint)
-                    raise KeyboardInterrupt
-            row = {"epoch": e + 1, "learning_rate": lr, "train_loss": acc["loss"] / max(acc["examples"], 1),
-                   "train_error": acc["errors"] / max(acc["examples"], 1), "test_error": float("nan"),
-                   "seconds": acc["seconds"], "examples_per_s": acc["examples"] / max(acc["seconds"], 1e-12)}
-            try:
-                if test and ((e + 1) % test_every == 0 or e + 1 == epochs):
-                    row["test_error"] = self._error(*test)
-            finally:  # also when interrupted while evaluating: the epoch is done, record it
-                with _sigint_deferred():
-                    self._partial = None
-                    for k, v in row.items():
-                        self.history[k].append(v)
-                    if checkpoint is not None:
-                        self.save(checkpoint)
+        with _SigintGuard() as guard:
             take_measurement()
-            if progress is not None:
-                progress(row)
-            if time_limit is not None and time.perf_counter() - t_start > time_limit:
-                break
+            while self.epoch < epochs:
+                e = self.epoch
+                lr = self._checked_rate(e)
+                t0 = time.perf_counter()
+                before = self._state()
+                pr, late = guard.call_core(self._core.run, X, labels, targets, lr, piece)
+                # From the core's return to the end of the bookkeeping, Ctrl-C is held
+                # back (guard.call_core left it so): the state, history and checkpoint
+                # always describe a whole number of minibatches, and a finished epoch is
+                # recorded before the interrupt is raised.
+                try:
+                    pr, diverged = self._screen(pr, before, X, labels, targets, lr)
+                    acc = self._partial or {"loss": 0.0, "errors": 0, "examples": 0, "seconds": 0.0}
+                    acc = {"loss": acc["loss"] + float(pr["loss_sum"]), "errors": acc["errors"] + int(pr["errors"]),
+                           "examples": acc["examples"] + int(pr["examples"]),
+                           "seconds": acc["seconds"] + time.perf_counter() - t0}
+                    self._partial = acc
+                    if diverged is not None:
+                        raise diverged  # the checkpoint on disk stays the last good one
+                    row = None
+                    if pr["epoch_done"]:
+                        row = self._end_epoch(e, lr, acc, test, test_every, epochs)
+                    if checkpoint is not None and (row is not None or pr["interrupted"] or late):
+                        self.save(checkpoint)
+                    if pr["interrupted"] or late:
+                        raise KeyboardInterrupt
+                except BaseException:
+                    guard.forget()
+                    raise
+                guard.release()
+                if row is None:
+                    continue
+                take_measurement()
+                if progress is not None:
+                    progress(row)
+                if time_limit is not None and time.perf_counter() - t_start > time_limit:
+                    break
         return self.history
+
+    def _end_epoch(self, e, lr, acc, test, test_every, epochs):
+        n = max(acc["examples"], 1)
+        row = {"epoch": e + 1, "learning_rate": lr, "train_loss": acc["loss"] / n, "train_error": acc["errors"] / n,
+               "test_error": float("nan"), "seconds": acc["seconds"],
+               "examples_per_s": acc["examples"] / max(acc["seconds"], 1e-12)}
+        if test and ((e + 1) % test_every == 0 or e + 1 == epochs):
+            row["test_error"] = self._error(*test)
+        self._partial = None
+        for k, v in row.items():
+            self.history[k].append(v)
+        return row
 
     def run_batches(self, X, y, n_batches: int) -> dict:
         """Runs at most `n_batches` minibatches of the current epoch (stopping at its end)
         at the scheduled learning rate, without touching the history: a low-level step
         for custom loops. Returns the core's progress (batches, examples, loss_sum,
-        errors, epoch_done, interrupted)."""
-        X, labels, targets = self._data(X, y)
-        n_batches = as_count(n_batches, "n_batches")
-        lr = self.learning_rate_at(self.epoch)
-        if not (np.isfinite(lr) and lr > 0):
-            raise ValueError(f"schedule: the learning rate at epoch {self.epoch} is {lr}; it must be > 0")
-        pr = self._core.run(X, labels, targets, lr, n_batches)
-        if pr["interrupted"]:
-            raise KeyboardInterrupt
-        return pr
+        errors, epoch_done, interrupted). Raises TrainingDiverged as `fit` does."""
+        with self._in_use():
+            X, labels, targets = self._data(X, y)
+            n_batches = as_count(n_batches, "n_batches")
+            self._batches_per_epoch(X)
+            lr = self._checked_rate(self.epoch)
+            before = self._state()
+            pr = self._core.run(X, labels, targets, lr, n_batches)
+            pr, diverged = self._screen(pr, before, X, labels, targets, lr)
+            if diverged is not None:
+                raise diverged
+            if pr["interrupted"]:
+                raise KeyboardInterrupt
+            return pr
 
     def error(self, X, y) -> float:
         """Classification error of the ensemble network (Eq. 167) on (X, y)."""
-        return self._error(*self._data(X, y, "X", "y"))
+        with self._in_use():
+            return self._error(*self._data(X, y, "X", "y"))
 
     def predict(self, X):
         """Outputs (n, n_out) of the ensemble network (Eq. 167) with the current weights:
         every gate replaced by its expectation, as `dropengine.ensemble` computes it."""
         from ..sampling import ensemble
 
-        n_in = self._shapes[0][1]
-        X = as_real_array(X, "X", dtype=self.dtype, ndim=2)
-        if X.shape[1] != n_in:
-            raise ValueError(f"X must have shape (n_examples, {n_in}), got {X.shape}")
-        if isinstance(self.gate, Dropout) and self.gate.on == "connections":
-            return ensemble(self.network, X, self.gate, threads=self.threads or None)[1][-1]
-        return self._core.predict(X, self._shapes[-1][0])
+        with self._in_use():
+            n_in = self._shapes[0][1]
+            X = as_real_array(X, "X", dtype=self.dtype, ndim=2)
+            if X.shape[1] != n_in:
+                raise ValueError(f"X must have shape (n_examples, {n_in}), got {X.shape}")
+            if isinstance(self.gate, Dropout) and self.gate.on == "connections":
+                return ensemble(self.network, X, self.gate, threads=self.threads or None)[1][-1]
+            # The core polls for Ctrl-C between chunks of rows (cpp/src/train.cpp).
+            return self._core.predict(X, self._shapes[-1][0])
 
     def _error(self, X, labels, targets) -> float:
         guess = self.predict(X).argmax(axis=1)
@@ -329,112 +474,126 @@ class Trainer:
     def gradient(self, X, y, *, step: int = 0):
         """Mean gradient of the loss over the rows of (X, y) as one minibatch, under the
         gate drawn for minibatch `step`, without updating: (gW list, gb list, summed loss)."""
-        X, labels, targets = self._data(X, y)
-        step = as_count(step, "step", minimum=0)
-        gW, gb, loss = self._core.gradient(X, labels, targets, step)
-        return ([g.reshape(s) for g, s in zip(gW, self._shapes)], list(gb), float(loss))
+        with self._in_use():
+            X, labels, targets = self._data(X, y)
+            step = as_count(step, "step", minimum=0)
+            gW, gb, loss = self._core.gradient(X, labels, targets, step)
+            return ([g.reshape(s) for g, s in zip(gW, self._shapes)], list(gb), float(loss))
 
     # --- checkpoints --------------------------------------------------------------
     def save(self, path):
         """Writes weights, velocities, position, settings and history to `path` (.npz,
-        atomically): `Trainer.load(path)` continues the run bit for bit."""
-        arrays = {"format": np.array(_FORMAT), "position": np.array(self.position, dtype=np.int64)}
-        for h, (n_out, n_in) in enumerate(self._shapes):
-            W, b, vW, vb = self._core.get_layer(h, n_out, n_in)
-            arrays.update({f"W{h}": W.reshape(n_out, n_in), f"b{h}": b, f"vW{h}": vW.reshape(n_out, n_in),
-                           f"vb{h}": vb})
-        arrays["transfers"] = np.array(self._transfers, dtype=np.float64)
-        arrays["has_bias"] = np.array(self._has_bias)
+        atomically; format in `dropengine.training.checkpoint`): `Trainer.load(path)`
+        continues the run bit for bit."""
+        with self._in_use():
+            layers, position = self._state()
         settings = {"loss": self.loss, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
-                    "schedule": self.schedule if not callable(self.schedule) else None,
+                    "schedule": _ckpt.CALLABLE if callable(self.schedule) else
+                    (list(self.schedule) if self.schedule is not None else None),
                     "momentum": self.momentum, "weight_decay": self.weight_decay, "max_norm": self.max_norm,
                     "backward": [{_BACKPROP: "backprop", _BACKPERCOLATION: "backpercolation"}.get(m, m)
                                  for m in self.backward],
-                    "gate": _gate_spec(self.gate), "partial_epoch": getattr(self, "_partial", None),
+                    "gate": self._gate_spec, "partial_epoch": self._partial,
                     "seed": self.seed if isinstance(self.seed, int) else None,
                     "key": [self._k0, self._k1], "dtype": np.dtype(self.dtype).name}
-        arrays["settings"] = np.array(json.dumps(settings))
-        arrays["history"] = np.array(json.dumps(_jsonable(self.history)))
-        return save_npz_atomic(path, arrays)
+        return _ckpt.write(path, layers=layers, position=position, transfers=self._transfers,
+                           has_bias=self._has_bias, settings=settings, history=self.history)
 
     @classmethod
     def load(cls, path, *, threads=None, schedule=None) -> "Trainer":
-        """A trainer restored from `save`; pass `schedule` again if it was a callable."""
-        z = load_npz(path)
-        if str(z.get("format", "")) != _FORMAT:
-            raise ValueError(f"path: {str(path)!r} is not a dropengine trainer checkpoint")
+        """A trainer restored from `save`. `schedule` must be passed again when the run
+        used a callable schedule (and may replace a stored one); every array and setting
+        of the file is checked first (ValueError naming the entry)."""
+        threads = as_threads(threads)
+        schedule = normalize_schedule(schedule)
+        c = _ckpt.read(path)
+        s = c["settings"]
+        if s["schedule"] == _ckpt.CALLABLE and schedule is None:
+            raise ValueError(f"schedule: the checkpoint {str(path)!r} was written by a trainer with a callable "
+                             "schedule, which cannot be stored; pass it again: Trainer.load(path, schedule=...)")
+        if schedule is None and s["schedule"] is not None:
+            schedule = tuple(s["schedule"])
+        tr = cls.__new__(cls)
+        try:  # threads and a given schedule are checked above: what fails here is the file's
+            tr._setup(c["network"], _ckpt.gate_from_spec(s["gate"]), loss=s["loss"], batch_size=s["batch_size"],
+                      learning_rate=s["learning_rate"], schedule=schedule, momentum=s["momentum"],
+                      weight_decay=s["weight_decay"], max_norm=s["max_norm"], backward=s["backward"],
+                      seed=s["seed"] if s["seed"] is not None else 0, threads=threads or None, key=tuple(s["key"]))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"path: {str(path)!r} does not hold a valid trainer checkpoint: settings: {exc}") \
+                from None
+        for h, ((vW, vb), b) in enumerate(zip(c["velocities"], c["biases"])):
+            # b as stored, also where has_bias is False: the core keeps (unused) zeros there
+            tr._core.set_layer(h, c["network"].weights[h].reshape(-1), b, vW.reshape(-1), vb)
+        tr._core.set_position(list(c["position"]))
+        tr.history = c["history"]
+        tr._partial = s["partial_epoch"]
+        return tr
+
+
+class _SigintGuard:
+    """Ctrl-C during fit (main thread only; elsewhere a no-op).
+
+    While the core runs, and in user code (progress, measurements), Ctrl-C is delivered
+    at once, to the handler that was installed before (the core polls for it and stops
+    at a minibatch boundary). From the moment the core returns until `release`, it is
+    only noted, and raised by `release`: an interrupt landing after the core's last poll
+    must not cost a finished epoch its history row or checkpoint.
+    """
+
+    def __enter__(self):
+        self.active = threading.current_thread() is threading.main_thread()
+        self.pending, self.deferring = False, False
+        if self.active:
+            self.old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            signal.signal(signal.SIGINT, self.old)
+        return False
+
+    def _handler(self, signum, frame):
+        if self.deferring:
+            self.pending = True
+        else:
+            self._deliver(signum, frame)
+
+    def _deliver(self, signum, frame):
+        if callable(self.old):
+            self.old(signum, frame)
+        elif self.old != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    def call_core(self, run, *args):
+        """run(*args), returning (result, interrupted_late) with deferral switched on.
+
+        A KeyboardInterrupt raised after `run` returned but before its result was stored
+        (the interpreter runs signal handlers between bytecodes) would drop the result:
+        list.extend(map(...)) stores it from C, with no bytecode in between."""
+        got = []
         try:
-            s = json.loads(str(z["settings"]))
-            L = len(z["transfers"])
-            net = Network([z[f"W{h}"] for h in range(L)],
-                          [z[f"b{h}"] if z["has_bias"][h] else None for h in range(L)],
-                          [transfer_from_spec(t) for t in z["transfers"]], dtype=s["dtype"])
-            sched = schedule if schedule is not None else (tuple(s["schedule"]) if s["schedule"] else None)
-            tr = cls(net, _gate_from_spec(s["gate"]), loss=s["loss"], batch_size=s["batch_size"],
-                     learning_rate=s["learning_rate"], schedule=sched, momentum=s["momentum"],
-                     weight_decay=s["weight_decay"], max_norm=s["max_norm"], backward=s["backward"],
-                     seed=s["seed"] if s["seed"] is not None else 0, threads=threads)
-            tr._k0, tr._k1 = s["key"]
-            tr._core = type(tr._core)(*_rebuild_args(tr, net))
-            for h, (n_out, n_in) in enumerate(tr._shapes):
-                tr._core.set_layer(h, z[f"W{h}"].reshape(-1), z[f"b{h}"], z[f"vW{h}"].reshape(-1), z[f"vb{h}"])
-            tr._core.set_position([int(v) for v in z["position"]])
-            tr.history = json.loads(str(z["history"]))
-            tr._partial = s.get("partial_epoch")
-            return tr
-        except (KeyError, TypeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"path: {str(path)!r} does not hold a valid trainer checkpoint: {exc}") from None
+            try:
+                got.extend(map(run, *([a] for a in args)))
+            finally:
+                self.deferring = self.active
+        except KeyboardInterrupt:
+            if not got:
+                self.deferring = False
+                raise
+            return got[0], True
+        return got[0], False
 
+    def release(self):
+        """Ends the deferral; raises a Ctrl-C that arrived during it."""
+        self.deferring = False
+        if self.pending:
+            self.pending = False
+            self._deliver(signal.SIGINT, None)
 
-@contextlib.contextmanager
-def _sigint_deferred():
-    """Holds back Ctrl-C (main thread only) until the block is done, then raises it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    got = []
-    old = signal.signal(signal.SIGINT, lambda s, f: got.append(s))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-    if got:
-        raise KeyboardInterrupt
-
-
-def _rebuild_args(tr: Trainer, net: Network):
-    kind, p, keep_bias = resolve_gate(tr.gate, net, allow_spikes=False)
-    W, b, f = net._core_args()
-    return (W, b, f, kind, p, keep_bias, LOSSES[tr.loss], tr.batch_size, tr.momentum, tr.weight_decay,
-            tr.max_norm or 0.0, tr.backward, tr._k0, tr._k1, tr.threads)
-
-
-def _gate_spec(gate):
-    if gate is None or isinstance(gate, NoGate):
-        return None
-    if isinstance(gate, Dropin):
-        return {"kind": "dropin", "rate": _jsonable(gate.rate)}
-    return {"kind": "dropout", "keep": _jsonable(gate.keep), "on": gate.on, "keep_bias": _jsonable(gate.keep_bias)}
-
-
-def _gate_from_spec(s):
-    if s is None:
-        return None
-    if s["kind"] == "dropin":
-        return Dropin(rate=s["rate"])
-    return Dropout(keep=s["keep"], on=s["on"], keep_bias=s["keep_bias"])
-
-
-def _jsonable(v):
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+    def forget(self):
+        """Ends the deferral while another exception propagates (it wins)."""
+        self.deferring = self.pending = False
 
 
 def train(net: Network, X, y, gate=None, *, epochs: int = 10, X_test=None, y_test=None, **options):

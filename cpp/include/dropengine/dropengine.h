@@ -4,6 +4,7 @@
 #include "dropengine/build_info.h"
 #include "dropengine/ensemble.h"
 #include "dropengine/enumerate.h"
+#include "dropengine/errors.h"
 #include "dropengine/gate.h"
 #include "dropengine/network.h"
 #include "dropengine/philox.h"

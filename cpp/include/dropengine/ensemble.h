@@ -7,6 +7,7 @@
 // With GateKind::None this is plain forward propagation.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "dropengine/gate.h"
@@ -15,9 +16,11 @@
 namespace dropengine {
 
 /// Writes U[h] and W[h] (each n_rows x n_out(h), row-major, caller-allocated) for
-/// the inputs X (n_rows x n_in). Throws std::invalid_argument on bad input.
+/// the inputs X (n_rows x n_in). Throws std::invalid_argument on bad input, and
+/// Interrupted when `interrupted` (polled between chunks of rows) returns true.
 template <class T>
 void ensemble(const NetworkView<T>& net, const Gate& gate, const T* X, std::int64_t n_rows,
-              const std::vector<T*>& U, const std::vector<T*>& W, int threads = 0);
+              const std::vector<T*>& U, const std::vector<T*>& W, int threads = 0,
+              const std::function<bool()>& interrupted = {});
 
 }  // namespace dropengine

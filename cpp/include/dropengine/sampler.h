@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "dropengine/errors.h"  // Interrupted
 #include "dropengine/gate.h"
 #include "dropengine/network.h"
 #include "dropengine/stats.h"
@@ -24,11 +25,6 @@ namespace dropengine {
 
 /// Number of samples per block: the unit of work and of the reduction tree.
 constexpr std::int64_t kBlockSamples = 64;
-
-/// Raised when the interrupt callback asked the run to stop.
-struct Interrupted : std::runtime_error {
-    Interrupted() : std::runtime_error("dropengine: interrupted") {}
-};
 
 struct SampleOptions {
     std::uint64_t n_samples = 0;     ///< samples per input, >= 1

@@ -20,6 +20,7 @@
 // bit-identical for any thread count and a run resumed from saved state continues
 // exactly as if it had never stopped.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -110,6 +111,8 @@ public:
     void predict(const T* X, std::int64_t n, T* out);
 
     std::int64_t n_layers() const;
+    /// Shape of layer h's weights: {n_out, n_in} (throws std::out_of_range for a bad h).
+    std::array<std::int64_t, 2> layer_shape(std::int64_t h) const;
     /// Current weights, biases (zero when the network has none) and velocities of layer h.
     void get_layer(std::int64_t h, T* W, T* b, T* vW, T* vb) const;
     /// Replaces them (checkpoint resume); any pointer may be null to keep that part.

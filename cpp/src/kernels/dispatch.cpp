@@ -1,6 +1,8 @@
 // Picks the kernels for the best ISA the running CPU supports (faiss-style per-ISA
 // translation units; the library itself is built without -march=native).
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 #include "kernels.h"
 
@@ -57,16 +59,28 @@ const Kernels<T>& kernels_generic() {
     return k;
 }
 
+namespace {
+/// DROPENGINE_SIMD=generic|avx2|avx512 caps the level (tests check every level's kernels
+/// against the generic ones on one machine); unset or unknown: the best the CPU has.
+int simd_cap() {
+    const char* v = std::getenv("DROPENGINE_SIMD");
+    if (!v) return 2;
+    const std::string s(v);
+    return s == "generic" ? 0 : s == "avx2" ? 1 : 2;
+}
+}  // namespace
+
 template <class T>
 const Kernels<T>& kernels() {
 #if defined(DROPENGINE_HAVE_X86_VARIANTS)
     static const Kernels<T> k512{&matmul_skip_avx512<T>, &sparse_lists_avx512<T>, &skip_gemm_avx512<T>, &logistic_bias_avx512, &logistic_sums_avx512, &square_sums_avx512<T>, &dot_rows_avx512<T>, &sgd_momentum_avx512<T>, &tile_to_rows_avx512<T>, &logistic_run_avx512, &philox_fill_avx512, &gated_dot_avx512<T>, &gated_dot_each_avx512<T>, &gated_dot_bits_avx512<T>, &gated_dot16_avx512<T>, &philox_words_avx512, &spike_dot8_avx512<T>, &spike_accumulate8_avx512, "avx512"};
     static const Kernels<T> k2{&matmul_skip_avx2<T>, &sparse_lists_avx2<T>, &skip_gemm_avx2<T>, &logistic_bias_avx2, &logistic_sums_avx2, &square_sums_avx2<T>, &dot_rows_avx2<T>, &sgd_momentum_avx2<T>, &tile_to_rows_avx2<T>, &logistic_run_avx2, &philox_fill_avx2, &gated_dot_avx2<T>, &gated_dot_each_avx2<T>, &gated_dot_bits_avx2<T>, &gated_dot16_avx2<T>, &philox_words_avx2, &spike_dot8_avx2<T>, &spike_accumulate8_avx2, "avx2"};
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+    const int cap = simd_cap();
+    if (cap >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512dq"))  // the flags the AVX-512 units are compiled with
         return k512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return k2;
+    if (cap >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return k2;
 #endif
     return kernels_generic<T>();
 }
