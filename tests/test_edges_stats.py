@@ -24,7 +24,6 @@ from dropengine import distributed as dd
 from dropengine._validation import seed_key
 from dropengine.stats import Coverage, OverlapWarning
 
-ROOT = Path(__file__).resolve().parents[1]
 NET = de.Network.random([3, 4, 2], ["tanh", "logistic"], seed=0, dtype=np.float64)
 X = np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -3.0]])
 GATE = de.Dropout(0.5)
@@ -87,7 +86,7 @@ def test_merge_of_a_file_with_out_of_range_pairs_is_refused_not_a_crash(tmp_path
     """The issue's SIGSEGV (pairs naming unit 10^9, then merge), run in a child process so
     that a crash cannot take pytest down."""
     r = subprocess.run([sys.executable, "-c", SEGFAULT_SCRIPT, str(tmp_path)], capture_output=True, text=True,
-                       timeout=120, cwd=ROOT)
+                       timeout=120, cwd=tmp_path)  # not the source folder: no compiled module there
     assert r.returncode == 0, f"exit {r.returncode} (-11 is SIGSEGV): {r.stderr[-2000:]}"
     lines = r.stdout.splitlines()
     assert len(lines) == 2 and all(line.startswith("ValueError:") and "pairs" in line for line in lines), r.stdout
