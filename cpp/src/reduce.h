@@ -97,6 +97,7 @@ struct CancelPoint {
     std::atomic<bool> stop{false};
     const std::function<bool()>* interrupted = nullptr;
     std::chrono::steady_clock::time_point next;
+    std::uint64_t calls = 0;  ///< the calling thread's checks (only it reads the clock)
     bool check(int tid);
 };
 
