@@ -77,23 +77,29 @@ py::dict stats_to_dict(SampleStats&& st) {
     return d;
 }
 
-/// Runs a long core call without the GIL. Ctrl-C is seen through opt.interrupted (polled
-/// by the core between rounds) and surfaces as the KeyboardInterrupt Python raised.
 /// The core's poll for Ctrl-C: Python's signal handlers run on the main thread.
 bool python_interrupted() {
     py::gil_scoped_acquire g;
     return PyErr_CheckSignals() != 0;
 }
 
-template <class Options, class Call>
-auto run_interruptible(Options& opt, Call call) {
-    opt.interrupted = python_interrupted;
+/// Runs a long core call without the GIL. A core call stopped by python_interrupted
+/// throws Interrupted; it surfaces as the KeyboardInterrupt Python raised.
+template <class Call>
+auto without_gil(Call call) {
     try {
         py::gil_scoped_release nogil;
         return call();
     } catch (const Interrupted&) {
         throw py::error_already_set();
     }
+}
+
+/// without_gil for the calls whose options carry the interrupt callback.
+template <class Options, class Call>
+auto run_interruptible(Options& opt, Call call) {
+    opt.interrupted = python_interrupted;
+    return without_gil(call);
 }
 
 std::vector<UnitPair> make_pairs(const carray<std::int64_t>& pairs) {
@@ -171,12 +177,7 @@ py::tuple ensemble_py(const std::vector<carray<T>>& Ws, const std::vector<std::o
         Us.append(u);
         Wo.append(w);
     }
-    try {
-        py::gil_scoped_release nogil;
-        ensemble<T>(net, gate, X.data(), X.shape(0), up, wp, threads, python_interrupted);
-    } catch (const Interrupted&) {
-        throw py::error_already_set();
-    }
+    without_gil([&] { ensemble<T>(net, gate, X.data(), X.shape(0), up, wp, threads, python_interrupted); });
     return py::make_tuple(Us, Wo);
 }
 
@@ -343,12 +344,7 @@ struct TrainerPy {
         if (n_out_expected != n_out) throw std::invalid_argument("predict: the network has " + std::to_string(n_out) + " outputs");
         py::array_t<T> out({X.shape(0), static_cast<py::ssize_t>(n_out)});
         T* o = out.mutable_data();
-        try {
-            py::gil_scoped_release nogil;
-            t->predict(X.data(), X.shape(0), o);
-        } catch (const Interrupted&) {
-            throw py::error_already_set();
-        }
+        without_gil([&] { t->predict(X.data(), X.shape(0), o); });
         return out;
     }
 
