@@ -21,7 +21,7 @@ import numpy as np
 import dropengine as de
 from _harness import append_results, machine as machine_info
 from dropengine import distributed as dd
-from dropengine.cli import PAPER_SIZES, mnist_like_inputs
+from dropengine.datasets import PAPER_SIZES, mnist_like_inputs
 
 
 def main():

@@ -5,7 +5,7 @@ Intelligence 210 (2014), with a C++ core. Equation numbers in docstrings are the
 """
 from __future__ import annotations
 
-from . import _core, datasets, exact, spiking, training
+from . import _engine, datasets, exact, spiking, training
 from .gates import Dropin, Dropout, NoGate, Spikes
 from .network import Network
 from .sampling import ensemble, forward, sample
@@ -13,7 +13,7 @@ from .stats import DropoutWarning, SampleStats
 from .training import Trainer, train
 from .transfer import Linear, Logistic, ReLU, Softmax, Softplus, Tanh, Transfer
 
-__version__ = _core.build_info()["version"]
+__version__ = _engine.build_info()["version"]
 
 __all__ = ["Trainer", "train", "Network", "Dropout", "Dropin", "NoGate", "Spikes", "sample", "ensemble", "forward", "SampleStats",
            "DropoutWarning", "Transfer", "Linear", "Logistic", "Tanh", "ReLU", "Softplus", "Softmax",
@@ -22,7 +22,7 @@ __all__ = ["Trainer", "train", "Network", "Dropout", "Dropin", "NoGate", "Spikes
 
 def build_info() -> dict:
     """What was built: version, OpenMP, SIMD level in use, CUDA, RNG stream version, block size."""
-    return dict(_core.build_info())
+    return _engine.build_info()
 
 
 # Submodules with heavier imports (SciPy's statistics, Dask, matplotlib, PyTorch) load

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gates import resolve_gate
+from . import _engine as engine
+from ._engine import GateKind
 from .transfer import Transfer
 
 __all__ = ["philox4x32_10", "draw_words", "keep_threshold", "transfer", "sample_reference", "stats_reference"]
@@ -128,7 +129,7 @@ def transfer(f: Transfer, S: np.ndarray):
 
 def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, first_input: int = 0):
     """Raw S[h], O[h] of shape (n_inputs, n_samples, n_out_h), float64, same draws as the engine."""
-    kind, p, keep_bias = resolve_gate(gate, net)
+    kind, p, keep_bias = engine.gate_spec(gate, net)
     X = np.asarray(X, dtype=np.float64).reshape(-1, net.n_in)
     s = np.arange(first_sample, first_sample + n_samples)
     Ss = [np.empty((len(X), n_samples, n)) for n in net.sizes[1:]]
@@ -140,33 +141,33 @@ def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, f
             W = W.astype(np.float64)
             n_out, n_in = W.shape
             thr = keep_threshold(p[h])
-            if kind == 4 and np.size(p[h]):  # global spikes: unit j sends r_j with probability O_j
+            if kind == GateKind.spikes and np.size(p[h]):  # global spikes: unit j sends r_j with probability O_j
                 fire = draw_words(key, STREAM["spike"], h, gx, s, range(n_in)) < keep_threshold(a)
                 a = np.where(fire, np.broadcast_to(p[h], (n_in,)), 0.0)
-            if kind == 5 and np.size(p[h]):  # connection-specific spikes: w_ij r_ij with probability O_j
+            if kind == GateKind.spikes_connections and np.size(p[h]):  # connection-specific spikes: w_ij r_ij with probability O_j
                 r = np.broadcast_to(p[h], (n_in,)) if np.size(p[h]) in (1, n_in) else p[h].reshape(n_out, n_in)
                 fire = draw_spike8(key, h, gx, s, n_in, range(n_out * n_in), keep_threshold(a).astype(np.uint64))
                 S = np.einsum("sij,ij->si", fire.reshape(n_samples, n_out, n_in), W * r)
-            elif kind == 1:  # units
+            elif kind == GateKind.units:  # units
                 a = np.where(draw_words(key, STREAM["units"], h, gx, s, range(n_in)) < thr, a, 0.0)
-            elif kind == 3:  # dropin
+            elif kind == GateKind.dropin:  # dropin
                 a = np.where(draw_words(key, STREAM["dropin"], h, gx, s, range(n_in)) < thr, 1.0, a)
-            if kind == 2 and np.size(p[h]) == 1 and float(p[h][0]) == 0.5:  # one bit per connection
+            if kind == GateKind.connections and np.size(p[h]) == 1 and float(p[h][0]) == 0.5:  # one bit per connection
                 m = draw_bits(key, STREAM["connections"], h, gx, s, range(n_out * n_in)) == 1
                 S = np.einsum("sij,ij,sj->si", m.reshape(n_samples, n_out, n_in), W, a)
-            elif kind == 2 and np.size(p[h]) == 1:  # one keep for the layer: 16-bit draws
+            elif kind == GateKind.connections and np.size(p[h]) == 1:  # one keep for the layer: 16-bit draws
                 t = float(np.ravel(thr)[0])
                 m = draw_keep16(key, h, gx, s, range(n_out * n_in), t) if t < 2.0**32 else \
                     np.ones((n_samples, n_out * n_in), bool)
                 S = np.einsum("sij,ij,sj->si", m.reshape(n_samples, n_out, n_in), W, a)
-            elif kind == 2:  # connections
+            elif kind == GateKind.connections:  # connections
                 m = draw_words(key, STREAM["connections"], h, gx, s, range(n_out * n_in)) < thr
                 S = np.einsum("sij,ij,sj->si", m.reshape(n_samples, n_out, n_in), W, a)
-            elif kind != 5 or not np.size(p[h]):
+            elif kind != GateKind.spikes_connections or not np.size(p[h]):
                 S = a @ W.T
             if b is not None:
-                bt = keep_threshold(keep_bias[h]) if kind in (1, 2) else 2.0**32
-                if kind == 2:
+                bt = keep_threshold(keep_bias[h]) if kind in (GateKind.units, GateKind.connections) else 2.0**32
+                if kind == GateKind.connections:
                     gb = draw_words(key, STREAM["bias"], h, gx, s, range(n_out)) < bt
                 else:
                     gb = draw_words(key, STREAM["bias"], h, gx, s, [0]) < bt

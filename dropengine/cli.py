@@ -6,7 +6,6 @@
 ``ensemble``   the deterministic ensemble network's U and W -> .npz
 ``enumerate``  exact statistics over every subnetwork -> .npz
 ``reproduce``  the paper's experiments: one PNG per figure, report.md and report.html
-``bench``      runs the scripts of bench/ (a source checkout) and prints the ratio table
 
 Errors are one line, never a traceback: exit status 2 for bad input or options (files
 that cannot be read, or an --out that cannot be written, found before any work), 1 for a
@@ -260,46 +259,6 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
-BENCHES = ("sampling", "enumerate", "analysis", "spiking", "distributed", "training")
-
-
-def cmd_bench(args) -> int:
-    import re
-    import subprocess
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent / "bench"
-    if not root.is_dir():
-        raise CliError("bench: the benchmark scripts live in the source tree (git clone the repository and run "
-                       "this from an editable install: pip install -e .)")
-    names = list(BENCHES) if not args.only else [n.strip() for n in args.only.split(",")]
-    unknown = [n for n in names if n not in BENCHES]
-    if unknown:
-        raise CliError(f"--only: unknown benchmark(s) {unknown}; choose from {list(BENCHES)}")
-    rows = []
-    for name in names:
-        script = root / f"bench_{name}.py"
-        cmd = [sys.executable, str(script)] + (["--skip-memory"] if name == "sampling" else []) + \
-            ([] if args.full else ["--quick"])
-        if not args.quiet:
-            print(f"running {script.name} ...", flush=True)
-        out = subprocess.run(cmd, capture_output=True, text=True, cwd=root.parent)
-        if out.returncode != 0:
-            raise CliError(f"bench: {script.name} failed: {out.stderr.strip().splitlines()[-1:]}")
-        # the scripts' own summary lines (ratios to the peers), with their section tag
-        tag = ""
-        for line in out.stdout.splitlines():
-            m = re.match(r"\s*\[([^\]]+)\]", line)
-            if m:
-                tag = m.group(1).split(",")[0]
-            if re.search(r"dropengine / best peer =|speed-up =|samples/s: [\d.]+x|overhead of distribution", line):
-                rows.append((name, f"[{tag}] {line.strip()}" if tag and not line.strip().startswith("[") else line.strip()))
-    print(f"{'bench':<12} result")
-    for name, line in rows:
-        print(f"{name:<12} {line}")
-    return 0
-
-
 def _add_io(p, out_default: str) -> None:
     p.add_argument("network", help="network saved with Network.save (.npz), or a PyTorch model file (.pt, .pth)")
     p.add_argument("inputs", help="inputs (n_inputs, n_in): .npy, or .npz with an array 'inputs' or 'X'")
@@ -356,11 +315,6 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--threads", type=int, default=None)
     rp.add_argument("--quiet", action="store_true")
     rp.set_defaults(func=cmd_reproduce)
-    bp = sub.add_parser("bench", help="run the bench/ scripts (source checkout) and print the ratio table")
-    bp.add_argument("--only", default=None, help=f"comma-separated, from {', '.join(BENCHES)}")
-    bp.add_argument("--full", action="store_true", help="full sizes instead of --quick")
-    bp.add_argument("--quiet", action="store_true")
-    bp.set_defaults(func=cmd_bench)
     return p
 
 

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _engine as engine
 from . import exact as _exact
 from ._validation import as_count, as_threads, seed_key
-from .gates import resolve_gate
-from .sampling import _check_net, _check_ranges, _inputs, _pairs
 from .sampling import sample as _sample
 from .stats import SampleStats
 
@@ -146,16 +145,16 @@ def sample(net, inputs, gate=None, n_samples: int = 1000, *, seed=None, client=N
     SampleStats equal, to rounding, to ``dropengine.sample(net, inputs, gate, n_samples,
     seed=seed)``; ``seed_entropy`` records the seed when it was None.
     """
-    _check_net(net)
-    X = _inputs(net, inputs)
-    resolve_gate(gate, net)
+    engine.check_net(net)
+    X = engine.as_inputs(net, inputs)
+    engine.gate_spec(gate, net)
     n_samples = as_count(n_samples, "n_samples")
-    _check_ranges(X.shape[0], n_samples)
+    engine.check_ranges(X.shape[0], n_samples)
     max_tasks = as_count(max_tasks, "max_tasks")
     threads = as_threads(threads_per_task) or None
     _, _, ss = seed_key(seed)
     pair_list = None if pairs is None else list(pairs)
-    _pairs(net, pair_list)
+    engine.unit_pairs(net, pair_list)
     client = _client(client)
     # Default: about four tasks per worker, cut along samples first (ranges of at least
     # 1024 samples), then along inputs.
@@ -195,12 +194,12 @@ def enumerate(net, inputs, gate=None, *, client=None, parts=None, chunk_inputs=N
     rounding. Runs cut into more than ``max_tasks`` (input block x part) tasks are
     refused with MemoryError before anything is submitted.
     """
-    _check_net(net)
-    X = _inputs(net, inputs)
-    resolve_gate(gate, net)
+    engine.check_net(net)
+    X = engine.as_inputs(net, inputs)
+    engine.gate_spec(gate, net, allow_spikes=False)
     threads = as_threads(threads_per_task) or None
     pair_list = None if pairs is None else list(pairs)
-    _pairs(net, pair_list)
+    engine.unit_pairs(net, pair_list)
     max_subnetworks = as_count(max_subnetworks, "max_subnetworks")
     max_tasks = as_count(max_tasks, "max_tasks")
     n = _exact.n_subnetworks(net, gate)

@@ -16,8 +16,6 @@ from ._validation import as_count, as_probabilities, as_real_array
 
 __all__ = ["Dropout", "Dropin", "NoGate", "Spikes"]
 
-_NONE, _UNITS, _CONNECTIONS, _DROPIN, _SPIKES, _SPIKES_CONNECTIONS = 0, 1, 2, 3, 4, 5
-
 
 def _per_layer(value, net, name: str, matrix: bool) -> list:
     """Expands a scalar or per-layer list into one flat float64 array per layer."""
@@ -68,13 +66,13 @@ class Dropout:
     def __repr__(self) -> str:
         return f"Dropout(keep={self.keep!r}, on={self.on!r}, keep_bias={self.keep_bias!r})"
 
-    def _resolve(self, net):
-        kind = _UNITS if self.on == "units" else _CONNECTIONS
-        p = _per_layer(self.keep, net, "keep", matrix=kind == _CONNECTIONS)
+    def resolve(self, net):
+        """(kind, keep per layer, keep_bias per layer) on ``net``; see ``dropengine._engine.gate_spec``."""
+        p = _per_layer(self.keep, net, "keep", matrix=self.on == "connections")
         kb = _per_layer(self.keep_bias, net, "keep_bias", matrix=False)
         if any(b.size != 1 for b in kb):
             raise ValueError("keep_bias must be a scalar per layer")
-        return kind, p, [float(b[0]) for b in kb]
+        return self.on, p, [float(b[0]) for b in kb]
 
 
 class Dropin:
@@ -89,8 +87,9 @@ class Dropin:
     def __repr__(self) -> str:
         return f"Dropin(rate={self.rate!r})"
 
-    def _resolve(self, net):
-        return _DROPIN, _per_layer(self.rate, net, "rate", matrix=False), []
+    def resolve(self, net):
+        """("dropin", rate per layer, [])."""
+        return "dropin", _per_layer(self.rate, net, "rate", matrix=False), []
 
 
 class NoGate:
@@ -99,8 +98,9 @@ class NoGate:
     def __repr__(self) -> str:
         return "NoGate()"
 
-    def _resolve(self, net):
-        return _NONE, [np.ones(1) for _ in range(net.n_layers)], []
+    def resolve(self, net):
+        """("none", ones per layer, [])."""
+        return "none", [np.ones(1) for _ in range(net.n_layers)], []
 
 
 class Spikes:
@@ -141,7 +141,8 @@ class Spikes:
     def __repr__(self) -> str:
         return f"Spikes(r={self.r!r}, on={self.on!r}, layers={self.layers!r})"
 
-    def _resolve(self, net):
+    def resolve(self, net):
+        """("spikes" or "spikes_connections", spike sizes per layer (empty: no spikes), [])."""
         L = net.n_layers
         layers = list(range(1, L)) if self.layers is None else self.layers
         for h in layers:
@@ -170,16 +171,5 @@ class Spikes:
                 if not np.isfinite(a.astype(net.dtype)).all():
                     raise ValueError(f"r[{h}]: spike sizes must be finite in the network's {net.dtype}")
             out.append(np.ascontiguousarray(a, dtype=np.float64).reshape(-1))
-        return (_SPIKES if self.on == "units" else _SPIKES_CONNECTIONS), out, []
+        return ("spikes" if self.on == "units" else "spikes_connections"), out, []
 
-
-def resolve_gate(gate, net, *, allow_spikes: bool = True):
-    """(kind, p, keep_bias) for the core; TypeError for anything that is not a gate, and
-    ValueError for Spikes where the caller handles dropout gates only."""
-    if gate is None:
-        gate = NoGate()
-    if not isinstance(gate, (Dropout, Dropin, NoGate, Spikes)):
-        raise TypeError(f"gate must be Dropout, Dropin, Spikes, NoGate or None, got {type(gate).__name__}")
-    if isinstance(gate, Spikes) and not allow_spikes:
-        raise ValueError("gate: spiking networks (Spikes) are simulated with dropengine.sample, not handled here")
-    return gate._resolve(net)

@@ -187,7 +187,3 @@ class Network:
                        [transfer_from_spec(s) for s in specs])
         except (ValueError, TypeError, KeyError, OverflowError) as exc:
             raise ValueError(f"path: {str(path)!r} does not hold a valid network: {exc}") from None
-
-    # --- core views ------------------------------------------------------------
-    def _core_args(self):
-        return list(self._W), list(self._b), [f.spec() for f in self._f]

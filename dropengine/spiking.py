@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _core
+from . import _engine as engine
 from ._validation import as_count, as_real_array, as_threads, seed_key
-from .gates import Dropout, Spikes, resolve_gate
-from .sampling import _check_net, _inputs, _split_input_stats, ensemble, sample
+from .gates import Dropout, Spikes
+from .sampling import ensemble, sample
 from .stats import SampleStats
 
 __all__ = ["simulate", "simulate_async", "SpikingRun", "three_networks", "ThreeNetworks", "Spikes"]
@@ -74,12 +74,12 @@ def simulate_async(net, inputs, spikes: Spikes = None, n_sweeps: int = 1000, *, 
     Elementwise transfer functions only (no softmax). Chains of different inputs run in
     parallel; each is reproducible from the seed.
     """
-    _check_net(net)
-    X = _inputs(net, inputs)
+    engine.check_net(net)
+    X = engine.as_inputs(net, inputs)
     spikes = Spikes() if spikes is None else spikes
     if not isinstance(spikes, Spikes):
         raise TypeError(f"spikes must be a dropengine.Spikes, got {type(spikes).__name__}")
-    kind, p, _ = resolve_gate(spikes, net)
+    spec = engine.gate_spec(spikes, net)
     n_sweeps = as_count(n_sweeps, "n_sweeps")
     burn_in_sweeps = as_count(burn_in_sweeps, "burn_in_sweeps", minimum=0)
     threads = as_threads(threads)
@@ -87,10 +87,8 @@ def simulate_async(net, inputs, spikes: Spikes = None, n_sweeps: int = 1000, *, 
     N = sum(net.sizes[1:])
     if (n_sweeps + burn_in_sweeps) * N >= 2**48:
         raise ValueError("n_sweeps: the chain's steps must stay below 2^48")
-    fn = _core.sample_async_f32 if net.dtype == np.float32 else _core.sample_async_f64
-    W, b, f = net._core_args()
-    acc = fn(W, b, f, kind, p, X, n_sweeps * N, burn_in_sweeps * N, 0, k0, k1, threads, True)
-    units, E, V = _split_input_stats(net, acc)
+    units, E, V = engine.sample_async(net, X, spec, n_steps=n_sweeps * N, burn_in=burn_in_sweeps * N,
+                                      key=(k0, k1), threads=threads)
     st = SampleStats(units, net.sizes[1:], seed_entropy=ss.entropy,
                      softmax_layers=[t.name == "softmax" for t in net.transfers])
     return SpikingRun(st, E, V)
@@ -132,7 +130,7 @@ def three_networks(net, inputs, r: float = 1.0, n_samples: int = 10_000, *, on: 
     corresponding weights by r. Its forward propagation approximates the average firing
     rates of the first and the dropout averages of the second (Section 10.1).
     """
-    _check_net(net)
+    engine.check_net(net)
     r = float(as_real_array(r, "r", dtype=np.float64))
     if not 0 <= r <= 1:
         raise ValueError(f"r must lie in [0, 1] (a keep probability for the dropout network), got {r}")

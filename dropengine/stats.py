@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _core
+from . import _engine as engine
 from ._io import load_npz, save_npz_atomic
 from ._nwgm import DropoutWarning, nwgm_from_logs
 
@@ -351,7 +351,7 @@ class SampleStats:
                                  f"allow_overlap=True")
             warnings.warn(f"merge with allow_overlap=True: {shared}; they are counted twice", OverlapWarning,
                           stacklevel=2)
-        acc = _core.merge(self._acc, other._acc, self.pairs)
+        acc = engine.merge(self._acc, other._acc, self.pairs)
         prov = None
         if self.provenance is not None and other.provenance is not None:
             prov = _union(self.provenance, other.provenance)

@@ -37,7 +37,9 @@ import warnings
 
 import numpy as np
 
-from .gates import Dropout, NoGate, resolve_gate
+from . import _engine as engine
+from ._engine import GateKind
+from .gates import Dropout, NoGate
 from .network import Network
 from .transfer import Linear, Logistic, ReLU, Softmax, Softplus, Tanh
 
@@ -252,15 +254,15 @@ def to_torch(net: Network, gate=None):
     nn = torch.nn
     if not isinstance(net, Network):
         raise TypeError(f"net must be a dropengine.Network, got {type(net).__name__}")
-    kind, p, keep_bias = resolve_gate(gate, net)
-    if kind not in (0, 1):
+    kind, p, keep_bias = engine.gate_spec(gate, net)
+    if kind not in (GateKind.none, GateKind.units):
         raise ValueError("gate: only dropout on units (or no gate) has a PyTorch counterpart")
-    if kind == 1 and any(kb != 1.0 for kb in keep_bias):
+    if kind == GateKind.units and any(kb != 1.0 for kb in keep_bias):
         raise ValueError("gate: gated biases (keep_bias < 1) have no PyTorch counterpart")
     tdtype = torch.float32 if net.dtype == np.float32 else torch.float64
     layers = []
     for h, (W, b, f) in enumerate(zip(net.weights, net.biases, net.transfers)):
-        q = np.broadcast_to(p[h], (W.shape[1],)) if kind == 1 else np.ones(W.shape[1])
+        q = np.broadcast_to(p[h], (W.shape[1],)) if kind == GateKind.units else np.ones(W.shape[1])
         if not np.all(q == q[0]):
             raise ValueError(f"gate: layer {h} has per-unit keep probabilities; PyTorch's Dropout has one")
         q = float(q[0])

@@ -12,15 +12,23 @@ __all__ = ["Transfer", "Linear", "Logistic", "Tanh", "ReLU", "Softplus", "Softma
 
 
 class Transfer:
-    """Base class. `kind` matches dropengine::TransferKind in cpp/include/dropengine/transfer.h."""
+    """Base class. ``name`` is the member of dropengine::TransferKind (cpp/include/dropengine/transfer.h)."""
 
-    kind: int = -1
     name: str = ""
 
-    def spec(self) -> tuple:
-        """(kind, c, lam, threshold, slope) as passed to the C++ core."""
-        return (self.kind, float(getattr(self, "c", 1.0)), float(getattr(self, "lam", 1.0)),
+    def params(self) -> tuple:
+        """(c, lam, threshold, slope); a function ignores the ones it does not have."""
+        return (float(getattr(self, "c", 1.0)), float(getattr(self, "lam", 1.0)),
                 float(getattr(self, "threshold", 0.0)), float(getattr(self, "slope", 1.0)))
+
+    def spec(self) -> tuple:
+        """(file code, c, lam, threshold, slope): the row of a saved network's transfer table."""
+        return (float(FILE_CODES.index(self.name)),) + self.params()
+
+    @property
+    def max_derivative(self) -> float:
+        """sup_S |f'(S)| (elementwise; softmax counts as 1), the bound backpercolation needs."""
+        return 1.0
 
     @property
     def bounded01(self) -> bool:
@@ -39,7 +47,6 @@ class Transfer:
 class Linear(Transfer):
     """O = S (Eq. 1, 12, 21)."""
 
-    kind = 0
     name = "linear"
 
 
@@ -49,7 +56,6 @@ class Logistic(Transfer):
 
     c: float = 1.0
     lam: float = 1.0
-    kind = 1
     name = "logistic"
 
     def __post_init__(self):
@@ -61,17 +67,24 @@ class Logistic(Transfer):
     def bounded01(self) -> bool:
         return True
 
+    @property
+    def max_derivative(self) -> float:
+        return abs(self.lam) / 4
+
 
 @dataclass(frozen=True)
 class Tanh(Transfer):
     """O = tanh(lam S)."""
 
     lam: float = 1.0
-    kind = 2
     name = "tanh"
 
     def __post_init__(self):
         self._check(lam=self.lam)
+
+    @property
+    def max_derivative(self) -> float:
+        return abs(self.lam)
 
 
 @dataclass(frozen=True)
@@ -80,11 +93,14 @@ class ReLU(Transfer):
 
     threshold: float = 0.0
     slope: float = 1.0
-    kind = 3
     name = "relu"
 
     def __post_init__(self):
         self._check(threshold=self.threshold, slope=self.slope)
+
+    @property
+    def max_derivative(self) -> float:
+        return abs(self.slope)
 
 
 @dataclass(frozen=True)
@@ -92,7 +108,6 @@ class Softplus(Transfer):
     """O = log(1 + exp(lam S)) / lam, the integral of the logistic (Eq. 76)."""
 
     lam: float = 1.0
-    kind = 4
     name = "softplus"
 
     def __post_init__(self):
@@ -107,7 +122,6 @@ class Softmax(Transfer):
     NWGM(O_i) = softmax(lam E(S))_i (Eq. 47)."""
 
     lam: float = 1.0
-    kind = 5
     name = "softmax"
 
     def __post_init__(self):
@@ -119,7 +133,9 @@ class Softmax(Transfer):
 
 
 _BY_NAME = {cls.name: cls for cls in (Linear, Logistic, Tanh, ReLU, Softplus, Softmax)}
-_BY_KIND = {cls.kind: cls for cls in _BY_NAME.values()}
+#: Codes of the transfer table in saved networks and checkpoints (a file's code is the
+#: position here). Frozen: files depend on it; new functions go at the end.
+FILE_CODES = ("linear", "logistic", "tanh", "relu", "softplus", "softmax")
 
 
 def resolve_transfer(value, name: str = "transfer") -> Transfer:
@@ -137,10 +153,10 @@ def resolve_transfer(value, name: str = "transfer") -> Transfer:
 
 def transfer_from_spec(spec) -> Transfer:
     """Inverse of Transfer.spec() (used when loading networks)."""
-    kind, c, lam, threshold, slope = spec
-    cls = _BY_KIND.get(int(kind))
-    if cls is None:
-        raise ValueError(f"unknown transfer kind {kind}")
+    code, c, lam, threshold, slope = spec
+    if not (float(code).is_integer() and 0 <= code < len(FILE_CODES)):
+        raise ValueError(f"unknown transfer code {code}")
+    cls = _BY_NAME[FILE_CODES[int(code)]]
     params = {"c": c, "lam": lam, "threshold": threshold, "slope": slope}
     fields = cls.__dataclass_fields__
     return cls(**{k: float(v) for k, v in params.items() if k in fields})

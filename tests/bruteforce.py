@@ -10,25 +10,25 @@ import itertools
 import numpy as np
 
 from dropengine._reference import transfer
-from dropengine.gates import resolve_gate
+from dropengine._engine import GateKind, gate_spec
 
 
 def enumerate_exact(net, x, gate, pairs=()):
     """Exact distribution moments for one input x. Returns dict of per-layer lists, and
     under "cov" the covariance of each pair ((h_a, i_a), (h_b, i_b)) of outputs."""
-    kind, p, keep_bias = resolve_gate(gate, net)
+    kind, p, keep_bias = gate_spec(gate, net)
     x = np.asarray(x, dtype=np.float64)
     sites = []  # (layer, kind, index, probability of 1)
     for h, (W, b) in enumerate(zip(net.weights, net.biases)):
         n_out, n_in = W.shape
-        pv = np.broadcast_to(p[h], (n_out * n_in,) if kind == 2 else (n_in,)) if p[h].size == 1 else p[h]
-        if kind in (1, 3):
+        pv = np.broadcast_to(p[h], (n_out * n_in,) if kind == GateKind.connections else (n_in,)) if p[h].size == 1 else p[h]
+        if kind in (GateKind.units, GateKind.dropin):
             sites += [(h, "unit", j, pv[j]) for j in range(n_in)]
-        elif kind == 2:
+        elif kind == GateKind.connections:
             sites += [(h, "conn", e, pv[e]) for e in range(n_out * n_in)]
-        if b is not None and kind == 1:
+        if b is not None and kind == GateKind.units:
             sites.append((h, "bias", 0, keep_bias[h]))
-        if b is not None and kind == 2:
+        if b is not None and kind == GateKind.connections:
             sites += [(h, "bias", i, keep_bias[h]) for i in range(n_out)]
     # Sites with probability 0 or 1 are deterministic: do not branch on them.
     free = [k for k, st in enumerate(sites) if 0 < st[3] < 1]
@@ -91,11 +91,11 @@ def _propagate(net, x, kind, sites, delta):
                 unit[idx] = d
             elif what == "conn":
                 conn[idx] = d
-            elif kind == 1:  # one bias gate for the layer
+            elif kind == GateKind.units:  # one bias gate for the layer
                 bias[:] = d
             else:
                 bias[idx] = d
-        if kind == 3:  # dropin: a selected unit is set to 1 (Section 11.6)
+        if kind == GateKind.dropin:  # dropin: a selected unit is set to 1 (Section 11.6)
             a_in = np.where(unit > 0, 1.0, a)
         else:
             a_in = a * unit

@@ -130,8 +130,8 @@ def test_pytorch_model_files(tmp_path, capsys):
     assert not (tmp_path / "b.npz").exists()
 
 
-def test_bench_subcommand_errors_are_one_line(capsys):
-    assert main(["bench", "--only", "nope"]) == 2
-    err = capsys.readouterr().err.strip()
-    # either the scripts are not there (installed package) or the name is unknown
-    assert err.startswith("dropengine bench: error:") and "\n" not in err
+def test_bench_is_a_script_of_the_source_tree_not_a_subcommand(capsys):
+    # The bench scripts are not installed with the package: bench/run_all.py runs them.
+    with pytest.raises(SystemExit):
+        main(["bench"])
+    assert "invalid choice: 'bench'" in capsys.readouterr().err

@@ -112,7 +112,7 @@ def test_merge_with_pairs_beyond_the_units_is_refused_in_the_core():
     st = de.sample(net, np.ones((1, 3)), de.Dropout(0.5), n_samples=64, seed=0, pairs=[((0, 0), (1, 1))])
     bad = {k: np.array(v) for k, v in st._acc.items()}
     with pytest.raises(ValueError, match="pair unit index out of range"):
-        de._core.merge(bad, bad, np.array([[0, 10**9]], np.int64))
+        de._engine.merge(bad, bad, np.array([[0, 10**9]], np.int64))
 
 
 def test_trainer_binding_checks_buffer_sizes():
@@ -126,10 +126,10 @@ def test_trainer_binding_checks_buffer_sizes():
         core.set_layer(0, one, ok_b, ok_W, ok_b)
     with pytest.raises(ValueError, match="set_layer: vb of layer 0 must have 4 values"):
         core.set_layer(0, ok_W, ok_b, ok_W, one)
-    with pytest.raises(ValueError, match="get_layer: layer 0 has shape"):
-        core.get_layer(0, 7, 5)
+    with pytest.raises(ValueError, match="layer 7 out of range"):
+        core.get_layer(7)
     with pytest.raises(ValueError, match=r"X must have shape \(n, 5\)"):
-        core.predict(np.zeros((2, 4), net.dtype), 3)
+        core.predict(np.zeros((2, 4), net.dtype))
     X = np.zeros((3, 5), net.dtype)
     with pytest.raises(ValueError, match=r"labels must have shape \(3,\)"):
         core.run(X, np.zeros(1, np.int32), None, 0.1, 1)

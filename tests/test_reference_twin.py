@@ -4,6 +4,7 @@ import pytest
 
 import dropengine as de
 from dropengine import _reference as R
+from dropengine._engine import GateKind
 from dropengine._validation import seed_key
 from conftest import TRANSFERS, small_net
 
@@ -19,7 +20,7 @@ KAT = [  # Random123 known-answer vectors: counter, key -> output
 
 @pytest.mark.parametrize("c,k,want", KAT)
 def test_philox_known_answers(c, k, want):
-    assert tuple(de._core.philox4x32_10(list(c), list(k))) == want
+    assert de._engine.philox4x32_10(c, k) == want
     assert tuple(int(v) for v in R.philox4x32_10(*c, *k)) == want
 
 
@@ -66,8 +67,7 @@ def test_one_bit_connection_gates_match_reference(sizes):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_transfer_matches_reference(f, dtype):
     S = np.concatenate([np.linspace(-30, 30, 61), [0.0, 1e-8, -1e-8, 50.0, -50.0]]).reshape(6, 11).astype(dtype)
-    fn = de._core.transfer_f32 if dtype == np.float32 else de._core.transfer_f64
-    got = fn(f.spec(), S)
+    got = de._engine.transfer(f, S)
     want = R.transfer(f, S)
     for g, w, name in zip(got, want, ("O", "logO", "logOc", "dO")):
         if name.startswith("log") and not f.bounded01:
@@ -80,7 +80,7 @@ def test_transfer_matches_reference(f, dtype):
 
 def test_logistic_logs_keep_precision_at_saturation():
     """log(1 - O) comes from S, not from O rounded to 1 (G' of Eq. 36 stays exact)."""
-    O, lo, loc, d = de._core.transfer_f32(de.Logistic().spec(), np.array([[40.0]], np.float32))
+    O, lo, loc, d = de._engine.transfer(de.Logistic(), np.array([[40.0]], np.float32))
     assert O[0, 0] == 1.0
     np.testing.assert_allclose(loc[0, 0], -40.0, rtol=1e-12)
 
@@ -90,22 +90,22 @@ def test_ensemble_matches_reference(dtype):
     net = small_net(["tanh", "logistic", "softmax"], dtype=dtype, sizes=(7, 5, 6, 3))
     X = np.random.default_rng(1).normal(size=(4, 7))
     for gate in GATES:
-        kind, p, kb = de.gates.resolve_gate(gate, net)
+        kind, p, kb = de._engine.gate_spec(gate, net)
         U, W = de.ensemble(net, X, gate)
         a = X
         for h, (Wh, bh, f) in enumerate(zip(net.weights, net.biases, net.transfers)):
             Wh = Wh.astype(np.float64)
             n_out, n_in = Wh.shape
-            if kind == 1:
+            if kind == GateKind.units:
                 a = a * np.broadcast_to(p[h], (n_in,))
-            elif kind == 3:
+            elif kind == GateKind.dropin:
                 r = np.broadcast_to(p[h], (n_in,))
                 a = (1 - r) * a + r
-            if kind == 2:
+            if kind == GateKind.connections:
                 u = a @ (Wh * np.broadcast_to(p[h], (n_out * n_in,)).reshape(n_out, n_in)).T
             else:
                 u = a @ Wh.T
-            u = u + (kb[h] if kind in (1, 2) else 1.0) * bh
+            u = u + (kb[h] if kind in (GateKind.units, GateKind.connections) else 1.0) * bh
             a = R.transfer(f, u)[0]
             np.testing.assert_allclose(U[h], u, **TOL[dtype])
             np.testing.assert_allclose(W[h], a, **TOL[dtype])

@@ -1,6 +1,8 @@
-// dropengine._core: the only file that includes pybind11. It converts arrays,
-// releases the GIL, makes one core call and maps errors; validation of Python-level
-// types, defaults and docstrings live in the Python wrappers (dropengine/*.py).
+// dropengine._core: the only file that includes pybind11, reached from Python only through
+// dropengine/_engine.py. It converts arrays, picks the float32 or float64 engine from the
+// network's dtype, releases the GIL, makes one core call and maps errors. It checks what
+// only it can see (the sizes of buffers whose raw pointers cross into the core); argument
+// checks users see live in the Python wrappers, and the core validates its own inputs.
 #include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -9,11 +11,15 @@
 #include <array>
 #include <memory>
 #include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
 
 #include "dropengine/dropengine.h"
 
 namespace py = pybind11;
 using namespace dropengine;
+using py::arg;
 
 namespace {
 
@@ -22,59 +28,121 @@ namespace {
 template <class T>
 using carray = py::array_t<T, py::array::c_style | py::array::forcecast | py::detail::npy_api::NPY_ARRAY_ALIGNED_>;
 
-using TransferSpec = std::tuple<int, double, double, double, double>;  // kind, c, lam, threshold, slope
-
-/// Views over the Python-owned arrays; `keep` holds them alive for the call.
-template <class T>
-NetworkView<T> make_net(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
-                        const std::vector<TransferSpec>& fs) {
-    if (Ws.size() != bs.size() || Ws.size() != fs.size())
-        throw std::invalid_argument("network: weights, biases and transfers must have one entry per layer");
-    NetworkView<T> net;
-    for (std::size_t h = 0; h < Ws.size(); ++h) {
-        if (Ws[h].ndim() != 2) throw std::invalid_argument("network: weights must be 2-D");
-        LayerView<T> l;
-        l.W = Ws[h].data();
-        l.n_out = Ws[h].shape(0);
-        l.n_in = Ws[h].shape(1);
-        if (bs[h]) {
-            if (bs[h]->ndim() != 1 || bs[h]->shape(0) != l.n_out) throw std::invalid_argument("network: bias shape");
-            l.b = bs[h]->data();
-        }
-        const auto& [k, c, lam, t, s] = fs[h];
-        l.f.kind = static_cast<TransferKind>(k);
-        l.f.c = c; l.f.lam = lam; l.f.threshold = t; l.f.slope = s;
-        net.layers.push_back(l);
-    }
-    return net;
+/// Calls f(T{}) with T the element type of `like` (float32 or float64).
+template <class F>
+decltype(auto) by_dtype(const py::array& like, F&& f) {
+    const py::dtype dt = like.dtype();
+    if (dt.kind() == 'f' && dt.itemsize() == 4) return f(float{});
+    if (dt.kind() == 'f' && dt.itemsize() == 8) return f(double{});
+    throw py::type_error("the network's weights must be float32 or float64");
 }
 
-Gate make_gate(int kind, const std::vector<carray<double>>& p, const std::vector<double>& keep_bias) {
+/// A network as Python describes it: (weights, biases, transfers), with transfers rows
+/// (TransferKind, c, lam, threshold, slope). The converted arrays live as long as the view.
+template <class T>
+struct NetArgs {
+    std::vector<carray<T>> W;
+    std::vector<std::optional<carray<T>>> b;
+    NetworkView<T> view;
+};
+
+using TransferRow = std::tuple<TransferKind, double, double, double, double>;
+
+Transfer make_transfer(const TransferRow& row) {
+    Transfer f;
+    std::tie(f.kind, f.c, f.lam, f.threshold, f.slope) = row;
+    return f;
+}
+
+py::array first_weights(const py::tuple& net) { return net[0].cast<py::list>()[0].cast<py::array>(); }
+
+template <class T>
+NetArgs<T> make_net(const py::tuple& net) {
+    if (net.size() != 3) throw std::invalid_argument("net must be (weights, biases, transfers)");
+    NetArgs<T> a;
+    a.W = net[0].cast<std::vector<carray<T>>>();
+    a.b = net[1].cast<std::vector<std::optional<carray<T>>>>();
+    const auto fs = net[2].cast<std::vector<TransferRow>>();
+    if (a.W.size() != a.b.size() || a.W.size() != fs.size())
+        throw std::invalid_argument("network: weights, biases and transfers must have one entry per layer");
+    for (std::size_t h = 0; h < a.W.size(); ++h) {
+        if (a.W[h].ndim() != 2) throw std::invalid_argument("network: weights must be 2-D");
+        LayerView<T> l;
+        l.W = a.W[h].data();
+        l.n_out = a.W[h].shape(0);
+        l.n_in = a.W[h].shape(1);
+        if (a.b[h]) {
+            if (a.b[h]->ndim() != 1 || a.b[h]->shape(0) != l.n_out) throw std::invalid_argument("network: bias shape");
+            l.b = a.b[h]->data();
+        }
+        l.f = make_transfer(fs[h]);
+        a.view.layers.push_back(l);
+    }
+    return a;
+}
+
+/// A gate as Python describes it: (GateKind, p per layer, keep_bias per layer).
+Gate make_gate(const py::tuple& gate) {
+    if (gate.size() != 3) throw std::invalid_argument("gate must be (kind, p, keep_bias)");
     Gate g;
-    g.kind = static_cast<GateKind>(kind);
-    for (const auto& a : p) g.p.emplace_back(a.data(), a.data() + a.size());
-    g.keep_bias = keep_bias;
+    g.kind = gate[0].cast<GateKind>();
+    for (const auto& a : gate[1].cast<std::vector<carray<double>>>()) g.p.emplace_back(a.data(), a.data() + a.size());
+    g.keep_bias = gate[2].cast<std::vector<double>>();
     return g;
+}
+
+template <class T>
+carray<T> rows(const py::array& X, const NetworkView<T>& net, const char* name) {
+    auto a = carray<T>::ensure(X);
+    if (!a || a.ndim() != 2 || (!net.layers.empty() && a.shape(1) != net.layers[0].n_in))
+        throw std::invalid_argument(std::string(name) + " must have shape (n, " +
+                                    std::to_string(net.layers.empty() ? 0 : net.layers[0].n_in) + ")");
+    return a;
+}
+
+/// Takes ownership of v without a copy.
+py::array_t<double> own(std::vector<double>&& v, std::vector<py::ssize_t> shape) {
+    auto* heap = new std::vector<double>(std::move(v));
+    py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<double>*>(p); });
+    return py::array_t<double>(shape, heap->data(), owner);
 }
 
 py::dict stats_to_dict(SampleStats&& st) {
     const py::ssize_t ni = st.n_inputs, nu = st.n_units, np_ = st.n_pairs();
-    auto arr = [](std::vector<double>& v, std::vector<py::ssize_t> shape) {
-        auto* heap = new std::vector<double>(std::move(v));
-        py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<double>*>(p); });
-        return py::array_t<double>(shape, heap->data(), owner);
-    };
     py::dict d;
-    d["count"] = arr(st.count, {ni});
-    d["mean"] = arr(st.mean, {ni, nu});
-    d["m2"] = arr(st.m2, {ni, nu});
-    d["slog"] = arr(st.slog, {ni, nu});
-    d["slogc"] = arr(st.slogc, {ni, nu});
-    d["mean_S"] = arr(st.mean_S, {ni, nu});
-    d["m2_S"] = arr(st.m2_S, {ni, nu});
-    d["mean_dO"] = arr(st.mean_dO, {ni, nu});
-    d["comoment"] = arr(st.comoment, {ni, np_});
+    d["count"] = own(std::move(st.count), {ni});
+    d["mean"] = own(std::move(st.mean), {ni, nu});
+    d["m2"] = own(std::move(st.m2), {ni, nu});
+    d["slog"] = own(std::move(st.slog), {ni, nu});
+    d["slogc"] = own(std::move(st.slogc), {ni, nu});
+    d["mean_S"] = own(std::move(st.mean_S), {ni, nu});
+    d["m2_S"] = own(std::move(st.m2_S), {ni, nu});
+    d["mean_dO"] = own(std::move(st.mean_dO), {ni, nu});
+    d["comoment"] = own(std::move(st.comoment), {ni, np_});
     return d;
+}
+
+SampleStats dict_to_stats(const py::dict& d, const std::vector<UnitPair>& pairs) {
+    auto get = [&](const char* k) { return d[k].cast<carray<double>>(); };
+    const auto mean = get("mean");
+    if (mean.ndim() != 2) throw std::invalid_argument("statistics: mean must be 2-D");
+    SampleStats st(mean.shape(0), mean.shape(1), pairs);
+    auto fill = [&](const char* k, std::vector<double>& v) {
+        const auto a = get(k);
+        if (static_cast<std::size_t>(a.size()) != v.size()) throw std::invalid_argument(std::string("statistics: bad shape of ") + k);
+        std::copy(a.data(), a.data() + a.size(), v.begin());
+    };
+    fill("count", st.count); fill("mean", st.mean); fill("m2", st.m2); fill("slog", st.slog);
+    fill("slogc", st.slogc); fill("mean_S", st.mean_S); fill("m2_S", st.m2_S); fill("mean_dO", st.mean_dO);
+    fill("comoment", st.comoment);
+    return st;
+}
+
+std::vector<UnitPair> make_pairs(const carray<std::int64_t>& pairs) {
+    if (pairs.ndim() != 2 || pairs.shape(1) != 2) throw std::invalid_argument("pairs must have shape (n_pairs, 2)");
+    std::vector<UnitPair> v;
+    for (py::ssize_t k = 0; k < pairs.shape(0); ++k) v.push_back({pairs.at(k, 0), pairs.at(k, 1)});
+    return v;
 }
 
 /// The core's poll for Ctrl-C: Python's signal handlers run on the main thread.
@@ -102,129 +170,111 @@ auto run_interruptible(Options& opt, Call call) {
     return without_gil(call);
 }
 
-std::vector<UnitPair> make_pairs(const carray<std::int64_t>& pairs) {
-    if (pairs.ndim() != 2 || pairs.shape(1) != 2) throw std::invalid_argument("pairs must have shape (n_pairs, 2)");
-    std::vector<UnitPair> v;
-    for (py::ssize_t k = 0; k < pairs.shape(0); ++k) v.push_back({pairs.at(k, 0), pairs.at(k, 1)});
-    return v;
-}
+using Key = std::array<std::uint32_t, 2>;
 
-template <class T>
-py::tuple sample_py(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
-                    const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
-                    const std::vector<double>& keep_bias, const carray<T>& X, std::uint64_t n_samples,
-                    std::uint64_t first_sample, std::uint64_t first_input, std::uint32_t k0, std::uint32_t k1,
-                    int threads, const carray<std::int64_t>& pairs, const std::vector<std::int64_t>& record_layers,
+py::tuple sample_py(const py::tuple& net_, const py::tuple& gate_, const py::array& X_, std::uint64_t n_samples,
+                    std::uint64_t first_sample, std::uint64_t first_input, Key key, int threads,
+                    const carray<std::int64_t>& pairs, const std::vector<std::int64_t>& record_layers,
                     bool input_stats) {
-    const auto net = make_net<T>(Ws, bs, fs);
-    const Gate gate = make_gate(gate_kind, p, keep_bias);
-    if (X.ndim() != 2) throw std::invalid_argument("inputs must be 2-D");
-    SampleOptions opt;
-    opt.n_samples = n_samples;
-    opt.first_sample = first_sample;
-    opt.first_input = first_input;
-    opt.key[0] = k0;
-    opt.key[1] = k1;
-    opt.threads = threads;
-    opt.pairs = make_pairs(pairs);
-    opt.record_layers = record_layers;
-    opt.input_stats = input_stats;
-    py::list records;
-    for (auto h : record_layers) {
-        if (h < 0 || h >= net.n_layers()) throw std::invalid_argument("record: layer out of range");
-        py::array_t<T> a({static_cast<py::ssize_t>(X.shape(0)), static_cast<py::ssize_t>(n_samples),
-                          static_cast<py::ssize_t>(net.layers[static_cast<std::size_t>(h)].n_out)});
-        opt.record_out.push_back(a.mutable_data());
-        records.append(a);
-    }
-    SampleStats st = run_interruptible(opt, [&] { return sample<T>(net, gate, X.data(), X.shape(0), opt); });
-    return py::make_tuple(stats_to_dict(std::move(st)), records);
+    return by_dtype(first_weights(net_), [&](auto tag) -> py::tuple {
+        using T = decltype(tag);
+        const auto net = make_net<T>(net_);
+        const Gate gate = make_gate(gate_);
+        const auto X = rows<T>(X_, net.view, "inputs");
+        SampleOptions opt;
+        opt.n_samples = n_samples;
+        opt.first_sample = first_sample;
+        opt.first_input = first_input;
+        opt.key[0] = key[0];
+        opt.key[1] = key[1];
+        opt.threads = threads;
+        opt.pairs = make_pairs(pairs);
+        opt.record_layers = record_layers;
+        opt.input_stats = input_stats;
+        py::list records;
+        // The core writes n_inputs x n_samples x n_out(h) values per recorded layer: the
+        // buffers are sized here, where the pointers are made.
+        for (auto h : record_layers) {
+            if (h < 0 || h >= net.view.n_layers()) throw std::invalid_argument("record: layer out of range");
+            py::array_t<T> a({static_cast<py::ssize_t>(X.shape(0)), static_cast<py::ssize_t>(n_samples),
+                              static_cast<py::ssize_t>(net.view.layers[static_cast<std::size_t>(h)].n_out)});
+            opt.record_out.push_back(a.mutable_data());
+            records.append(a);
+        }
+        SampleStats st = run_interruptible(opt, [&] { return sample<T>(net.view, gate, X.data(), X.shape(0), opt); });
+        return py::make_tuple(stats_to_dict(std::move(st)), records);
+    });
 }
 
-template <class T>
-py::dict sample_async_py(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
-                         const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
-                         const carray<T>& X, std::uint64_t n_steps, std::uint64_t burn_in, std::uint64_t first_input,
-                         std::uint32_t k0, std::uint32_t k1, int threads, bool input_stats) {
-    const auto net = make_net<T>(Ws, bs, fs);
-    const Gate gate = make_gate(gate_kind, p, {});
-    if (X.ndim() != 2) throw std::invalid_argument("inputs must be 2-D");
-    AsyncOptions opt;
-    opt.n_steps = n_steps;
-    opt.burn_in = burn_in;
-    opt.first_input = first_input;
-    opt.key[0] = k0;
-    opt.key[1] = k1;
-    opt.threads = threads;
-    opt.input_stats = input_stats;
-    SampleStats st = run_interruptible(opt, [&] { return sample_async<T>(net, gate, X.data(), X.shape(0), opt); });
-    return stats_to_dict(std::move(st));
+py::dict sample_async_py(const py::tuple& net_, const py::tuple& gate_, const py::array& X_, std::uint64_t n_steps,
+                         std::uint64_t burn_in, std::uint64_t first_input, Key key, int threads, bool input_stats) {
+    return by_dtype(first_weights(net_), [&](auto tag) {
+        using T = decltype(tag);
+        const auto net = make_net<T>(net_);
+        const Gate gate = make_gate(gate_);
+        const auto X = rows<T>(X_, net.view, "inputs");
+        AsyncOptions opt;
+        opt.n_steps = n_steps;
+        opt.burn_in = burn_in;
+        opt.first_input = first_input;
+        opt.key[0] = key[0];
+        opt.key[1] = key[1];
+        opt.threads = threads;
+        opt.input_stats = input_stats;
+        SampleStats st = run_interruptible(opt, [&] { return sample_async<T>(net.view, gate, X.data(), X.shape(0), opt); });
+        return stats_to_dict(std::move(st));
+    });
 }
 
-template <class T>
-py::tuple ensemble_py(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
-                      const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
-                      const std::vector<double>& keep_bias, const carray<T>& X, int threads) {
-    const auto net = make_net<T>(Ws, bs, fs);
-    const Gate gate = make_gate(gate_kind, p, keep_bias);
-    if (X.ndim() != 2) throw std::invalid_argument("inputs must be 2-D");
-    py::list Us, Wo;
-    std::vector<T*> up, wp;
-    for (const auto& l : net.layers) {
-        py::array_t<T> u({X.shape(0), static_cast<py::ssize_t>(l.n_out)}), w({X.shape(0), static_cast<py::ssize_t>(l.n_out)});
-        up.push_back(u.mutable_data());
-        wp.push_back(w.mutable_data());
-        Us.append(u);
-        Wo.append(w);
-    }
-    without_gil([&] { ensemble<T>(net, gate, X.data(), X.shape(0), up, wp, threads, python_interrupted); });
-    return py::make_tuple(Us, Wo);
+py::tuple ensemble_py(const py::tuple& net_, const py::tuple& gate_, const py::array& X_, int threads) {
+    return by_dtype(first_weights(net_), [&](auto tag) -> py::tuple {
+        using T = decltype(tag);
+        const auto net = make_net<T>(net_);
+        const Gate gate = make_gate(gate_);
+        const auto X = rows<T>(X_, net.view, "inputs");
+        py::list Us, Wo;
+        std::vector<T*> up, wp;
+        for (const auto& l : net.view.layers) {
+            const std::vector<py::ssize_t> shape{X.shape(0), static_cast<py::ssize_t>(l.n_out)};
+            py::array_t<T> u(shape), w(shape);
+            up.push_back(u.mutable_data());
+            wp.push_back(w.mutable_data());
+            Us.append(u);
+            Wo.append(w);
+        }
+        without_gil([&] { ensemble<T>(net.view, gate, X.data(), X.shape(0), up, wp, threads, python_interrupted); });
+        return py::make_tuple(Us, Wo);
+    });
 }
 
-template <class T>
-py::dict enumerate_py(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
-                      const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
-                      const std::vector<double>& keep_bias, const carray<T>& X, int threads,
+py::dict enumerate_py(const py::tuple& net_, const py::tuple& gate_, const py::array& X_, int threads,
                       const carray<std::int64_t>& pairs, int max_log2, bool allow_halves, std::int64_t part,
                       std::int64_t n_parts) {
-    const auto net = make_net<T>(Ws, bs, fs);
-    const Gate gate = make_gate(gate_kind, p, keep_bias);
-    if (X.ndim() != 2) throw std::invalid_argument("inputs must be 2-D");
-    EnumerateOptions opt;
-    opt.threads = threads;
-    opt.pairs = make_pairs(pairs);
-    opt.max_log2 = max_log2;
-    opt.allow_halves = allow_halves;
-    opt.part = part;
-    opt.n_parts = n_parts;
-    SampleStats st = run_interruptible(opt, [&] { return enumerate<T>(net, gate, X.data(), X.shape(0), opt); });
-    return stats_to_dict(std::move(st));
+    return by_dtype(first_weights(net_), [&](auto tag) {
+        using T = decltype(tag);
+        const auto net = make_net<T>(net_);
+        const Gate gate = make_gate(gate_);
+        const auto X = rows<T>(X_, net.view, "inputs");
+        EnumerateOptions opt;
+        opt.threads = threads;
+        opt.pairs = make_pairs(pairs);
+        opt.max_log2 = max_log2;
+        opt.allow_halves = allow_halves;
+        opt.part = part;
+        opt.n_parts = n_parts;
+        SampleStats st = run_interruptible(opt, [&] { return enumerate<T>(net.view, gate, X.data(), X.shape(0), opt); });
+        return stats_to_dict(std::move(st));
+    });
 }
 
-template <class T>
-std::int64_t free_gates_py(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
-                           const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
-                           const std::vector<double>& keep_bias) {
-    const auto net = make_net<T>(Ws, bs, fs);
-    const Gate gate = make_gate(gate_kind, p, keep_bias);
-    gate.validate(net);
-    return free_gates<T>(net, gate);
-}
-
-SampleStats dict_to_stats(const py::dict& d, const std::vector<UnitPair>& pairs) {
-    auto get = [&](const char* k) { return d[k].cast<carray<double>>(); };
-    const auto mean = get("mean");
-    if (mean.ndim() != 2) throw std::invalid_argument("statistics: mean must be 2-D");
-    SampleStats st(mean.shape(0), mean.shape(1), pairs);
-    auto fill = [&](const char* k, std::vector<double>& v) {
-        const auto a = get(k);
-        if (static_cast<std::size_t>(a.size()) != v.size()) throw std::invalid_argument(std::string("statistics: bad shape of ") + k);
-        std::copy(a.data(), a.data() + a.size(), v.begin());
-    };
-    fill("count", st.count); fill("mean", st.mean); fill("m2", st.m2); fill("slog", st.slog);
-    fill("slogc", st.slogc); fill("mean_S", st.mean_S); fill("m2_S", st.m2_S); fill("mean_dO", st.mean_dO);
-    fill("comoment", st.comoment);
-    return st;
+std::int64_t free_gates_py(const py::tuple& net_, const py::tuple& gate_) {
+    return by_dtype(first_weights(net_), [&](auto tag) {
+        using T = decltype(tag);
+        const auto net = make_net<T>(net_);
+        const Gate gate = make_gate(gate_);
+        gate.validate(net.view);
+        return free_gates<T>(net.view, gate);
+    });
 }
 
 py::dict merge_py(const py::dict& a, const py::dict& b, const carray<std::int64_t>& pairs) {
@@ -235,200 +285,262 @@ py::dict merge_py(const py::dict& a, const py::dict& b, const carray<std::int64_
     return stats_to_dict(std::move(sa));
 }
 
-template <class T>
-py::tuple transfer_py(const TransferSpec& spec, const carray<T>& S) {
-    Transfer f;
-    const auto& [k, c, lam, t, s] = spec;
-    f.kind = static_cast<TransferKind>(k);
-    f.c = c; f.lam = lam; f.threshold = t; f.slope = s;
-    f.validate();
-    if (S.ndim() != 2) throw std::invalid_argument("S must be 2-D (rows, units)");
-    const py::ssize_t r = S.shape(0), n = S.shape(1);
-    py::array_t<T> O({r, n});
-    py::array_t<double> lo({r, n}), loc({r, n}), d({r, n});
-    for (py::ssize_t i = 0; i < r; ++i)
-        apply_transfer<T>(f, S.data() + i * n, O.mutable_data() + i * n, lo.mutable_data() + i * n,
-                          loc.mutable_data() + i * n, d.mutable_data() + i * n, n);
-    return py::make_tuple(O, lo, loc, d);
+py::tuple transfer_py(const TransferRow& row, const py::array& S_) {
+    return by_dtype(S_, [&](auto tag) -> py::tuple {
+        using T = decltype(tag);
+        const Transfer f = make_transfer(row);
+        f.validate();
+        const auto S = carray<T>::ensure(S_);
+        if (!S || S.ndim() != 2) throw std::invalid_argument("S must be 2-D (rows, units)");
+        const py::ssize_t r = S.shape(0), n = S.shape(1);
+        py::array_t<T> O({r, n});
+        py::array_t<double> lo({r, n}), loc({r, n}), d({r, n});
+        for (py::ssize_t i = 0; i < r; ++i)
+            apply_transfer<T>(f, S.data() + i * n, O.mutable_data() + i * n, lo.mutable_data() + i * n,
+                              loc.mutable_data() + i * n, d.mutable_data() + i * n, n);
+        return py::make_tuple(O, lo, loc, d);
+    });
 }
 
-/// The trainer over Python-owned data: keeps views of the arrays of one call only.
-template <class T>
-struct TrainerPy {
-    std::unique_ptr<Trainer<T>> t;
+/// The trainer over Python-owned data, float32 or float64 after the network: keeps views
+/// of the arrays of one call only.
+class TrainerPy {
+    std::tuple<std::unique_ptr<Trainer<float>>, std::unique_ptr<Trainer<double>>> t_;
 
-    TrainerPy(const std::vector<carray<T>>& Ws, const std::vector<std::optional<carray<T>>>& bs,
-              const std::vector<TransferSpec>& fs, int gate_kind, const std::vector<carray<double>>& p,
-              const std::vector<double>& keep_bias, int loss, std::int64_t batch_size, double momentum,
-              double weight_decay, double max_norm, const std::vector<double>& backward, std::uint32_t k0,
-              std::uint32_t k1, int threads) {
+    /// f(trainer, T{}) for the trainer's element type T; f's return type must not depend on T.
+    template <class F>
+    decltype(auto) visit(F&& f) {
+        if (auto& t = std::get<0>(t_)) return f(*t, float{});
+        return f(*std::get<1>(t_), double{});
+    }
+
+public:
+    TrainerPy(const py::tuple& net_, const py::tuple& gate_, Loss loss, std::int64_t batch_size, double momentum,
+              double weight_decay, double max_norm, const std::vector<double>& backward, Key key, int threads) {
         TrainOptions o;
-        o.loss = static_cast<Loss>(loss);
+        o.loss = loss;
         o.batch_size = batch_size;
         o.momentum = momentum;
         o.weight_decay = weight_decay;
         o.max_norm = max_norm;
         o.backward = backward;
-        o.key[0] = k0;
-        o.key[1] = k1;
+        o.key[0] = key[0];
+        o.key[1] = key[1];
         o.threads = threads;
         o.interrupted = python_interrupted;
-        t = std::make_unique<Trainer<T>>(make_net<T>(Ws, bs, fs), make_gate(gate_kind, p, keep_bias), std::move(o));
-    }
-
-    TrainData<T> data(const carray<T>& X, const std::optional<carray<std::int32_t>>& labels,
-                      const std::optional<carray<T>>& targets) const {
-        const auto n_in = t->layer_shape(0)[1], n_out = t->layer_shape(t->n_layers() - 1)[0];
-        if (X.ndim() != 2 || X.shape(1) != n_in)
-            throw std::invalid_argument("X must have shape (n, " + std::to_string(n_in) + ")");
-        TrainData<T> d;
-        d.X = X.data();
-        d.n = X.shape(0);
-        if (labels) {
-            if (labels->ndim() != 1 || labels->shape(0) != d.n)
-                throw std::invalid_argument("labels must have shape (" + std::to_string(d.n) + ",)");
-            d.labels = labels->data();
-        }
-        if (targets) {
-            if (targets->ndim() != 2 || targets->shape(0) != d.n || targets->shape(1) != n_out)
-                throw std::invalid_argument("targets must have shape (" + std::to_string(d.n) + ", " +
-                                            std::to_string(n_out) + ")");
-            d.targets = targets->data();
-        }
-        return d;
+        by_dtype(first_weights(net_), [&](auto tag) {
+            using T = decltype(tag);
+            std::get<std::unique_ptr<Trainer<T>>>(t_) =
+                std::make_unique<Trainer<T>>(make_net<T>(net_).view, make_gate(gate_), std::move(o));
+        });
     }
 
     /// Runs minibatches without the GIL. A Ctrl-C stops at a batch boundary; the
     /// KeyboardInterrupt is taken off the error indicator and reported as
     /// progress["interrupted"], for the Python side to record the batches done first.
-    py::dict run(const carray<T>& X, const std::optional<carray<std::int32_t>>& labels,
-                 const std::optional<carray<T>>& targets, double eta, std::int64_t max_batches) {
-        const TrainData<T> d = data(X, labels, targets);
-        TrainProgress pr;
-        {
-            py::gil_scoped_release nogil;
-            pr = t->run(d, eta, max_batches);
-        }
-        if (pr.interrupted && PyErr_Occurred()) PyErr_Clear();
-        py::dict r;
-        r["batches"] = pr.batches;
-        r["examples"] = pr.examples;
-        r["loss_sum"] = pr.loss_sum;
-        r["errors"] = pr.errors;
-        r["interrupted"] = pr.interrupted;
-        r["epoch_done"] = pr.epoch_done;
-        return r;
+    py::dict run(const py::array& X, const std::optional<py::array>& labels, const std::optional<py::array>& targets,
+                 double eta, std::int64_t max_batches) {
+        return visit([&](auto& t, auto tag) -> py::dict {
+            using T = decltype(tag);
+            const Data<T> d(t, X, labels, targets);
+            TrainProgress pr;
+            {
+                py::gil_scoped_release nogil;
+                pr = t.run(d.view, eta, max_batches);
+            }
+            if (pr.interrupted && PyErr_Occurred()) PyErr_Clear();
+            py::dict r;
+            r["batches"] = pr.batches;
+            r["examples"] = pr.examples;
+            r["loss_sum"] = pr.loss_sum;
+            r["errors"] = pr.errors;
+            r["interrupted"] = pr.interrupted;
+            r["epoch_done"] = pr.epoch_done;
+            return r;
+        });
     }
 
-    py::tuple gradient(const carray<T>& X, const std::optional<carray<std::int32_t>>& labels,
-                       const std::optional<carray<T>>& targets, std::int64_t step) {
-        const TrainData<T> d = data(X, labels, targets);
-        std::vector<std::vector<T>> gW, gb;
-        double loss;
-        {
-            py::gil_scoped_release nogil;
-            loss = t->gradient(d, step, gW, gb);
-        }
-        py::list W, b;
-        for (std::size_t h = 0; h < gW.size(); ++h) {
-            W.append(py::array_t<T>(static_cast<py::ssize_t>(gW[h].size()), gW[h].data()));
-            b.append(py::array_t<T>(static_cast<py::ssize_t>(gb[h].size()), gb[h].data()));
-        }
-        return py::make_tuple(W, b, loss);
+    /// (gradient of W per layer (n_out, n_in), of b per layer, summed loss).
+    py::tuple gradient(const py::array& X, const std::optional<py::array>& labels,
+                       const std::optional<py::array>& targets, std::int64_t step) {
+        return visit([&](auto& t, auto tag) -> py::tuple {
+            using T = decltype(tag);
+            const Data<T> d(t, X, labels, targets);
+            std::vector<std::vector<T>> gW, gb;
+            double loss;
+            {
+                py::gil_scoped_release nogil;
+                loss = t.gradient(d.view, step, gW, gb);
+            }
+            py::list W, b;
+            for (std::size_t h = 0; h < gW.size(); ++h) {
+                const auto [n_out, n_in] = t.layer_shape(static_cast<std::int64_t>(h));
+                W.append(py::array_t<T>({static_cast<py::ssize_t>(n_out), static_cast<py::ssize_t>(n_in)}, gW[h].data()));
+                b.append(py::array_t<T>(static_cast<py::ssize_t>(gb[h].size()), gb[h].data()));
+            }
+            return py::make_tuple(W, b, loss);
+        });
     }
 
-    py::array_t<T> predict(const carray<T>& X, std::int64_t n_out_expected) {
-        const auto n_in = t->layer_shape(0)[1], n_out = t->layer_shape(t->n_layers() - 1)[0];
-        if (X.ndim() != 2 || X.shape(1) != n_in)
+    py::array predict(const py::array& X_) {
+        return visit([&](auto& t, auto tag) -> py::array {
+            using T = decltype(tag);
+            const auto X = input_rows<T>(t, X_);
+            const auto n_out = t.layer_shape(t.n_layers() - 1)[0];
+            py::array_t<T> out({X.shape(0), static_cast<py::ssize_t>(n_out)});
+            T* o = out.mutable_data();
+            without_gil([&] { t.predict(X.data(), X.shape(0), o); });
+            return out;
+        });
+    }
+
+    std::int64_t n_layers() {
+        return visit([](auto& t, auto) -> std::int64_t { return t.n_layers(); });
+    }
+
+    /// (W (n_out, n_in), b, vW, vb) of layer h.
+    py::tuple get_layer(std::int64_t h) {
+        return visit([&](auto& t, auto tag) -> py::tuple {
+            using T = decltype(tag);
+            const auto [n_out, n_in] = shape(t, h);
+            py::array_t<T> W({n_out, n_in}), b(n_out), vW({n_out, n_in}), vb(n_out);
+            t.get_layer(h, W.mutable_data(), b.mutable_data(), vW.mutable_data(), vb.mutable_data());
+            return py::make_tuple(W, b, vW, vb);
+        });
+    }
+
+    void set_layer(std::int64_t h, const py::array& W_, const py::array& b_, const py::array& vW_, const py::array& vb_) {
+        visit([&](auto& t, auto tag) {
+            using T = decltype(tag);
+            const auto [n_out, n_in] = shape(t, h);
+            // The core copies n_out x n_in values from each pointer: sizes are checked here,
+            // the only place that sees both the Python array and the raw pointer.
+            auto check = [&](const py::array& a, py::ssize_t n, const char* name) {
+                auto c = carray<T>::ensure(a);
+                if (!c || c.size() != n)
+                    throw std::invalid_argument(std::string("set_layer: ") + name + " of layer " + std::to_string(h) +
+                                                " must have " + std::to_string(n) + " values, got " +
+                                                std::to_string(c ? c.size() : 0));
+                return c;
+            };
+            const auto W = check(W_, n_out * n_in, "W"), vW = check(vW_, n_out * n_in, "vW");
+            const auto b = check(b_, n_out, "b"), vb = check(vb_, n_out, "vb");
+            t.set_layer(h, W.data(), b.data(), vW.data(), vb.data());
+        });
+    }
+
+    std::array<std::int64_t, 3> position() {
+        return visit([](auto& t, auto) {
+            const TrainPosition p = t.position();
+            return std::array<std::int64_t, 3>{p.epoch, p.batch, p.step};
+        });
+    }
+    void set_position(std::array<std::int64_t, 3> p) {
+        visit([&](auto& t, auto) { t.set_position({p[0], p[1], p[2]}); });
+    }
+
+private:
+
+    template <class Tr>
+    static std::array<py::ssize_t, 2> shape(const Tr& t, std::int64_t h) {
+        if (h < 0 || h >= t.n_layers()) throw std::invalid_argument("layer " + std::to_string(h) + " out of range");
+        const auto s = t.layer_shape(h);
+        return {static_cast<py::ssize_t>(s[0]), static_cast<py::ssize_t>(s[1])};
+    }
+
+    template <class T>
+    static carray<T> input_rows(const Trainer<T>& t, const py::array& X_) {
+        const auto n_in = t.layer_shape(0)[1];
+        auto X = carray<T>::ensure(X_);
+        if (!X || X.ndim() != 2 || X.shape(1) != n_in)
             throw std::invalid_argument("X must have shape (n, " + std::to_string(n_in) + ")");
-        if (n_out_expected != n_out) throw std::invalid_argument("predict: the network has " + std::to_string(n_out) + " outputs");
-        py::array_t<T> out({X.shape(0), static_cast<py::ssize_t>(n_out)});
-        T* o = out.mutable_data();
-        without_gil([&] { t->predict(X.data(), X.shape(0), o); });
-        return out;
+        return X;
     }
 
-    std::array<std::int64_t, 2> layer_shape(std::int64_t h) const {
-        if (h < 0 || h >= t->n_layers()) throw std::invalid_argument("layer out of range");
-        return t->layer_shape(h);
-    }
-
-    /// (W, b, vW, vb) of layer h, flat (the Python side reshapes).
-    py::tuple get_layer(std::int64_t h, std::int64_t n_out_expected, std::int64_t n_in_expected) const {
-        const auto [n_out, n_in] = layer_shape(h);
-        if (n_out != n_out_expected || n_in != n_in_expected)
-            throw std::invalid_argument("get_layer: layer " + std::to_string(h) + " has shape (" + std::to_string(n_out) +
-                                        ", " + std::to_string(n_in) + ")");
-        py::array_t<T> W(n_out * n_in), b(n_out), vW(n_out * n_in), vb(n_out);
-        t->get_layer(h, W.mutable_data(), b.mutable_data(), vW.mutable_data(), vb.mutable_data());
-        return py::make_tuple(W, b, vW, vb);
-    }
-
-    void set_layer(std::int64_t h, const carray<T>& W, const carray<T>& b, const carray<T>& vW, const carray<T>& vb) {
-        const auto [n_out, n_in] = layer_shape(h);
-        // The core copies n_out x n_in values from each pointer: sizes are checked here,
-        // the only place that sees both the Python array and the raw pointer.
-        auto check = [&](const carray<T>& a, py::ssize_t n, const char* name) {
-            if (a.size() != n)
-                throw std::invalid_argument(std::string("set_layer: ") + name + " of layer " + std::to_string(h) +
-                                            " must have " + std::to_string(n) + " values, got " + std::to_string(a.size()));
-        };
-        check(W, n_out * n_in, "W");
-        check(vW, n_out * n_in, "vW");
-        check(b, n_out, "b");
-        check(vb, n_out, "vb");
-        t->set_layer(h, W.data(), b.data(), vW.data(), vb.data());
-    }
-
-    std::array<std::int64_t, 3> position() const {
-        const TrainPosition p = t->position();
-        return {p.epoch, p.batch, p.step};
-    }
-    void set_position(std::array<std::int64_t, 3> p) { t->set_position({p[0], p[1], p[2]}); }
+    /// Training rows with labels or targets, sized against the network.
+    template <class T>
+    struct Data {
+        carray<T> X, targets;
+        carray<std::int32_t> labels;
+        TrainData<T> view;
+        Data(const Trainer<T>& t, const py::array& X_, const std::optional<py::array>& labels_,
+             const std::optional<py::array>& targets_)
+            : X(input_rows(t, X_)) {
+            const auto n_out = t.layer_shape(t.n_layers() - 1)[0];
+            view.X = X.data();
+            view.n = X.shape(0);
+            if (labels_) {
+                labels = carray<std::int32_t>::ensure(*labels_);
+                if (!labels || labels.ndim() != 1 || labels.shape(0) != view.n)
+                    throw std::invalid_argument("labels must have shape (" + std::to_string(view.n) + ",)");
+                view.labels = labels.data();
+            }
+            if (targets_) {
+                targets = carray<T>::ensure(*targets_);
+                if (!targets || targets.ndim() != 2 || targets.shape(0) != view.n || targets.shape(1) != n_out)
+                    throw std::invalid_argument("targets must have shape (" + std::to_string(view.n) + ", " +
+                                                std::to_string(n_out) + ")");
+                view.targets = targets.data();
+            }
+        }
+    };
 };
-
-template <class T>
-void bind_trainer(py::module_& m, const char* name) {
-    py::class_<TrainerPy<T>>(m, name)
-        .def(py::init<const std::vector<carray<T>>&, const std::vector<std::optional<carray<T>>>&,
-                      const std::vector<TransferSpec>&, int, const std::vector<carray<double>>&,
-                      const std::vector<double>&, int, std::int64_t, double, double, double,
-                      const std::vector<double>&, std::uint32_t, std::uint32_t, int>())
-        .def("run", &TrainerPy<T>::run)
-        .def("gradient", &TrainerPy<T>::gradient)
-        .def("predict", &TrainerPy<T>::predict)
-        .def("layer_shape", &TrainerPy<T>::layer_shape)
-        .def("get_layer", &TrainerPy<T>::get_layer)
-        .def("set_layer", &TrainerPy<T>::set_layer)
-        .def("position", &TrainerPy<T>::position)
-        .def("set_position", &TrainerPy<T>::set_position);
-}
 
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
-    m.doc() = "dropengine C++ core (internal; use the dropengine package)";
+    m.doc() = "dropengine C++ core (internal: reached only through dropengine._engine)";
     py::register_exception<OutOfMemory>(m, "OutOfMemory", PyExc_MemoryError);
-    m.def("sample_f32", &sample_py<float>);
-    m.def("sample_f64", &sample_py<double>);
-    m.def("sample_async_f32", &sample_async_py<float>);
-    m.def("sample_async_f64", &sample_async_py<double>);
-    m.def("ensemble_f32", &ensemble_py<float>);
-    m.def("ensemble_f64", &ensemble_py<double>);
-    m.def("enumerate_f32", &enumerate_py<float>);
-    m.def("enumerate_f64", &enumerate_py<double>);
-    m.def("free_gates_f32", &free_gates_py<float>);
-    m.def("free_gates_f64", &free_gates_py<double>);
+
+    py::enum_<GateKind>(m, "GateKind", "What a gate draws (dropengine/gate.h)")
+        .value("none", GateKind::None)
+        .value("units", GateKind::Units)
+        .value("connections", GateKind::Connections)
+        .value("dropin", GateKind::Dropin)
+        .value("spikes", GateKind::Spikes)
+        .value("spikes_connections", GateKind::SpikesConnections);
+    py::enum_<TransferKind>(m, "TransferKind", "Transfer functions (dropengine/transfer.h)")
+        .value("linear", TransferKind::Linear)
+        .value("logistic", TransferKind::Logistic)
+        .value("tanh", TransferKind::Tanh)
+        .value("relu", TransferKind::ReLU)
+        .value("softplus", TransferKind::Softplus)
+        .value("softmax", TransferKind::Softmax);
+    py::enum_<Loss>(m, "Loss", "Training losses (dropengine/train.h)")
+        .value("squared", Loss::Squared)
+        .value("relative_entropy", Loss::RelativeEntropy)
+        .value("cross_entropy", Loss::CrossEntropy);
+
+    // net = (weights, biases, transfers); gate = (GateKind, p, keep_bias); see _engine.py.
+    m.def("sample", &sample_py, arg("net"), arg("gate"), arg("inputs"), py::kw_only(), arg("n_samples"),
+          arg("first_sample"), arg("first_input"), arg("key"), arg("threads"), arg("pairs"), arg("record"),
+          arg("input_stats"));
+    m.def("sample_async", &sample_async_py, arg("net"), arg("gate"), arg("inputs"), py::kw_only(), arg("n_steps"),
+          arg("burn_in"), arg("first_input"), arg("key"), arg("threads"), arg("input_stats"));
+    m.def("ensemble", &ensemble_py, arg("net"), arg("gate"), arg("inputs"), py::kw_only(), arg("threads"));
+    m.def("enumerate", &enumerate_py, arg("net"), arg("gate"), arg("inputs"), py::kw_only(), arg("threads"),
+          arg("pairs"), arg("max_log2"), arg("allow_halves"), arg("part"), arg("n_parts"));
+    m.def("free_gates", &free_gates_py, arg("net"), arg("gate"));
     m.attr("parts_log2_offset") = kPartsLog2Offset;  // exact.max_parts: 2^max(0, gates - offset)
-    m.def("transfer_f32", &transfer_py<float>);
-    m.def("transfer_f64", &transfer_py<double>);
-    m.def("merge", &merge_py);
-    bind_trainer<float>(m, "Trainer_f32");
-    bind_trainer<double>(m, "Trainer_f64");
-    m.def("philox4x32_10", [](std::array<std::uint32_t, 4> c, std::array<std::uint32_t, 2> k) {
+    m.def("transfer", &transfer_py, arg("transfer"), arg("S"));
+    m.def("merge", &merge_py, arg("a"), arg("b"), arg("pairs"));
+    py::class_<TrainerPy>(m, "Trainer")
+        .def(py::init<const py::tuple&, const py::tuple&, Loss, std::int64_t, double, double, double,
+                      const std::vector<double>&, Key, int>(),
+             arg("net"), arg("gate"), py::kw_only(), arg("loss"), arg("batch_size"), arg("momentum"),
+             arg("weight_decay"), arg("max_norm"), arg("backward"), arg("key"), arg("threads"))
+        .def("run", &TrainerPy::run, arg("X"), arg("labels"), arg("targets"), arg("eta"), arg("max_batches"))
+        .def("gradient", &TrainerPy::gradient, arg("X"), arg("labels"), arg("targets"), arg("step"))
+        .def("predict", &TrainerPy::predict, arg("X"))
+        .def_property_readonly("n_layers", &TrainerPy::n_layers)
+        .def("get_layer", &TrainerPy::get_layer, arg("h"))
+        .def("set_layer", &TrainerPy::set_layer, arg("h"), arg("W"), arg("b"), arg("vW"), arg("vb"))
+        .def("position", &TrainerPy::position)
+        .def("set_position", &TrainerPy::set_position, arg("position"));
+    m.def("philox4x32_10", [](std::array<std::uint32_t, 4> c, Key k) {
         const Philox4x32 r = philox4x32_10(c[0], c[1], c[2], c[3], k[0], k[1]);
         return std::array<std::uint32_t, 4>{r.v[0], r.v[1], r.v[2], r.v[3]};
-    });
+    }, arg("counter"), arg("key"));
     m.def("build_info", [] {
         py::dict d;
         d["version"] = version();

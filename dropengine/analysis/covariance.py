@@ -5,13 +5,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _engine as engine
+from .._engine import GateKind
 from .._reference import transfer
-from ..gates import resolve_gate
-from ..sampling import _check_net, _inputs, ensemble
 
 __all__ = ["variance_bounds", "eprod_independent", "connected_pair", "ConnectedPair"]
-
-_UNITS, _CONNECTIONS, _DROPIN = 1, 2, 3
 
 
 def variance_bounds(W):
@@ -43,8 +41,8 @@ class ConnectedPair:
 def connected_pair(net, inputs, gate, layer: int, i: int, j: int) -> ConnectedPair:
     """Estimates of E(O_i O_j) for a connected pair: unit i of `layer` (>= 1) and unit j
     of `layer - 1`, which feeds it through w_ij (Eq. 120-124)."""
-    _check_net(net)
-    X = _inputs(net, inputs)
+    engine.check_net(net)
+    X = engine.as_inputs(net, inputs)
     if not (isinstance(layer, (int, np.integer)) and 1 <= layer < net.n_layers):
         raise ValueError(f"layer must be an int in [1, {net.n_layers - 1}] (a layer fed by another), got {layer!r}")
     n_out, n_in = net.weights[layer].shape
@@ -55,16 +53,17 @@ def connected_pair(net, inputs, gate, layer: int, i: int, j: int) -> ConnectedPa
     f = net.transfers[layer]
     if f.name == "softmax":
         raise ValueError(f"layer {layer}: the Taylor form of Eq. 122 needs an elementwise transfer, not softmax")
-    kind, p, _ = resolve_gate(gate, net)
-    U, W = ensemble(net, X, gate)
+    spec = engine.gate_spec(gate, net)
+    kind, p = spec.kind, spec.p
+    U, W = engine.ensemble(net, X, spec, threads=0)
     Wj = np.asarray(W[layer - 1][:, j], np.float64)
     w = float(net.weights[layer][i, j])
     # E of the gated input j (the factor the ensemble network multiplies w_ij by)
-    if kind == _UNITS:
+    if kind == GateKind.units:
         gated = np.broadcast_to(p[layer], (n_in,))[j] * Wj
-    elif kind == _CONNECTIONS:
+    elif kind == GateKind.connections:
         gated = np.broadcast_to(p[layer], (n_out * n_in,))[i * n_in + j] * Wj
-    elif kind == _DROPIN:
+    elif kind == GateKind.dropin:
         r = np.broadcast_to(p[layer], (n_in,))[j]
         gated = (1 - r) * Wj + r
     else:

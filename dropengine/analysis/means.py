@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import _core
+from .. import _engine as engine
 from .._nwgm import nwgm_from_logs
 from .._validation import as_real_array, as_threads
 from . import _kernels
@@ -124,7 +124,7 @@ def summary(O, P=None, axis: int = -1, *, threads=None) -> Summary:
     Summary with arrays of O's shape less `axis`.
     """
     O3, Pv, shape = _prepare(O, P, axis)
-    nt = as_threads(threads) or _core.build_info()["max_threads"]
+    nt = as_threads(threads) or engine.build_info()["max_threads"]
     A, m, B = O3.shape
     # The kernels run without the GIL; calling them on slices of about 2^25 values lets
     # Ctrl-C through between slices (a fraction of a second apart).

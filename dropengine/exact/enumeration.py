@@ -1,12 +1,9 @@
 """Exact enumeration of every dropout subnetwork (Eq. 2-5, 7, 30-39), in the C++ core."""
 from __future__ import annotations
 
-import numpy as np
 
-from .. import _core
+from .. import _engine as engine
 from .._validation import as_count, as_threads
-from ..gates import resolve_gate
-from ..sampling import _check_net, _inputs, _pairs
 from ..stats import SampleStats
 
 __all__ = ["enumerate", "n_subnetworks", "max_parts", "DEFAULT_MAX_SUBNETWORKS"]
@@ -15,25 +12,28 @@ __all__ = ["enumerate", "n_subnetworks", "max_parts", "DEFAULT_MAX_SUBNETWORKS"]
 DEFAULT_MAX_SUBNETWORKS = 2**30
 
 
-def _free_gates(net, gate) -> int:
-    _check_net(net)
-    kind, p, keep_bias = resolve_gate(gate, net, allow_spikes=False)
-    fn = _core.free_gates_f32 if net.dtype == np.float32 else _core.free_gates_f64
-    W, b, f = net._core_args()
-    return int(fn(W, b, f, kind, p, keep_bias))
+def _free_gates(net, gate):
+    """(free gates, the gate's typed description): one resolution, one core call."""
+    engine.check_net(net)
+    spec = engine.gate_spec(gate, net, allow_spikes=False)
+    return engine.free_gates(net, spec), spec
+
+
+def _parts_for(free: int) -> int:
+    return 2 ** max(0, free - engine.PARTS_LOG2_OFFSET)
 
 
 def n_subnetworks(net, gate) -> int:
     """Number of subnetworks the gate induces: 2^(gates with 0 < p < 1), exactly (a
     Python integer, however large)."""
-    return 2 ** _free_gates(net, gate)
+    return 2 ** _free_gates(net, gate)[0]
 
 
 def max_parts(net, gate) -> int:
     """The most parts one enumeration can be split into (``part=(k, n)``, n a power of
     two up to this): 2^max(0, gates - 16), parts of at least 2^16 subnetworks. Exact for
     any number of gates (a Python integer); only counts up to 2^62 can actually run."""
-    return 2 ** max(0, _free_gates(net, gate) - _core.parts_log2_offset)
+    return _parts_for(_free_gates(net, gate)[0])
 
 
 def enumerate(net, inputs, gate=None, *, pairs=None, threads=None,
@@ -74,24 +74,22 @@ def enumerate(net, inputs, gate=None, *, pairs=None, threads=None,
     SampleStats with ``exact = True`` (``sem`` is zero, ``n_samples`` the number of
     subnetworks). Ctrl-C stops the walk with KeyboardInterrupt; nothing is returned.
     """
-    _check_net(net)
-    X = _inputs(net, inputs)
-    kind, p, keep_bias = resolve_gate(gate, net, allow_spikes=False)
+    free, spec = _free_gates(net, gate)
+    X = engine.as_inputs(net, inputs)
     threads = as_threads(threads)
     max_subnetworks = as_count(max_subnetworks, "max_subnetworks")
-    pair_idx = _pairs(net, pairs)
-    n = n_subnetworks(net, gate)
+    pair_idx = engine.unit_pairs(net, pairs)
+    n = 2**free
     if n > max_subnetworks:
         # 2^k written out only while it is short: 2^78400 has 23,601 digits.
         count = f"{n} = 2^{n.bit_length() - 1}" if n < 2**64 else f"2^{n.bit_length() - 1}"
         raise ValueError(f"max_subnetworks: the gate induces {count} subnetworks, more "
                          f"than max_subnetworks = {max_subnetworks}; raise it (the walk visits ~10^7-10^9 "
                          f"subnetworks per second) or use dropengine.sample")
-    k, n_parts = _part(part, max_parts(net, gate))
-    fn = _core.enumerate_f32 if net.dtype == np.float32 else _core.enumerate_f64
-    W, b, f = net._core_args()
-    acc = fn(W, b, f, kind, p, keep_bias, X, threads, pair_idx, min(max_subnetworks.bit_length() - 1, 62),
-             bool(_halves), k, n_parts)
+    k, n_parts = _part(part, _parts_for(free))
+    acc = engine.enumerate_subnetworks(net, X, spec, threads=threads, pairs=pair_idx,
+                                       max_log2=min(max_subnetworks.bit_length() - 1, 62),
+                                       allow_halves=bool(_halves), part=k, n_parts=n_parts)
     return SampleStats(acc, net.sizes[1:], pair_idx, softmax_layers=[t.name == "softmax" for t in net.transfers],
                        exact=True, n_subnetworks=n // n_parts)
 

@@ -15,12 +15,10 @@ import numpy as np
 
 from .._reference import transfer
 from .._validation import as_count, as_real_array
-from ..gates import resolve_gate
-from ..sampling import _check_net, _inputs
+from .. import _engine as engine
+from .._engine import GateKind
 
 __all__ = ["dropout_gradient", "DropoutGradient", "LOSSES"]
-
-_NONE, _UNITS, _CONNECTIONS, _DROPIN = 0, 1, 2, 3
 #: squared: 1/2 sum (t - O)^2 (Eq. 55, 142); relative_entropy: -sum t log O + (1 - t) log(1 - O)
 #: for logistic outputs (Eq. 156); cross_entropy: -sum t log O for a softmax output.
 LOSSES = ("squared", "relative_entropy", "cross_entropy")
@@ -56,9 +54,9 @@ def _sites(net, kind, p, keep_bias):
     free, fixed = [], []
     for h, (W, b) in enumerate(zip(net.weights, net.biases)):
         n_out, n_in = W.shape
-        if kind == _NONE:
+        if kind == GateKind.none:
             continue
-        if kind == _CONNECTIONS:
+        if kind == GateKind.connections:
             pv = np.broadcast_to(p[h], (n_out * n_in,))
             cells = [("conn", h, e, pv[e]) for e in range(n_out * n_in)]
             if b is not None:
@@ -66,7 +64,7 @@ def _sites(net, kind, p, keep_bias):
         else:
             pv = np.broadcast_to(p[h], (n_in,))
             cells = [("unit", h, j, pv[j]) for j in range(n_in)]
-            if b is not None and kind == _UNITS:
+            if b is not None and kind == GateKind.units:
                 cells.append(("bias", h, -1, keep_bias[h]))
         for c in cells:
             (free if 0 < c[3] < 1 else fixed).append(c)
@@ -94,9 +92,9 @@ def _masks(net, kind, p, keep_bias, n_free_max):
         for W in net.weights:
             n_out, n_in = W.shape
             unit = np.ones((C_, n_in))
-            conn = np.ones((C_, n_out, n_in)) if kind == _CONNECTIONS else None
+            conn = np.ones((C_, n_out, n_in)) if kind == GateKind.connections else None
             out.append({"unit": unit, "conn": conn, "bias": np.ones((C_, n_out))})
-        if kind == _DROPIN:  # the mask selects "set to 1": 0 unless drawn
+        if kind == GateKind.dropin:  # the mask selects "set to 1": 0 unless drawn
             for m in out:
                 m["unit"][:] = 0.0
         return out
@@ -131,8 +129,8 @@ def _forward(net, kind, x, masks):
     for h, (W, b, f) in enumerate(zip(net.weights, net.biases, net.transfers)):
         m = masks[h]
         W = np.asarray(W, np.float64)
-        y = m["unit"] + (1 - m["unit"]) * a if kind == _DROPIN else m["unit"] * a
-        S = np.einsum("cij,cj->ci", m["conn"] * W, y) if kind == _CONNECTIONS else y @ W.T
+        y = m["unit"] + (1 - m["unit"]) * a if kind == GateKind.dropin else m["unit"] * a
+        S = np.einsum("cij,cj->ci", m["conn"] * W, y) if kind == GateKind.connections else y @ W.T
         if b is not None:
             S = S + m["bias"] * np.asarray(b, np.float64)
         O, _, _, dO = transfer(f, S)
@@ -153,7 +151,7 @@ def _backward(net, kind, masks, ys, Os, dOs, gS):
     gW, gb = [None] * net.n_layers, [None] * net.n_layers
     for h in range(net.n_layers - 1, -1, -1):
         m, W = masks[h], np.asarray(net.weights[h], np.float64)
-        if kind == _CONNECTIONS:
+        if kind == GateKind.connections:
             gW[h] = gS[:, :, None] * m["conn"] * ys[h][:, None, :]
         else:
             gW[h] = gS[:, :, None] * ys[h][:, None, :]
@@ -161,8 +159,8 @@ def _backward(net, kind, masks, ys, Os, dOs, gS):
             gb[h] = gS * m["bias"]
         if h == 0:
             break
-        gy = np.einsum("ci,cij->cj", gS, m["conn"] * W) if kind == _CONNECTIONS else gS @ W
-        ga = gy * ((1 - m["unit"]) if kind == _DROPIN else m["unit"])
+        gy = np.einsum("ci,cij->cj", gS, m["conn"] * W) if kind == GateKind.connections else gS @ W
+        ga = gy * ((1 - m["unit"]) if kind == GateKind.dropin else m["unit"])
         gS = _through_transfer(net.transfers[h - 1], Os[h - 1], dOs[h - 1], ga)
     return gW, gb
 
@@ -209,8 +207,8 @@ def dropout_gradient(net, inputs, targets, gate=None, loss: str = "squared", *,
     -------
     DropoutGradient
     """
-    _check_net(net)
-    X = np.asarray(_inputs(net, inputs), np.float64)
+    engine.check_net(net)
+    X = np.asarray(engine.as_inputs(net, inputs), np.float64)
     T = as_real_array(targets, "targets", dtype=np.float64, ndim=(1, 2))
     T = T[None, :] if T.ndim == 1 else T
     if T.shape != (X.shape[0], net.sizes[-1]):
@@ -224,11 +222,11 @@ def dropout_gradient(net, inputs, targets, gate=None, loss: str = "squared", *,
     if loss == "cross_entropy" and out_f.name != "softmax":
         raise ValueError(f"loss: 'cross_entropy' needs a softmax output layer, got {out_f!r}")
     max_subnetworks = as_count(max_subnetworks, "max_subnetworks")
-    kind, p, keep_bias = resolve_gate(gate, net, allow_spikes=False)
+    kind, p, keep_bias = engine.gate_spec(gate, net, allow_spikes=False)
     sampled, P, expected_masks, C = _masks(net, kind, p, keep_bias, max_subnetworks)
     linear = loss == "squared" and all(f.name == "linear" for f in net.transfers)
     logistic_layer = (net.n_layers == 1 and out_f.name == "logistic" and loss == "relative_entropy"
-                      and kind in (_UNITS, _CONNECTIONS))
+                      and kind in (GateKind.units, GateKind.connections))
     L = net.n_layers
     res = {k: [[] for _ in range(L)] for k in ("exp", "expb", "ens", "ensb", "wva", "cab", "a164")}
     with np.errstate(over="ignore", invalid="ignore"):  # IEEE Inf/NaN for huge values, as in the engine
@@ -262,7 +260,7 @@ def _accumulate(net, kind, X, T, loss, sampled, P, expected_masks, linear, logis
         if logistic_layer:  # Eq. 164 with Var(delta_j I_j) = I_j^2 p q per connection
             f, W0 = out_f, np.asarray(net.weights[0], np.float64)
             Wens = eOs[0][0]
-            pm = expected_masks[0]["conn"][0] if kind == _CONNECTIONS else expected_masks[0]["unit"][0][None, :]
+            pm = expected_masks[0]["conn"][0] if kind == GateKind.connections else expected_masks[0]["unit"][0][None, :]
             res["a164"][0].append(eW[0][0] + f.lam * (Wens * (1 - Wens))[:, None] * W0 * x**2 * pm * (1 - pm))
 
 

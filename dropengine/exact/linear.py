@@ -6,12 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..gates import resolve_gate
-from ..sampling import _check_net, _inputs
+from .. import _engine as engine
+from .._engine import GateKind
 
 __all__ = ["linear_moments", "LinearMoments"]
-
-_NONE, _UNITS, _CONNECTIONS, _DROPIN = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -65,13 +63,13 @@ def linear_moments(net, inputs, gate=None) -> LinearMoments:
     LinearMoments. Values too large for float64 overflow to Inf/NaN as in IEEE
     arithmetic (like the C++ engine), without warnings.
     """
-    _check_net(net)
+    engine.check_net(net)
     bad = [h for h, f in enumerate(net.transfers) if f.name != "linear"]
     if bad:
         raise ValueError(f"net: linear_moments needs linear units in every layer; layer {bad[0]} is "
                          f"{net.transfers[bad[0]]!r} (use dropengine.exact.enumerate or sample)")
-    X = np.asarray(_inputs(net, inputs), dtype=np.float64)
-    kind, p, keep_bias = resolve_gate(gate, net, allow_spikes=False)
+    X = np.asarray(engine.as_inputs(net, inputs), dtype=np.float64)
+    kind, p, keep_bias = engine.gate_spec(gate, net, allow_spikes=False)
     _check_memory(X.shape[0], sum(net.sizes[1:]), max(net.sizes))
     with np.errstate(over="ignore", invalid="ignore"):
         return _recursion(net, X, kind, p, keep_bias)
@@ -104,12 +102,12 @@ def _recursion(net, X, kind, p, keep_bias) -> LinearMoments:
     for h, (W, b) in enumerate(zip(net.weights, net.biases)):
         W = np.asarray(W, np.float64)
         n_out, n_in = W.shape
-        pb = keep_bias[h] if keep_bias and kind in (_UNITS, _CONNECTIONS) else 1.0
+        pb = keep_bias[h] if keep_bias and kind in (GateKind.units, GateKind.connections) else 1.0
         # The bias as input n_in: always 1, gated like a unit (or a connection) with pb.
         Wt = np.hstack([W, (np.zeros(n_out) if b is None else np.asarray(b, np.float64))[:, None]])
         mu_t = np.concatenate([mu_a, np.ones((B, 1))], axis=1)
         second = np.concatenate([var_a + mu_a**2, np.ones((B, 1))], axis=1)  # E[a_j^2]
-        if kind == _CONNECTIONS:
+        if kind == GateKind.connections:
             P = np.concatenate([np.broadcast_to(p[h], (n_out * n_in,)).reshape(n_out, n_in),
                                 np.full((n_out, 1), pb)], axis=1)
             WP = Wt * P
@@ -117,9 +115,9 @@ def _recursion(net, X, kind, p, keep_bias) -> LinearMoments:
             extra = second @ (Wt**2 * P * (1 - P)).T  # (B, n_out): the diagonal term
             cov_S = extra[:, :, None] * np.eye(n_out)
         else:
-            if kind == _UNITS:
+            if kind == GateKind.units:
                 keep, c = np.broadcast_to(p[h], (n_in,)), 0.0
-            elif kind == _DROPIN:
+            elif kind == GateKind.dropin:
                 keep, c = 1.0 - np.broadcast_to(p[h], (n_in,)), 1.0
             else:
                 keep, c = np.ones(n_in), 0.0

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _engine as engine
+from .._engine import GateKind
 from .._reference import draw_words, keep_threshold, transfer
-from ..gates import resolve_gate
 
 __all__ = ["gradient_reference", "top_loss", "targets", "update_reference", "epoch_order_reference", "STREAM"]
 
 STREAM = {"units": 9, "connections": 10, "dropin": 11, "backpercolation": 12, "shuffle": 13}
-_UNITS, _CONNECTIONS, _DROPIN = 1, 2, 3
 
 
 def gradient_reference(net, X, y, gate, key, step: int, loss: str = "cross_entropy", backward=None):
@@ -23,7 +23,7 @@ def gradient_reference(net, X, y, gate, key, step: int, loss: str = "cross_entro
 
     backward: per hidden layer -1 (backprop), 0 (backpercolation) or a fixed p; None: backprop.
     """
-    kind, p, _ = resolve_gate(gate, net, allow_spikes=False)
+    kind, p, _ = engine.gate_spec(gate, net, allow_spikes=False)
     L = net.n_layers
     backward = [-1.0] * (L - 1) if backward is None else list(backward)
     X = np.asarray(X, dtype=np.float64)
@@ -35,15 +35,15 @@ def gradient_reference(net, X, y, gate, key, step: int, loss: str = "cross_entro
         W = np.asarray(net.weights[h], dtype=np.float64)
         n_out, n_in = W.shape
         a, ps, keep_c = a_prev.copy(), np.ones_like(a_prev, dtype=bool), None
-        if kind in (_UNITS, _DROPIN):
+        if kind in (GateKind.units, GateKind.dropin):
             thr = keep_threshold(p[h])
-            stream = STREAM["units"] if kind == _UNITS else STREAM["dropin"]
+            stream = STREAM["units"] if kind == GateKind.units else STREAM["dropin"]
             hit = draw_words(key, stream, h, step, rows, np.arange(n_in)) < thr
-            if kind == _UNITS:
+            if kind == GateKind.units:
                 a, ps = np.where(hit, a, 0.0), hit
             else:
                 a, ps = np.where(hit, 1.0, a), ~hit
-        if kind == _CONNECTIONS:
+        if kind == GateKind.connections:
             thr = keep_threshold(p[h]).reshape(-1)
             words = draw_words(key, STREAM["connections"], h, step, rows, np.arange(n_out * n_in))
             keep_c = (words < thr).reshape(B, n_out, n_in)

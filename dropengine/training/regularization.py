@@ -19,25 +19,25 @@ import numpy as np
 from .._reference import transfer
 from .._validation import as_count
 from ._reference import targets, top_loss
-from ..gates import Dropin, Dropout, NoGate, resolve_gate
+from .. import _engine as engine
+from .._engine import GateKind
+from ..gates import Dropin, Dropout, NoGate
 from ..sampling import sample
 
 __all__ = ["ensemble_loss", "ensemble_gradient", "regularization_check"]
 
-_UNITS, _CONNECTIONS, _DROPIN = 1, 2, 3
-
 
 def _gate_inputs(kind, p, h, Wprev):
     """The ensemble input of layer h (Eq. 167) and its derivative w.r.t. W^{h-1}."""
-    if kind == _UNITS:
+    if kind == GateKind.units:
         return p[h] * Wprev, np.broadcast_to(p[h], Wprev.shape)
-    if kind == _DROPIN:
+    if kind == GateKind.dropin:
         return (1 - p[h]) * Wprev + p[h], np.broadcast_to(1 - p[h], Wprev.shape)
     return Wprev, np.ones_like(Wprev)
 
 
 def _forward(net, X, gate):
-    kind, p, _ = resolve_gate(gate, net, allow_spikes=False)
+    kind, p, _ = engine.gate_spec(gate, net, allow_spikes=False)
     p = [np.asarray(v, dtype=np.float64) for v in p]
     X = np.asarray(X, dtype=np.float64)
     ins, Us, Ws, P = [], [], [], []
@@ -45,8 +45,8 @@ def _forward(net, X, gate):
     for h in range(net.n_layers):
         w = np.asarray(net.weights[h], dtype=np.float64)
         a, _ = _gate_inputs(kind, p, h, prev)
-        Pm = p[h].reshape(w.shape) if kind == _CONNECTIONS and p[h].size == w.size else (
-            np.full(w.shape, float(p[h][0])) if kind == _CONNECTIONS else None)
+        Pm = p[h].reshape(w.shape) if kind == GateKind.connections and p[h].size == w.size else (
+            np.full(w.shape, float(p[h][0])) if kind == GateKind.connections else None)
         U = a @ (w * Pm).T if Pm is not None else a @ w.T
         if net.biases[h] is not None:
             U = U + np.asarray(net.biases[h], dtype=np.float64)
@@ -129,7 +129,7 @@ def regularization_check(net, X, y, gate, *, loss: str = "cross_entropy", n_draw
     se = [np.sqrt(np.maximum(a2 / n_draws - m * m, 0) / (n_draws - 1)) for a2, m in zip(acc2, mc)]
     ens, _ = ensemble_gradient(net, X, y, gate, loss)
     # Var(delta_j O_j) per input: delta O has mean p E(O) and second moment p E(O^2).
-    kind, p, _ = resolve_gate(gate, net, allow_spikes=False)
+    kind, p, _ = engine.gate_spec(gate, net, allow_spikes=False)
     st = sample(net, X, gate, n_samples, seed=seed, threads=threads, input_stats=True)
     _, _, ins, Us, Ws, P = _forward(net, X, gate)
     n = X.shape[0]

@@ -9,26 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
-import signal
 import threading
 import time
 
 import numpy as np
 
-from .. import _core
+from .. import _engine as engine
 from .._validation import as_count, as_real_array, as_threads, seed_key
-from ..gates import Dropin, Dropout, NoGate, resolve_gate
+from ..gates import Dropin, Dropout, NoGate
 from ..network import Network
 from ..transfer import transfer_from_spec
-from . import checkpoint as _ckpt
+from . import checkpoint as ckpt
+from .interrupts import SigintGuard
+from .options import BACKPERCOLATION, BACKPROP, LOSSES, backward_modes, real_in
 from .schedules import normalize_schedule, resolve_schedule
 
 __all__ = ["Trainer", "train", "LOSSES", "TrainingDiverged"]
 
-#: Loss names and their codes in the core (train.h).
-LOSSES = {"squared": 0, "relative_entropy": 1, "cross_entropy": 2}
-_BACKPROP, _BACKPERCOLATION = -1.0, 0.0
 #: fit hands the core about this many pieces of an epoch: between them it checks the
 #: weights for divergence, and each piece re-reads X once (the core checks it per call).
 _PIECES_PER_EPOCH = 8
@@ -46,42 +43,6 @@ class TrainingDiverged(FloatingPointError):
     def __init__(self, message, epoch: int, minibatch: int):
         super().__init__(message)
         self.epoch, self.minibatch = epoch, minibatch
-
-
-def _backward_modes(backward, n_hidden: int) -> list:
-    """Per hidden layer: -1 (backprop), 0 (backpercolation) or a fixed keep p in (0, 1]."""
-    def one(v, name):
-        if isinstance(v, str):
-            if v == "backprop":
-                return _BACKPROP
-            if v == "backpercolation":
-                return _BACKPERCOLATION
-            raise ValueError(f"{name} must be 'backprop', 'backpercolation' or a keep probability "
-                             f"in (0, 1], got {v!r}")
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
-            raise TypeError(f"{name} must be a string or a number, got {type(v).__name__}")
-        if not 0 < float(v) <= 1:
-            raise ValueError(f"{name}: a fixed backpercolation keep probability must lie in (0, 1], got {v}")
-        return float(v)
-
-    if isinstance(backward, (list, tuple)):
-        if len(backward) != n_hidden:
-            raise ValueError(f"backward must have one entry per hidden layer ({n_hidden}), got {len(backward)}")
-        return [one(v, f"backward[{h}]") for h, v in enumerate(backward)]
-    return [one(backward, "backward")] * n_hidden
-
-
-def _max_derivative(f) -> float:
-    kind, c, lam, t, slope = f.spec()
-    return {0: 1.0, 1: abs(lam) / 4, 2: abs(lam), 3: abs(slope), 4: 1.0, 5: 1.0}[int(kind)]
-
-
-def _real_in(v, name, lo, hi, *, lo_open=False):
-    a = as_real_array(v, name, dtype=np.float64)
-    x = float(a) if a.ndim == 0 else math.nan
-    if not ((lo < x if lo_open else lo <= x) and x < hi):
-        raise ValueError(f"{name} must be a number in {'(' if lo_open else '['}{lo}, {hi}), got {v!r}")
-    return x
 
 
 class Trainer:
@@ -150,33 +111,32 @@ class Trainer:
         if not isinstance(loss, str) or loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
         self.batch_size = as_count(batch_size, "batch_size")
-        self.learning_rate = _real_in(learning_rate, "learning_rate", 0.0, math.inf, lo_open=True)
+        self.learning_rate = real_in(learning_rate, "learning_rate", 0.0, math.inf, lo_open=True)
         self.schedule = normalize_schedule(schedule)
         self._schedule = resolve_schedule(self.schedule)
-        self.momentum = _real_in(momentum, "momentum", 0.0, 1.0)
-        self.weight_decay = _real_in(weight_decay, "weight_decay", 0.0, math.inf)
-        self.max_norm = None if max_norm is None else _real_in(max_norm, "max_norm", 0.0, math.inf, lo_open=True)
-        self.backward = _backward_modes(backward, net.n_layers - 1)
+        self.momentum = real_in(momentum, "momentum", 0.0, 1.0)
+        self.weight_decay = real_in(weight_decay, "weight_decay", 0.0, math.inf)
+        self.max_norm = None if max_norm is None else real_in(max_norm, "max_norm", 0.0, math.inf, lo_open=True)
+        self.backward = backward_modes(backward, net.n_layers - 1)
         for h, (mode, f) in enumerate(zip(self.backward, net.transfers)):
-            if mode == _BACKPERCOLATION and _max_derivative(f) > 1:
+            if mode == BACKPERCOLATION and f.max_derivative > 1:
                 raise ValueError(f"backward: backpercolation reads sigma'(S) as a probability, so layer {h} "
-                                 f"needs sigma' <= 1, but {f!r} has max sigma' = {_max_derivative(f):g} "
+                                 f"needs sigma' <= 1, but {f!r} has max sigma' = {f.max_derivative:g} "
                                  "(logistic: lam <= 4; tanh: lam <= 1)")
         self.threads = as_threads(threads)
         k0, k1, _ = seed_key(seed)
         self._k0, self._k1 = key if key is not None else (k0, k1)
         self.seed = seed if seed is None or isinstance(seed, np.random.SeedSequence) else int(seed)
         self.loss, self.gate = loss, gate
-        self._gate_spec = _ckpt.gate_spec(gate)  # here, so an unstorable gate fails now
+        self._gate_spec = ckpt.gate_spec(gate)  # here, so an unstorable gate fails now
         self._transfers = [tuple(float(v) for v in f.spec()) for f in net.transfers]
         self._has_bias = [b is not None for b in net.biases]
         self._shapes = [w.shape for w in net.weights]
         self.dtype = net.dtype
-        kind, p, keep_bias = resolve_gate(gate, net, allow_spikes=False)
-        W, b, f = net._core_args()
-        cls = _core.Trainer_f32 if net.dtype == np.float32 else _core.Trainer_f64
-        self._core = cls(W, b, f, kind, p, keep_bias, LOSSES[loss], self.batch_size, self.momentum,
-                         self.weight_decay, self.max_norm or 0.0, self.backward, self._k0, self._k1, self.threads)
+        self._core = engine.trainer(net, engine.gate_spec(gate, net, allow_spikes=False), loss=loss,
+                                    batch_size=self.batch_size, momentum=self.momentum,
+                                    weight_decay=self.weight_decay, max_norm=self.max_norm or 0.0,
+                                    backward=self.backward, key=(self._k0, self._k1), threads=self.threads)
         self._lock = threading.RLock()
         self._partial = None
         self.history = {"epoch": [], "learning_rate": [], "train_loss": [], "train_error": [], "test_error": [],
@@ -218,11 +178,7 @@ class Trainer:
 
     def _layers(self):
         """(W, b, vW, vb) per layer, copies, W and vW shaped (n_out, n_in)."""
-        out = []
-        for h, (n_out, n_in) in enumerate(self._shapes):
-            W, b, vW, vb = self._core.get_layer(h, n_out, n_in)
-            out.append((W.reshape(n_out, n_in), b, vW.reshape(n_out, n_in), vb))
-        return out
+        return [self._core.get_layer(h) for h in range(len(self._shapes))]
 
     def _state(self):
         return self._layers(), tuple(int(v) for v in self._core.position())
@@ -230,7 +186,7 @@ class Trainer:
     def _restore(self, state):
         layers, pos = state
         for h, (W, b, vW, vb) in enumerate(layers):
-            self._core.set_layer(h, W.reshape(-1), b, vW.reshape(-1), vb)
+            self._core.set_layer(h, W, b, vW, vb)
         self._core.set_position(list(pos))
 
     # --- data ---------------------------------------------------------------------
@@ -359,7 +315,7 @@ class Trainer:
         n_probe_samples = as_count(n_probe_samples, "n_probe_samples")
         test_every = as_count(test_every, "test_every")
         if time_limit is not None:
-            time_limit = _real_in(time_limit, "time_limit", 0.0, math.inf)
+            time_limit = real_in(time_limit, "time_limit", 0.0, math.inf)
         if progress is not None and not callable(progress):
             raise TypeError(f"progress must be callable, got {type(progress).__name__}")
         n_batches = self._batches_per_epoch(X)
@@ -374,7 +330,7 @@ class Trainer:
                             seed=self.seed, threads=self.threads or None))
 
         t_start = time.perf_counter()
-        with _SigintGuard() as guard:
+        with SigintGuard() as guard:
             take_measurement()
             while self.epoch < epochs:
                 e = self.epoch
@@ -464,7 +420,7 @@ class Trainer:
             if isinstance(self.gate, Dropout) and self.gate.on == "connections":
                 return ensemble(self.network, X, self.gate, threads=self.threads or None)[1][-1]
             # The core polls for Ctrl-C between chunks of rows (cpp/src/train.cpp).
-            return self._core.predict(X, self._shapes[-1][0])
+            return self._core.predict(X)
 
     def _error(self, X, labels, targets) -> float:
         guess = self.predict(X).argmax(axis=1)
@@ -478,7 +434,7 @@ class Trainer:
             X, labels, targets = self._data(X, y)
             step = as_count(step, "step", minimum=0)
             gW, gb, loss = self._core.gradient(X, labels, targets, step)
-            return ([g.reshape(s) for g, s in zip(gW, self._shapes)], list(gb), float(loss))
+            return list(gW), list(gb), float(loss)
 
     # --- checkpoints --------------------------------------------------------------
     def save(self, path):
@@ -488,15 +444,15 @@ class Trainer:
         with self._in_use():
             layers, position = self._state()
         settings = {"loss": self.loss, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
-                    "schedule": _ckpt.CALLABLE if callable(self.schedule) else
+                    "schedule": ckpt.CALLABLE if callable(self.schedule) else
                     (list(self.schedule) if self.schedule is not None else None),
                     "momentum": self.momentum, "weight_decay": self.weight_decay, "max_norm": self.max_norm,
-                    "backward": [{_BACKPROP: "backprop", _BACKPERCOLATION: "backpercolation"}.get(m, m)
+                    "backward": [{BACKPROP: "backprop", BACKPERCOLATION: "backpercolation"}.get(m, m)
                                  for m in self.backward],
                     "gate": self._gate_spec, "partial_epoch": self._partial,
                     "seed": self.seed if isinstance(self.seed, int) else None,
                     "key": [self._k0, self._k1], "dtype": np.dtype(self.dtype).name}
-        return _ckpt.write(path, layers=layers, position=position, transfers=self._transfers,
+        return ckpt.write(path, layers=layers, position=position, transfers=self._transfers,
                            has_bias=self._has_bias, settings=settings, history=self.history)
 
     @classmethod
@@ -506,16 +462,16 @@ class Trainer:
         of the file is checked first (ValueError naming the entry)."""
         threads = as_threads(threads)
         schedule = normalize_schedule(schedule)
-        c = _ckpt.read(path)
+        c = ckpt.read(path)
         s = c["settings"]
-        if s["schedule"] == _ckpt.CALLABLE and schedule is None:
+        if s["schedule"] == ckpt.CALLABLE and schedule is None:
             raise ValueError(f"schedule: the checkpoint {str(path)!r} was written by a trainer with a callable "
                              "schedule, which cannot be stored; pass it again: Trainer.load(path, schedule=...)")
         if schedule is None and s["schedule"] is not None:
             schedule = tuple(s["schedule"])
         tr = cls.__new__(cls)
         try:  # threads and a given schedule are checked above: what fails here is the file's
-            tr._setup(c["network"], _ckpt.gate_from_spec(s["gate"]), loss=s["loss"], batch_size=s["batch_size"],
+            tr._setup(c["network"], ckpt.gate_from_spec(s["gate"]), loss=s["loss"], batch_size=s["batch_size"],
                       learning_rate=s["learning_rate"], schedule=schedule, momentum=s["momentum"],
                       weight_decay=s["weight_decay"], max_norm=s["max_norm"], backward=s["backward"],
                       seed=s["seed"] if s["seed"] is not None else 0, threads=threads or None, key=tuple(s["key"]))
@@ -524,76 +480,11 @@ class Trainer:
                 from None
         for h, ((vW, vb), b) in enumerate(zip(c["velocities"], c["biases"])):
             # b as stored, also where has_bias is False: the core keeps (unused) zeros there
-            tr._core.set_layer(h, c["network"].weights[h].reshape(-1), b, vW.reshape(-1), vb)
+            tr._core.set_layer(h, c["network"].weights[h], b, vW, vb)
         tr._core.set_position(list(c["position"]))
         tr.history = c["history"]
         tr._partial = s["partial_epoch"]
         return tr
-
-
-class _SigintGuard:
-    """Ctrl-C during fit (main thread only; elsewhere a no-op).
-
-    While the core runs, and in user code (progress, measurements), Ctrl-C is delivered
-    at once, to the handler that was installed before (the core polls for it and stops
-    at a minibatch boundary). From the moment the core returns until `release`, it is
-    only noted, and raised by `release`: an interrupt landing after the core's last poll
-    must not cost a finished epoch its history row or checkpoint.
-    """
-
-    def __enter__(self):
-        self.active = threading.current_thread() is threading.main_thread()
-        self.pending, self.deferring = False, False
-        if self.active:
-            self.old = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self.active:
-            signal.signal(signal.SIGINT, self.old)
-        return False
-
-    def _handler(self, signum, frame):
-        if self.deferring:
-            self.pending = True
-        else:
-            self._deliver(signum, frame)
-
-    def _deliver(self, signum, frame):
-        if callable(self.old):
-            self.old(signum, frame)
-        elif self.old != signal.SIG_IGN:
-            raise KeyboardInterrupt
-
-    def call_core(self, run, *args):
-        """run(*args), returning (result, interrupted_late) with deferral switched on.
-
-        A KeyboardInterrupt raised after `run` returned but before its result was stored
-        (the interpreter runs signal handlers between bytecodes) would drop the result:
-        list.extend(map(...)) stores it from C, with no bytecode in between."""
-        got = []
-        try:
-            try:
-                got.extend(map(run, *([a] for a in args)))
-            finally:
-                self.deferring = self.active
-        except KeyboardInterrupt:
-            if not got:
-                self.deferring = False
-                raise
-            return got[0], True
-        return got[0], False
-
-    def release(self):
-        """Ends the deferral; raises a Ctrl-C that arrived during it."""
-        self.deferring = False
-        if self.pending:
-            self.pending = False
-            self._deliver(signal.SIGINT, None)
-
-    def forget(self):
-        """Ends the deferral while another exception propagates (it wins)."""
-        self.deferring = self.pending = False
 
 
 def train(net: Network, X, y, gate=None, *, epochs: int = 10, X_test=None, y_test=None, **options):

@@ -1,0 +1,51 @@
+"""The trainer's options that need more than a range check: losses and the backward pass."""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .._validation import as_real_array
+
+__all__ = ["LOSSES", "BACKPROP", "BACKPERCOLATION", "backward_modes", "real_in"]
+
+#: squared error (Eq. 55), relative entropy (Eq. 156, logistic outputs), softmax cross
+#: entropy: the members of dropengine::Loss (train.h).
+LOSSES = ("squared", "relative_entropy", "cross_entropy")
+#: Codes of TrainOptions::backward (train.h): multiply by sigma'(S) (Eq. 173), or pass
+#: the signal whole with probability sigma'(S) (Section 10.2); any other value in (0, 1]
+#: is a fixed pass probability.
+BACKPROP, BACKPERCOLATION = -1.0, 0.0
+
+
+def backward_modes(backward, n_hidden: int) -> list:
+    """Per hidden layer: -1 (backprop), 0 (backpercolation) or a fixed keep p in (0, 1]."""
+    def one(v, name):
+        if isinstance(v, str):
+            if v == "backprop":
+                return BACKPROP
+            if v == "backpercolation":
+                return BACKPERCOLATION
+            raise ValueError(f"{name} must be 'backprop', 'backpercolation' or a keep probability "
+                             f"in (0, 1], got {v!r}")
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{name} must be a string or a number, got {type(v).__name__}")
+        if not 0 < float(v) <= 1:
+            raise ValueError(f"{name}: a fixed backpercolation keep probability must lie in (0, 1], got {v}")
+        return float(v)
+
+    if isinstance(backward, (list, tuple)):
+        if len(backward) != n_hidden:
+            raise ValueError(f"backward must have one entry per hidden layer ({n_hidden}), got {len(backward)}")
+        return [one(v, f"backward[{h}]") for h, v in enumerate(backward)]
+    return [one(backward, "backward")] * n_hidden
+
+
+def real_in(v, name, lo, hi, *, lo_open=False):
+    """v as a float in [lo, hi) ((lo, hi) with lo_open), or ValueError naming it."""
+    a = as_real_array(v, name, dtype=np.float64)
+    x = float(a) if a.ndim == 0 else math.nan
+    if not ((lo < x if lo_open else lo <= x) and x < hi):
+        raise ValueError(f"{name} must be a number in {'(' if lo_open else '['}{lo}, {hi}), got {v!r}")
+    return x
