@@ -116,8 +116,8 @@ C2_FAILS = {
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="finding: " + C2_FAILS[n]))
-                                  for n in SMALL])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=f"finding: {why}"))
+                                  for n, why in C2_FAILS.items()])
 def test_c2_lower_layers_regulariser_helps(name):
     sizes, scale, keep, seed = SMALL[name]
     for t in deep_regularizer(*make(sizes, scale, seed), keep).layers[:-1]:

@@ -81,7 +81,8 @@ def test_sd_and_var_agree_and_broadcast():
     assert isinstance(expected_transfer_gaussian(0.2, 1.0), float)
 
 
-@pytest.mark.parametrize("name,mu,var,c,lam", [("logistic", 0.7, 9.0, 2.0, 1.5), ("logistic_prime", -0.5, 4.0, 1.0, 1.0),
+@pytest.mark.parametrize("name,mu,var,c,lam", [("logistic", 0.7, 9.0, 2.0, 1.5),
+                                               ("logistic_prime", -0.5, 4.0, 1.0, 1.0),
                                                ("tanh", 0.3, 2.0, 1.0, 0.8)])
 def test_monte_carlo_within_5_standard_errors(name, mu, var, c, lam):
     S = np.random.default_rng(20140614).normal(mu, np.sqrt(var), 400_000)

@@ -27,5 +27,6 @@ __all__ = ["Means", "Summary", "means", "summary", "summary_numpy", "bounds", "e
            "EnsembleErrors", "relu_error_gaussian", "relu_error_uniform", "relu_error_discrete", "fit_logistic",
            "nwgm_gap", "ALPHA", "expected_logistic_gaussian", "expected_dsigma", "density_O_gaussian_S",
            "density_S_beta_O", "variance_bounds", "eprod_independent", "connected_pair", "ConnectedPair",
-           "deep_regularizer", "DeepRegularizer", "LayerTerms", "expected_transfer_gaussian", "logistic_gaussian_approximations", "GaussianApproximations",
+           "deep_regularizer", "DeepRegularizer", "LayerTerms", "expected_transfer_gaussian",
+           "logistic_gaussian_approximations", "GaussianApproximations",
            "DISTRIBUTIONS", "sampling_distribution", "sampling_curve", "approximation_report", "LayerReport"]

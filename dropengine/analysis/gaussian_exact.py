@@ -34,9 +34,10 @@ _F = {
 TRANSFERS = tuple(_F) + ("relu",)
 
 #: Gauss-Hermite is used while kappa sd_S <= _GH_LIMIT: with 64 nodes it then errs by
-#: < 1e-16 for sigma, sigma', sigma'' (measured against 25-digit mpmath; 3.5e-12 at 1.5); beyond, the poles of f come within pi / (kappa sd sqrt 2) of the
-#: real axis in the standardised variable and Gauss-Hermite converges too slowly
-#: (kappa sd = 10: 7e-5 with 200 nodes).
+#: < 1e-16 for sigma, sigma', sigma'' (measured against 25-digit mpmath; 3.5e-12 at 1.5);
+#: beyond, the poles of f come within pi / (kappa sd sqrt 2) of the real axis in the
+#: standardised variable and Gauss-Hermite converges too slowly (kappa sd = 10: 7e-5
+#: with 200 nodes).
 _GH_LIMIT, _GH_NODES = 1.0, 64
 _K = 9.0  # |x| > 9 standard deviations holds 2.3e-19 of the mass
 _GL_X, _GL_W = leggauss(20)
