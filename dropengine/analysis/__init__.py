@@ -6,14 +6,18 @@ bounds                    E - G and E - NWGM: Eq. 78-87, 202-211
 ensemble_errors           Eq. 56-58
 transfer_functions        ReLU errors (Eq. 72, 74, 190, 193), fit_logistic (Eq. 61-64), nwgm_gap
 gaussian                  Appendix D-F: E(sigma(S)) for Gaussian S, E(sigma'(S)), densities
+deep_regularizer          Section 11.5 exactly: E(dE_D/dw) beside Eq. 179-188 and the sign of A
+gaussian_exact            exact E(f(S)) for Gaussian S by quadrature; Eq. 240-242 beside it
 covariance                Section 9.6: Var and E(O_i O_j) from W
 sampling_distributions    Sections 9.2-9.4: E and NWGM of samples (Fig. 9.1, 9.2)
 approximation_report      Section 9.5: per layer E - NWGM, E - W, NWGM - W
 """
 from . import bounds
 from .covariance import ConnectedPair, connected_pair, eprod_independent, variance_bounds
+from .deep_regularizer import DeepRegularizer, LayerTerms, deep_regularizer
 from .ensemble_error import EnsembleErrors, ensemble_errors
 from .gaussian import ALPHA, density_O_gaussian_S, density_S_beta_O, expected_dsigma, expected_logistic_gaussian
+from .gaussian_exact import GaussianApproximations, expected_transfer_gaussian, logistic_gaussian_approximations
 from .means import Means, Summary, means, summary, summary_numpy
 from .report import LayerReport, approximation_report
 from .sampling_distributions import DISTRIBUTIONS, sampling_curve, sampling_distribution
@@ -23,4 +27,6 @@ __all__ = ["Means", "Summary", "means", "summary", "summary_numpy", "bounds", "e
            "EnsembleErrors", "relu_error_gaussian", "relu_error_uniform", "relu_error_discrete", "fit_logistic",
            "nwgm_gap", "ALPHA", "expected_logistic_gaussian", "expected_dsigma", "density_O_gaussian_S",
            "density_S_beta_O", "variance_bounds", "eprod_independent", "connected_pair", "ConnectedPair",
+           "deep_regularizer", "DeepRegularizer", "LayerTerms", "expected_transfer_gaussian",
+           "logistic_gaussian_approximations", "GaussianApproximations",
            "DISTRIBUTIONS", "sampling_distribution", "sampling_curve", "approximation_report", "LayerReport"]
