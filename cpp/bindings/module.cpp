@@ -74,6 +74,14 @@ py::dict stats_to_dict(SampleStats&& st) {
     d["m2_S"] = arr(st.m2_S, {ni, nu});
     d["mean_dO"] = arr(st.mean_dO, {ni, nu});
     d["comoment"] = arr(st.comoment, {ni, np_});
+    py::list E_in, var_in;
+    for (std::size_t h = 0; h < st.E_in.size(); ++h) {
+        const py::ssize_t n = ni > 0 ? static_cast<py::ssize_t>(st.E_in[h].size()) / ni : 0;
+        E_in.append(arr(st.E_in[h], {ni, n}));
+        var_in.append(arr(st.var_in[h], {ni, n}));
+    }
+    d["E_in"] = E_in;
+    d["var_in"] = var_in;
     return d;
 }
 

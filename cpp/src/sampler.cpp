@@ -247,11 +247,16 @@ SampleStats sample(const NetworkView<T>& net, const Gate& gate, const T* X, std:
     for (std::int64_t h : opt.record_layers)
         if (h < 0 || h >= net.n_layers()) throw std::invalid_argument("sample: recorded layer out of range");
     if (gate.spiking()) detail::check_spiking(net, gate, X, n_rows, "sample");
+    // The input statistics are accumulated as extra columns after the units, then split off.
     std::int64_t n_stats = nu;
+    std::vector<std::int64_t> n_in;
+    for (const auto& l : net.layers) n_in.push_back(l.n_in);
     if (opt.input_stats)
-        for (const auto& l : net.layers) n_stats += l.n_in;
-    if (n_rows == 0) return SampleStats(0, n_stats, opt.pairs);
-    return detail::sampling::Sampler<T>(net, gate, X, n_rows, opt).run();
+        for (const std::int64_t n : n_in) n_stats += n;
+    SampleStats all =
+        n_rows == 0 ? SampleStats(0, n_stats, opt.pairs) : detail::sampling::Sampler<T>(net, gate, X, n_rows, opt).run();
+    if (!opt.input_stats) return all;
+    return detail::split_input_stats(std::move(all), nu, n_in);
 }
 
 template SampleStats sample<float>(const NetworkView<float>&, const Gate&, const float*, std::int64_t, const SampleOptions&);
