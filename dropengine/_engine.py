@@ -130,17 +130,12 @@ def net_args(net: Network) -> tuple:
 
 
 def _input_stats(net: Network, acc: dict):
-    """The core's accumulators hold the network's units, then (with input_stats) the gated
-    inputs of every layer: returns (the units' accumulators, E_in, var_in), the last two
-    lists over layers of (n_inputs, n_in_h) arrays (empty when absent)."""
-    nu = sum(net.sizes[1:])
-    units = {k: (v[:, :nu] if v.ndim == 2 and k != "comoment" else v) for k, v in acc.items()}
-    if acc["mean"].shape[1] == nu:
-        return units, [], []
-    edges = np.cumsum((nu,) + net.sizes[:-1])
-    n = acc["count"][:, None]
-    E_in = [acc["mean"][:, lo:hi] for lo, hi in zip(edges[:-1], edges[1:])]
-    var_in = [acc["m2"][:, lo:hi] / n for lo, hi in zip(edges[:-1], edges[1:])]
+    """(the units' accumulators, E_in, var_in): the core returns the input statistics
+    (input_stats=True) flat per layer; here they take the shape (n_inputs, n_in_h). Empty
+    lists when they were not measured."""
+    units = {k: v for k, v in acc.items() if k not in ("E_in", "var_in")}
+    E_in = [e.reshape(-1, n) for e, n in zip(acc["E_in"], net.sizes[:-1])]
+    var_in = [v.reshape(-1, n) for v, n in zip(acc["var_in"], net.sizes[:-1])]
     return units, E_in, var_in
 
 

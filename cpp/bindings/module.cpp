@@ -119,6 +119,13 @@ py::dict stats_to_dict(SampleStats&& st) {
     d["m2_S"] = own(std::move(st.m2_S), {ni, nu});
     d["mean_dO"] = own(std::move(st.mean_dO), {ni, nu});
     d["comoment"] = own(std::move(st.comoment), {ni, np_});
+    py::list E_in, var_in;  // with input_stats: per layer, (n_inputs, n_in(h)) flat
+    for (std::size_t h = 0; h < st.E_in.size(); ++h) {
+        E_in.append(own(std::move(st.E_in[h]), {static_cast<py::ssize_t>(st.E_in[h].size())}));
+        var_in.append(own(std::move(st.var_in[h]), {static_cast<py::ssize_t>(st.var_in[h].size())}));
+    }
+    d["E_in"] = E_in;
+    d["var_in"] = var_in;
     return d;
 }
 

@@ -134,4 +134,30 @@ SampleStats run_blocks(std::int64_t n_rows, std::int64_t first_block, std::int64
     return out;
 }
 
+SampleStats split_input_stats(SampleStats&& all, std::int64_t n_units, const std::vector<std::int64_t>& n_in) {
+    const std::int64_t ni = all.n_inputs, nt = all.n_units;
+    SampleStats st(ni, n_units, std::move(all.pairs));
+    st.count = std::move(all.count);
+    st.comoment = std::move(all.comoment);
+    const std::vector<double>* from[] = {&all.mean, &all.m2, &all.slog, &all.slogc, &all.mean_S, &all.m2_S, &all.mean_dO};
+    std::vector<double>* to[] = {&st.mean, &st.m2, &st.slog, &st.slogc, &st.mean_S, &st.m2_S, &st.mean_dO};
+    for (int f = 0; f < kFields; ++f)
+        for (std::int64_t x = 0; x < ni; ++x)
+            std::copy_n(from[f]->begin() + x * nt, n_units, to[f]->begin() + x * n_units);
+    std::int64_t off = n_units;
+    for (const std::int64_t n : n_in) {
+        std::vector<double> E(static_cast<std::size_t>(ni * n)), V(static_cast<std::size_t>(ni * n));
+        for (std::int64_t x = 0; x < ni; ++x)
+            for (std::int64_t j = 0; j < n; ++j) {
+                const auto k = static_cast<std::size_t>(x * nt + off + j), o = static_cast<std::size_t>(x * n + j);
+                E[o] = all.mean[k];
+                V[o] = all.m2[k] / st.count[static_cast<std::size_t>(x)];
+            }
+        st.E_in.push_back(std::move(E));
+        st.var_in.push_back(std::move(V));
+        off += n;
+    }
+    return st;
+}
+
 }  // namespace dropengine::detail

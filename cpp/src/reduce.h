@@ -105,4 +105,9 @@ SampleStats run_blocks(std::int64_t n_rows, std::int64_t first_block, std::int64
                        const std::vector<UnitPair>& pairs, int threads, const std::function<bool()>& interrupted,
                        const BlockFn& fn);
 
+/// The statistics of n_units units followed by the input statistics of every layer (n_in[h]
+/// columns each, mean and m2 only), as the sampler and the asynchronous chains accumulate
+/// them, split into the units' statistics and SampleStats::E_in, var_in (Var = m2 / count).
+SampleStats split_input_stats(SampleStats&& all, std::int64_t n_units, const std::vector<std::int64_t>& n_in);
+
 }  // namespace dropengine::detail

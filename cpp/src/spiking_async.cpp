@@ -208,16 +208,21 @@ SampleStats sample_async(const NetworkView<T>& net, const Gate& gate, const T* X
     for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
         if (!std::isfinite(X[k])) throw std::invalid_argument("sample_async: inputs must be finite");
     detail::check_spiking(net, gate, X, n_rows, "sample_async");
+    // The signal statistics are accumulated as extra columns after the units, then split off.
     std::int64_t n_stats = net.n_units();
+    std::vector<std::int64_t> n_in;
+    for (const auto& l : net.layers) n_in.push_back(l.n_in);
     if (opt.input_stats)
-        for (const auto& l : net.layers) n_stats += l.n_in;
+        for (const std::int64_t n : n_in) n_stats += n;
     // One chain per input, each a single "block" of the shared driver: chains run in
     // parallel and Ctrl-C is seen between rounds of them.
-    return detail::run_blocks(n_rows, 0, 1, n_stats, {}, detail::resolve_threads(opt.threads), opt.interrupted,
+    SampleStats all = detail::run_blocks(n_rows, 0, 1, n_stats, {}, detail::resolve_threads(opt.threads), opt.interrupted,
                               [&](int, std::int64_t x, std::int64_t, const RowRef& r) {
                                   Chain<T> c(net, gate, opt, opt.first_input + static_cast<std::uint64_t>(x));
                                   c.run(X + x * net.n_inputs(), r);
                               });
+    if (!opt.input_stats) return all;
+    return detail::split_input_stats(std::move(all), net.n_units(), n_in);
 }
 
 template SampleStats sample_async<float>(const NetworkView<float>&, const Gate&, const float*, std::int64_t,

@@ -39,6 +39,9 @@ void SampleStats::merge(const SampleStats& b) {
     auto& bb = const_cast<SampleStats&>(b);  // row() only forms pointers; b is not written
     for (std::int64_t x = 0; x < n_inputs; ++x)
         detail::merge_row(row(*this, x), row(bb, x), n_units, pairs.data(), n_pairs());
+    // The input statistics are kept as E and Var, which do not merge exactly.
+    E_in.clear();
+    var_in.clear();
 }
 
 namespace detail {

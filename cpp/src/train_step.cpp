@@ -1,10 +1,13 @@
 // Forward and backward pass over one minibatch (Eq. 166, 172-175; Section 10.2).
 //
-// Unit dropout, dropin and no gate: the three products of a step are the zero-skipping
-// kernel with different strides, so dropped units cost nothing in any of them:
-//   forward     S[b, :]  = sum over the nonzero A[b, j] of A[b, j] W[:, j]   (packed W^T)
-//   backward    G[b, :]  = sum over the nonzero D[b, i] of D[b, i] W[i, :]   (row-major W)
-//   gradient    gW[:, j] = sum over the nonzero A[b, j] of A[b, j] D[b, :]   (into packed form)
+// Unit dropout, dropin and no gate: the forward product and the weight gradient are the
+// zero-skipping kernel (skip_gemm) with different strides, so dropped units and zero
+// inputs cost nothing in them; the error signal is a dense product against the same
+// packed weights (dot_rows), so no row-major copy of W has to be kept current:
+//   forward     S[b, :]  = sum over the nonzero A[b, j] of A[b, j] W[:, j]   (skip_gemm, packed W^T)
+//   backward    G[b, j]  = sum over i of D[b, i] W[i, j]                     (dot_rows, packed W^T)
+//   gradient    gW[:, j] = sum over the nonzero A[b, j] of A[b, j] D[b, :]   (skip_gemm, into packed form)
+// each block of the gradient then updates the weights while in cache (sgd_momentum).
 // Connection dropout gates each (row, connection) with its own Philox word, regenerated
 // in the backward pass rather than stored.
 #include <algorithm>

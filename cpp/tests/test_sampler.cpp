@@ -130,5 +130,48 @@ int main() {
         const float g2 = detail::kernels<float>().gated_dot_each(WR.data(), a.data(), words.data(), thr.data(), n);
         CHECK(std::fabs(g1 - g2) <= 1e-3f * (1.0f + std::fabs(g1)));
     }
+
+    // Every table complete (kernels.h; each ISA file also static_asserts it of its own).
+    CHECK(detail::complete(detail::kernels<float>()) && detail::complete(detail::kernels<double>()));
+    CHECK(detail::complete(detail::kernels_generic<float>()) && detail::complete(detail::kernels_generic<double>()));
+
+    // Input statistics (SampleStats::E_in, var_in): one (n_inputs, n_in(h)) array per layer,
+    // and the units' arrays hold exactly the network's units; without input_stats, none.
+    {
+        const double W1[6] = {0.5, -1.0, 2.0, 0.25, 1.5, -0.5}, W2[2] = {1.0, -2.0};
+        const double X2[6] = {1.0, 0.5, -0.25, 0.0, 1.0, 0.75};
+        NetworkView<double> net2;
+        LayerView<double> l1, l2;
+        l1.W = W1; l1.n_out = 2; l1.n_in = 3; l1.f.kind = TransferKind::Logistic;
+        l2.W = W2; l2.n_out = 1; l2.n_in = 2; l2.f.kind = TransferKind::Logistic;
+        net2.layers = {l1, l2};
+        for (const GateKind kind : {GateKind::Units, GateKind::Connections}) {
+            Gate g;
+            g.kind = kind;
+            g.p = {{0.8}, {0.5}};
+            SampleOptions o;
+            o.n_samples = 200;
+            o.threads = 2;
+            o.input_stats = true;
+            const SampleStats si = sample(net2, g, X2, 2, o);
+            CHECK(si.n_units == 3 && si.mean.size() == 6 && si.m2.size() == 6 && si.mean_dO.size() == 6);
+            CHECK(si.E_in.size() == 2 && si.var_in.size() == 2);
+            CHECK(si.E_in[0].size() == 6 && si.var_in[0].size() == 6);  // 2 inputs x 3
+            CHECK(si.E_in[1].size() == 4 && si.var_in[1].size() == 4);  // 2 inputs x 2
+            // The units' statistics do not depend on input_stats.
+            o.input_stats = false;
+            const SampleStats sn = sample(net2, g, X2, 2, o);
+            CHECK(sn.E_in.empty() && sn.var_in.empty());
+            CHECK(std::memcmp(sn.mean.data(), si.mean.data(), 6 * sizeof(double)) == 0);
+            // Unit dropout at keep 0.8 on layer 0: E(delta x_j) = 0.8 x_j within 5 standard errors.
+            if (kind == GateKind::Units)
+                for (int j = 0; j < 3; ++j)
+                    CHECK(std::fabs(si.E_in[0][static_cast<std::size_t>(j)] - 0.8 * X2[j]) <=
+                          5 * std::sqrt(0.16 * X2[j] * X2[j] / 200) + 1e-12);
+            SampleStats merged = si;
+            merged.merge(si);
+            CHECK(merged.E_in.empty() && merged.var_in.empty());
+        }
+    }
     return finish("test_sampler");
 }

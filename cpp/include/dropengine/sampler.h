@@ -39,8 +39,7 @@ struct SampleOptions {
     std::vector<void*> record_out;
     /// Also accumulate E and Var of the gated inputs of every layer h (dropout delta a,
     /// dropin, spikes Delta; for connection gates the mean over a sending unit's
-    /// outgoing connections): n_in(h) more units per layer, after the network's units,
-    /// with only the mean and m2 fields filled.
+    /// outgoing connections), returned in SampleStats::E_in and var_in.
     bool input_stats = false;
     /// Polled from the calling thread between rounds of work (every few ms);
     /// returning true stops the run by throwing Interrupted.

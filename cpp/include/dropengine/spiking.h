@@ -24,7 +24,7 @@ struct AsyncOptions {
     std::uint32_t key[2] = {0, 0};
     std::uint64_t first_input = 0;
     int threads = 0;             ///< inputs run in parallel
-    bool input_stats = false;    ///< also the spikes feeding every layer (as SampleOptions)
+    bool input_stats = false;    ///< also the spikes feeding every layer (SampleStats::E_in, var_in)
     std::function<bool()> interrupted;
 };
 

@@ -28,13 +28,18 @@ struct SampleStats {
     std::vector<double> count;  ///< (n_inputs): samples seen per input
     std::vector<double> mean, m2, slog, slogc, mean_S, m2_S, mean_dO;  ///< (n_inputs, n_units)
     std::vector<double> comoment;                                      ///< (n_inputs, n_pairs)
+    /// With SampleOptions::input_stats or AsyncOptions::input_stats: for every layer h, E and Var of
+    /// the gated inputs of layer h (dropout delta O, dropin, spikes Delta; for connection gates the mean
+    /// over a sending unit's outgoing connections), row-major (n_inputs, n_in(h)). Empty otherwise.
+    /// Not merged (merge() clears them) and not saved.
+    std::vector<std::vector<double>> E_in, var_in;
 
     SampleStats() = default;
     SampleStats(std::int64_t n_inputs, std::int64_t n_units, std::vector<UnitPair> pairs);
 
     std::int64_t n_pairs() const { return static_cast<std::int64_t>(pairs.size()); }
     /// Adds b's samples to this accumulator (Chan et al. pairwise update). Shapes and
-    /// pairs must match; throws std::invalid_argument otherwise.
+    /// pairs must match; throws std::invalid_argument otherwise. Clears E_in and var_in.
     void merge(const SampleStats& b);
 };
 

@@ -1,5 +1,5 @@
 // Body of the trainer's backward product G = D W from the packed W^T (no row-major
-// copy of W needed), compiled once per ISA (matmul_skip_<isa>.cpp).
+// copy of W needed), compiled once per ISA (kernels_<isa>.cpp).
 //
 // G[b, j] = sum_i D[b, i] W[i, j] is a dot product of row b of D with column j of W,
 // and column j of W is row j of every packed tile: Wp[t][j][c] = W[t kTile + c, j].
@@ -9,9 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
-#ifndef DROPENGINE_KERNELS_H
 #include "kernels.h"
-#endif
 
 // The 64-byte vectors are passed between inlined helpers of one translation unit; the
 // ABI note GCC gives for them (in the units built without AVX-512) concerns calls

@@ -1,6 +1,12 @@
-// Hot loops of the sampler, runtime-dispatched by ISA (AVX-512 / AVX2 / portable).
-// Each kernel has a plain reference twin in dropengine/_reference.py, and
-// cpp/tests/test_kernels.cpp checks every compiled variant against the portable one.
+// Hot loops of the sampler, the exact enumerator and the trainer, runtime-dispatched by
+// ISA (AVX-512 / AVX2 / portable). Each ISA compiles the same bodies (*_impl.h) with its
+// own flags into one table (kernels_<isa>.cpp); dispatch.cpp picks a table at run time.
+// The dispatched kernels are checked against the portable ones in cpp/tests (test_sampler,
+// test_philox, test_enumerate) and, through the engine, against dropengine/_reference.py at
+// every level DROPENGINE_SIMD selects (tests/test_reference_twin.py, test_simd_levels.py).
+//
+// Adding a kernel (ARCHITECTURE.md, "Adding a kernel"): its function type and a line in
+// DROPENGINE_KERNELS below, and its body `<name>_body` in the *_impl.h of its concept.
 #pragma once
 #include <cstdint>
 
@@ -91,7 +97,7 @@ using TileToRowsFn = void (*)(const T* tile, std::int64_t tile_width, std::int64
 using LogisticRunFn = void (*)(const double* B, std::int64_t n, double A, double shift, double* out);
 
 /// The Philox words of counters (c0 + b, c1, c2, c3), b < n_blocks, under key (k0, k1):
-/// out[4 b + q] = word q (see gates_impl.h). out holds 4 * round_up(n_blocks, 16) words.
+/// out[4 b + q] = word q (see philox_impl.h). out holds 4 * round_up(n_blocks, 16) words.
 using PhiloxFillFn = void (*)(std::uint32_t c0, std::int64_t n_blocks, std::uint32_t c1, std::uint32_t c2,
                               std::uint32_t c3, std::uint32_t k0, std::uint32_t k1, std::uint32_t* out);
 /// sum_j [words[j] < thr] W[j] a[j]; and with a threshold per element.
@@ -121,28 +127,50 @@ using PhiloxWordsFn = void (*)(std::int64_t n, const std::uint32_t* c0, const st
                                const std::uint32_t* c2, const std::uint32_t* c3, const std::uint8_t* q,
                                std::uint32_t k0, std::uint32_t k1, std::uint32_t* out);
 
+/// Every kernel once, as X(member name, function type). Each ISA's table points member
+/// `name` at that ISA's `name_body` (fill_table.h), so this list is the only place that
+/// names the kernels: no positional initialisers to keep in step.
+#define DROPENGINE_KERNELS(X)                 \
+    X(matmul_skip, MatmulSkipFn<T>)           \
+    X(sparse_lists, SparseListsFn<T>)         \
+    X(skip_gemm, SkipGemmFn<T>)               \
+    X(logistic_bias, LogisticBiasFn)          \
+    X(logistic_sums, LogisticSumsFn)          \
+    X(square_sums, SquareSumsFn<T>)           \
+    X(dot_rows, DotRowsFn<T>)                 \
+    X(sgd_momentum, SgdMomentumFn<T>)         \
+    X(tile_to_rows, TileToRowsFn<T>)          \
+    X(logistic_run, LogisticRunFn)            \
+    X(philox_fill, PhiloxFillFn)              \
+    X(gated_dot, GatedDotFn<T>)               \
+    X(gated_dot_each, GatedDotEachFn<T>)      \
+    X(gated_dot_bits, GatedDotBitsFn<T>)      \
+    X(gated_dot16, GatedDot16Fn<T>)           \
+    X(philox_words, PhiloxWordsFn)            \
+    X(spike_dot8, SpikeDot8Fn<T>)             \
+    X(spike_accumulate8, SpikeAccumulate8Fn)
+
+/// One ISA's kernels. logistic_bias and logistic_sums serve float32 networks only,
+/// logistic_run the float64 exact enumeration; the table holds them for both T.
 template <class T>
 struct Kernels {
-    MatmulSkipFn<T> matmul_skip;
-    SparseListsFn<T> sparse_lists;
-    SkipGemmFn<T> skip_gemm;
-    LogisticBiasFn logistic_bias;  ///< float32 networks only
-    LogisticSumsFn logistic_sums;  ///< float32 networks only
-    SquareSumsFn<T> square_sums;
-    DotRowsFn<T> dot_rows;
-    SgdMomentumFn<T> sgd_momentum;
-    TileToRowsFn<T> tile_to_rows;
-    LogisticRunFn logistic_run;  ///< exact enumeration, float64
-    PhiloxFillFn philox_fill;
-    GatedDotFn<T> gated_dot;
-    GatedDotEachFn<T> gated_dot_each;
-    GatedDotBitsFn<T> gated_dot_bits;
-    GatedDot16Fn<T> gated_dot16;
-    PhiloxWordsFn philox_words;
-    SpikeDot8Fn<T> spike_dot8;
-    SpikeAccumulate8Fn spike_accumulate8;
-    const char* isa;
+#define DROPENGINE_KERNEL_MEMBER(name, type) type name = nullptr;
+    DROPENGINE_KERNELS(DROPENGINE_KERNEL_MEMBER)
+#undef DROPENGINE_KERNEL_MEMBER
+    const char* isa = nullptr;
 };
+
+/// True when every entry of the table is set: each ISA file static_asserts it of its
+/// table, so a table with a hole does not compile (the AVX-512 one included, which this
+/// project's CI machines cannot run).
+template <class T>
+constexpr bool complete(const Kernels<T>& k) {
+    bool ok = k.isa != nullptr;
+#define DROPENGINE_KERNEL_SET(name, type) ok = ok && k.name != nullptr;
+    DROPENGINE_KERNELS(DROPENGINE_KERNEL_SET)
+#undef DROPENGINE_KERNEL_SET
+    return ok;
+}
 
 /// The kernels for the best ISA this CPU supports.
 template <class T>
@@ -150,5 +178,11 @@ const Kernels<T>& kernels();
 /// The portable kernels (reference twin for tests).
 template <class T>
 const Kernels<T>& kernels_generic();
+/// The AVX2 + FMA and the AVX-512 (F, VL, BW, DQ) tables: call only on a CPU that has
+/// those instructions (kernels() checks).
+template <class T>
+const Kernels<T>& kernels_avx2();
+template <class T>
+const Kernels<T>& kernels_avx512();
 
 }  // namespace dropengine::detail

@@ -1,4 +1,4 @@
-// Body of the zero-skipping products, compiled once per ISA (matmul_skip_<isa>.cpp).
+// Body of the zero-skipping products, compiled once per ISA (kernels_<isa>.cpp).
 //
 // out = A Wt where most of A is zero (dropped units, sparse inputs, dropped errors): for
 // each row of A the nonzero (k, a_k) are listed once (sparse_lists), then for each
@@ -11,9 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
-#ifndef DROPENGINE_KERNELS_H
 #include "kernels.h"
-#endif
 
 namespace dropengine::detail {
 // Internal linkage: every ISA's translation unit compiles its own copy of these bodies
