@@ -10,7 +10,9 @@ In a network with skip connections (Eq. 21-23) the same lists mean: for units,
 shared by all its outgoing connections, into whichever layers they go (Eq. 22); for
 connections, ``keep[k]`` is over the connections into layer k + 1, a scalar or a dict
 {l: scalar, vector or (n_h, n_l) matrix} over its source layers (Eq. 23), resolved to
-one flat array in the column order of ``Network.input_weights``. Biases (Eq. 9-10) are gated with probability ``keep_bias``:
+one flat array in the column order of ``Network.input_weights``.
+
+Biases (Eq. 9-10) are gated with probability ``keep_bias`` (one per receiving layer):
 under unit dropout the bias of a layer acts as one extra unit of the layer below
 (one draw per sample and layer), under connection dropout each unit's bias is its
 own connection.
