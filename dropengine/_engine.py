@@ -26,7 +26,9 @@ from .gates import Dropin, Dropout, NoGate, Spikes
 from .network import Network
 
 __all__ = ["GateKind", "TransferKind", "Loss", "GateSpec", "OutOfMemory", "MAX_TOTAL_SAMPLES", "PARTS_LOG2_OFFSET",
-           "check_net", "as_inputs", "unit_pairs", "check_ranges", "gate_spec", "net_args", "transfer_row",
+           "CPP_ENGINES",
+           "check_net", "as_inputs", "unit_pairs", "check_ranges", "gate_spec", "require_chain", "net_args",
+           "transfer_row",
            "sample", "sample_async", "ensemble", "enumerate_subnetworks", "free_gates", "merge", "transfer", "trainer",
            "build_info", "philox4x32_10"]
 
@@ -125,7 +127,22 @@ def transfer_row(f) -> tuple:
     return (TransferKind.__members__[f.name],) + f.params()
 
 
+#: What refuses networks with skip connections until the C++ core computes them (issue 17).
+CPP_ENGINES = "the C++ engines (sample, ensemble, exact.enumerate, Trainer, spiking)"
+
+
+def require_chain(net: Network, engines: str = CPP_ENGINES) -> None:
+    """ValueError naming ``net`` when it has skip connections and ``engines`` handle chains
+    only: the one wording of that refusal, raised before any work."""
+    if not net.is_chain:
+        raise ValueError(f"net: networks with skip connections (layer h receiving from layers other than h - 1) "
+                         f"are not supported by {engines} yet; exact.linear_moments handles them")
+
+
 def net_args(net: Network) -> tuple:
+    """(weights, biases, transfer rows) as the core takes them; the core computes chains
+    only (a DAG would reach it as each layer's input_weights, issue 17)."""
+    require_chain(net)
     return list(net.weights), list(net.biases), [transfer_row(f) for f in net.transfers]
 
 

@@ -3,12 +3,23 @@
 ``keep[h]`` gates what feeds layer h: for ``on="units"`` the input units of layer h
 (the network input for h = 0; Eq. 13, 22), scalar or one value per unit; for
 ``on="connections"`` the connections of layer h (Eq. 14, 23), scalar or an
-(n_out, n_in) matrix. Biases (Eq. 9-10) are gated with probability ``keep_bias``:
+(n_out, n_in) matrix.
+
+In a network with skip connections (Eq. 21-23) the same lists mean: for units,
+``keep[l]`` is over the units of layer l (0 = the input), one coin per unit and sample
+shared by all its outgoing connections, into whichever layers they go (Eq. 22); for
+connections, ``keep[k]`` is over the connections into layer k + 1, a scalar or a dict
+{l: scalar, vector or (n_h, n_l) matrix} over its source layers (Eq. 23), resolved to
+one flat array in the column order of ``Network.input_weights``.
+
+Biases (Eq. 9-10) are gated with probability ``keep_bias`` (one per receiving layer):
 under unit dropout the bias of a layer acts as one extra unit of the layer below
 (one draw per sample and layer), under connection dropout each unit's bias is its
 own connection.
 """
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -17,30 +28,61 @@ from ._validation import as_count, as_probabilities, as_real_array
 __all__ = ["Dropout", "Dropin", "NoGate", "Spikes"]
 
 
-def _per_layer(value, net, name: str, matrix: bool) -> list:
-    """Expands a scalar or per-layer list into one flat float64 array per layer."""
+def _per_layer(value, net, name: str, matrix: bool, check=as_probabilities) -> list:
+    """Expands a scalar or per-layer list into one flat float64 array per layer: over the
+    units of source layer l (``matrix=False``) or over the connections of weights[k] in
+    the concatenated order of ``net.input_weights(k + 1)`` (``matrix=True``)."""
     L = net.n_layers
     if isinstance(value, (list, tuple)):
         if len(value) != L:
             raise ValueError(f"{name} must have one entry per layer ({L}), got {len(value)}")
         items = list(value)
     else:
-        arr = as_probabilities(value, name)
+        arr = check(value, name)
         if arr.ndim != 0:
             raise ValueError(f"{name}: give a scalar, or a list with one entry per layer ({L})")
         items = [arr] * L
-    out = []
-    for h, v in enumerate(items):
-        a = as_probabilities(v, f"{name}[{h}]")
-        n_out, n_in = net.weights[h].shape
-        allowed = {(), (n_in,)} | ({(n_out, n_in)} if matrix else set())
-        if a.shape not in allowed:
-            what = f"a scalar or shape ({n_in},)" + (f" or ({n_out}, {n_in})" if matrix else "")
-            raise ValueError(f"{name}[{h}] must be {what}, got shape {a.shape}")
-        if matrix and a.shape == (n_in,):  # one keep per sending unit, for every connection
-            a = np.broadcast_to(a, (n_out, n_in))
-        out.append(np.ascontiguousarray(a, dtype=np.float64).reshape(-1))
-    return out
+    one = _connections if matrix else _units
+    return [one(v, net, h, name, check) for h, v in enumerate(items)]
+
+
+def _units(value, net, l: int, name: str, check) -> np.ndarray:
+    """value[l] over the units of layer l (0 = the input): one coin per unit and sample,
+    shared by every connection leaving the unit, into any layer (Eq. 13, 22)."""
+    a = check(value, f"{name}[{l}]")
+    n = net.sizes[l]
+    if a.shape not in ((), (n,)):
+        raise ValueError(f"{name}[{l}] must be a scalar or shape ({n},), got shape {a.shape}")
+    return np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
+
+
+def _connections(value, net, k: int, name: str, check) -> np.ndarray:
+    """value[k] over the connections into layer h = k + 1 (Eq. 14, 23): a scalar, a vector
+    or matrix over the concatenated inputs (for a chain: (n_in,) or (n_out, n_in)), or a
+    dict {l: scalar, (n_l,) or (n_h, n_l)} with one entry per source layer l. Flat, row
+    by row, in the column order of ``net.input_weights(h)``; a vector over the inputs is
+    one keep per sending unit, for every connection."""
+    W, blocks = net.input_weights(k + 1)
+    n_out, n_in = W.shape
+    if isinstance(value, Mapping):
+        want = [l for l, _, _ in blocks]
+        if set(value) != set(want):
+            raise ValueError(f"{name}[{k}] must have one entry per source layer of layer {k + 1}, {want}; "
+                             f"got the keys {sorted(map(repr, value))}")
+        parts = []
+        for l, _, n_l in blocks:
+            a = check(value[l], f"{name}[{k}][{l}]")
+            if a.shape not in ((), (n_l,), (n_out, n_l)):
+                raise ValueError(f"{name}[{k}][{l}] must be a scalar or shape ({n_l},) or ({n_out}, {n_l}), "
+                                 f"got shape {a.shape}")
+            parts.append(np.broadcast_to(a, (n_out, n_l)))
+        return np.ascontiguousarray(np.hstack(parts), dtype=np.float64).reshape(-1)
+    a = check(value, f"{name}[{k}]")
+    if a.shape not in ((), (n_in,), (n_out, n_in)):
+        raise ValueError(f"{name}[{k}] must be a scalar or shape ({n_in},) or ({n_out}, {n_in}), got shape {a.shape}")
+    if a.shape == (n_in,):
+        a = np.broadcast_to(a, (n_out, n_in))
+    return np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
 
 
 class Dropout:
@@ -154,22 +196,17 @@ class Spikes:
             rs = list(self.r)
         else:
             rs = [self.r] * L
-        out = []
-        for h in range(L):
-            if h not in layers:
-                out.append(np.zeros(0))
-                continue
-            a = as_real_array(rs[h], f"r[{h}]", dtype=np.float64)
-            n_out, n_in = net.weights[h].shape
-            allowed = {(), (n_in,)} | ({(n_out, n_in)} if self.on == "connections" else set())
-            if a.shape not in allowed:
-                raise ValueError(f"r[{h}] must be a scalar or shape ({n_in},)"
-                                 + (f" or ({n_out}, {n_in})" if self.on == "connections" else "") + f", got {a.shape}")
+
+        def sizes_r(value, name):  # spike sizes, not probabilities
+            a = as_real_array(value, name, dtype=np.float64)
             if (a < 0).any():
-                raise ValueError(f"r[{h}]: spike sizes must be >= 0")
+                raise ValueError(f"{name}: spike sizes must be >= 0")
             with np.errstate(over="ignore"):
                 if not np.isfinite(a.astype(net.dtype)).all():
-                    raise ValueError(f"r[{h}]: spike sizes must be finite in the network's {net.dtype}")
-            out.append(np.ascontiguousarray(a, dtype=np.float64).reshape(-1))
+                    raise ValueError(f"{name}: spike sizes must be finite in the network's {net.dtype}")
+            return a
+
+        one = _connections if self.on == "connections" else _units
+        out = [one(rs[h], net, h, "r", sizes_r) if h in layers else np.zeros(0) for h in range(L)]
         return ("spikes" if self.on == "units" else "spikes_connections"), out, []
 

@@ -42,6 +42,7 @@ def connected_pair(net, inputs, gate, layer: int, i: int, j: int) -> ConnectedPa
     """Estimates of E(O_i O_j) for a connected pair: unit i of `layer` (>= 1) and unit j
     of `layer - 1`, which feeds it through w_ij (Eq. 120-124)."""
     engine.check_net(net)
+    engine.require_chain(net, "analysis.connected_pair")
     X = engine.as_inputs(net, inputs)
     if not (isinstance(layer, (int, np.integer)) and 1 <= layer < net.n_layers):
         raise ValueError(f"layer must be an int in [1, {net.n_layers - 1}] (a layer fed by another), got {layer!r}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _engine as engine
 from ..exact import dropout_gradient
 from ..gates import Dropout
 from ..network import Network
@@ -70,6 +71,7 @@ class DeepRegularizer:
 def _check(net, inputs, targets, keep):
     if not isinstance(net, Network):
         raise TypeError(f"net must be a dropengine.Network, got {type(net).__name__}")
+    engine.require_chain(net, "analysis.deep_regularizer")
     if any(f.name != "logistic" for f in net.transfers):
         raise ValueError("net: every layer must be logistic (Section 11.5), got "
                          f"{[f.name for f in net.transfers]}")

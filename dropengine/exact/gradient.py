@@ -208,6 +208,7 @@ def dropout_gradient(net, inputs, targets, gate=None, loss: str = "squared", *,
     DropoutGradient
     """
     engine.check_net(net)
+    engine.require_chain(net, "exact.dropout_gradient")
     X = np.asarray(engine.as_inputs(net, inputs), np.float64)
     T = as_real_array(targets, "targets", dtype=np.float64, ndim=(1, 2))
     T = T[None, :] if T.ndim == 1 else T

@@ -37,6 +37,8 @@ def _gate_inputs(kind, p, h, Wprev):
 
 
 def _forward(net, X, gate):
+    engine.check_net(net)
+    engine.require_chain(net, "training.ensemble_loss and ensemble_gradient")
     kind, p, _ = engine.gate_spec(gate, net, allow_spikes=False)
     p = [np.asarray(v, dtype=np.float64) for v in p]
     X = np.asarray(X, dtype=np.float64)

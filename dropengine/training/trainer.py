@@ -106,6 +106,7 @@ class Trainer:
         checkpoint can always be written), then builds the core, once."""
         if not isinstance(net, Network):
             raise TypeError(f"net must be a dropengine.Network, got {type(net).__name__}")
+        engine.require_chain(net)  # before the options are read, as the core would refuse it
         if gate is not None and not isinstance(gate, (Dropout, Dropin, NoGate)):
             raise TypeError(f"gate must be Dropout, Dropin, NoGate or None for training, got {type(gate).__name__}")
         if not isinstance(loss, str) or loss not in LOSSES:
