@@ -24,6 +24,18 @@ def timed(fn, repeats: int):
     return float(np.median(ts)), float(np.min(ts)), float(np.max(ts))
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), for every record: the machines change."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine(threads=None) -> dict:
     """CPU, cores, threads used and dropengine's build_info, recorded with every result."""
     import dropengine as de

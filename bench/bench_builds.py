@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import cpu_model  # noqa: E402
 
 # Run inside each subprocess: the public API only, so any build since the package's
 # first release can be measured.
@@ -70,17 +72,6 @@ def run(tree: str, threads: int, only: str) -> dict:
     out = subprocess.run([sys.executable, "-c", WORKLOADS, str(threads), only], env=env, capture_output=True, text=True,
                          cwd="/", check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> int:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import platform
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import machine, timed  # noqa: E402
+from _harness import cpu_model, machine, timed  # noqa: E402
 
 import dropengine as de  # noqa: E402
 from dropengine.datasets import PAPER_SIZES, mnist_like_inputs  # noqa: E402
@@ -27,17 +26,6 @@ from dropengine.datasets import PAPER_SIZES, mnist_like_inputs  # noqa: E402
 def _spin(stop):
     while not stop.is_set():
         pass
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def rates(net, X, n_samples, repeats):

@@ -100,6 +100,26 @@ carray<T> rows(const py::array& X, const NetworkView<T>& net, const char* name) 
     return a;
 }
 
+/// The arguments every engine call takes, converted for element type T.
+template <class T>
+struct EngineArgs {
+    using value_type = T;
+    NetArgs<T> net;
+    Gate gate;
+    carray<T> X;
+};
+
+/// f(EngineArgs<T>&) with T the network's element type; f's return type must not depend on T.
+template <class F>
+decltype(auto) with_args(const py::tuple& net, const py::tuple& gate, const py::array& X, F&& f) {
+    return by_dtype(first_weights(net), [&](auto tag) {
+        using T = decltype(tag);
+        EngineArgs<T> a{make_net<T>(net), make_gate(gate), {}};
+        a.X = rows<T>(X, a.net.view, "inputs");
+        return f(a);
+    });
+}
+
 /// Takes ownership of v without a copy.
 py::array_t<double> own(std::vector<double>&& v, std::vector<py::ssize_t> shape) {
     auto* heap = new std::vector<double>(std::move(v));
@@ -183,11 +203,8 @@ py::tuple sample_py(const py::tuple& net_, const py::tuple& gate_, const py::arr
                     std::uint64_t first_sample, std::uint64_t first_input, Key key, int threads,
                     const carray<std::int64_t>& pairs, const std::vector<std::int64_t>& record_layers,
                     bool input_stats) {
-    return by_dtype(first_weights(net_), [&](auto tag) -> py::tuple {
-        using T = decltype(tag);
-        const auto net = make_net<T>(net_);
-        const Gate gate = make_gate(gate_);
-        const auto X = rows<T>(X_, net.view, "inputs");
+    return with_args(net_, gate_, X_, [&](auto& a) -> py::tuple {
+        using T = typename std::decay_t<decltype(a)>::value_type;
         SampleOptions opt;
         opt.n_samples = n_samples;
         opt.first_sample = first_sample;
@@ -202,24 +219,21 @@ py::tuple sample_py(const py::tuple& net_, const py::tuple& gate_, const py::arr
         // The core writes n_inputs x n_samples x n_out(h) values per recorded layer: the
         // buffers are sized here, where the pointers are made.
         for (auto h : record_layers) {
-            if (h < 0 || h >= net.view.n_layers()) throw std::invalid_argument("record: layer out of range");
-            py::array_t<T> a({static_cast<py::ssize_t>(X.shape(0)), static_cast<py::ssize_t>(n_samples),
-                              static_cast<py::ssize_t>(net.view.layers[static_cast<std::size_t>(h)].n_out)});
-            opt.record_out.push_back(a.mutable_data());
-            records.append(a);
+            if (h < 0 || h >= a.net.view.n_layers()) throw std::invalid_argument("record: layer out of range");
+            py::array_t<T> rec({static_cast<py::ssize_t>(a.X.shape(0)), static_cast<py::ssize_t>(n_samples),
+                                static_cast<py::ssize_t>(a.net.view.layers[static_cast<std::size_t>(h)].n_out)});
+            opt.record_out.push_back(rec.mutable_data());
+            records.append(rec);
         }
-        SampleStats st = run_interruptible(opt, [&] { return sample<T>(net.view, gate, X.data(), X.shape(0), opt); });
+        SampleStats st = run_interruptible(opt, [&] { return sample<T>(a.net.view, a.gate, a.X.data(), a.X.shape(0), opt); });
         return py::make_tuple(stats_to_dict(std::move(st)), records);
     });
 }
 
 py::dict sample_async_py(const py::tuple& net_, const py::tuple& gate_, const py::array& X_, std::uint64_t n_steps,
                          std::uint64_t burn_in, std::uint64_t first_input, Key key, int threads, bool input_stats) {
-    return by_dtype(first_weights(net_), [&](auto tag) {
-        using T = decltype(tag);
-        const auto net = make_net<T>(net_);
-        const Gate gate = make_gate(gate_);
-        const auto X = rows<T>(X_, net.view, "inputs");
+    return with_args(net_, gate_, X_, [&](auto& a) -> py::dict {
+        using T = typename std::decay_t<decltype(a)>::value_type;
         AsyncOptions opt;
         opt.n_steps = n_steps;
         opt.burn_in = burn_in;
@@ -228,28 +242,25 @@ py::dict sample_async_py(const py::tuple& net_, const py::tuple& gate_, const py
         opt.key[1] = key[1];
         opt.threads = threads;
         opt.input_stats = input_stats;
-        SampleStats st = run_interruptible(opt, [&] { return sample_async<T>(net.view, gate, X.data(), X.shape(0), opt); });
+        SampleStats st = run_interruptible(opt, [&] { return sample_async<T>(a.net.view, a.gate, a.X.data(), a.X.shape(0), opt); });
         return stats_to_dict(std::move(st));
     });
 }
 
 py::tuple ensemble_py(const py::tuple& net_, const py::tuple& gate_, const py::array& X_, int threads) {
-    return by_dtype(first_weights(net_), [&](auto tag) -> py::tuple {
-        using T = decltype(tag);
-        const auto net = make_net<T>(net_);
-        const Gate gate = make_gate(gate_);
-        const auto X = rows<T>(X_, net.view, "inputs");
+    return with_args(net_, gate_, X_, [&](auto& a) -> py::tuple {
+        using T = typename std::decay_t<decltype(a)>::value_type;
         py::list Us, Wo;
         std::vector<T*> up, wp;
-        for (const auto& l : net.view.layers) {
-            const std::vector<py::ssize_t> shape{X.shape(0), static_cast<py::ssize_t>(l.n_out)};
+        for (const auto& l : a.net.view.layers) {
+            const std::vector<py::ssize_t> shape{a.X.shape(0), static_cast<py::ssize_t>(l.n_out)};
             py::array_t<T> u(shape), w(shape);
             up.push_back(u.mutable_data());
             wp.push_back(w.mutable_data());
             Us.append(u);
             Wo.append(w);
         }
-        without_gil([&] { ensemble<T>(net.view, gate, X.data(), X.shape(0), up, wp, threads, python_interrupted); });
+        without_gil([&] { ensemble<T>(a.net.view, a.gate, a.X.data(), a.X.shape(0), up, wp, threads, python_interrupted); });
         return py::make_tuple(Us, Wo);
     });
 }
@@ -257,11 +268,8 @@ py::tuple ensemble_py(const py::tuple& net_, const py::tuple& gate_, const py::a
 py::dict enumerate_py(const py::tuple& net_, const py::tuple& gate_, const py::array& X_, int threads,
                       const carray<std::int64_t>& pairs, int max_log2, bool allow_halves, std::int64_t part,
                       std::int64_t n_parts) {
-    return by_dtype(first_weights(net_), [&](auto tag) {
-        using T = decltype(tag);
-        const auto net = make_net<T>(net_);
-        const Gate gate = make_gate(gate_);
-        const auto X = rows<T>(X_, net.view, "inputs");
+    return with_args(net_, gate_, X_, [&](auto& a) -> py::dict {
+        using T = typename std::decay_t<decltype(a)>::value_type;
         EnumerateOptions opt;
         opt.threads = threads;
         opt.pairs = make_pairs(pairs);
@@ -269,7 +277,7 @@ py::dict enumerate_py(const py::tuple& net_, const py::tuple& gate_, const py::a
         opt.allow_halves = allow_halves;
         opt.part = part;
         opt.n_parts = n_parts;
-        SampleStats st = run_interruptible(opt, [&] { return enumerate<T>(net.view, gate, X.data(), X.shape(0), opt); });
+        SampleStats st = run_interruptible(opt, [&] { return enumerate<T>(a.net.view, a.gate, a.X.data(), a.X.shape(0), opt); });
         return stats_to_dict(std::move(st));
     });
 }

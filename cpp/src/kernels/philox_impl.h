@@ -7,13 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-// GCC 12's own AVX-512 intrinsic headers trip these warnings (_mm512_undefined_*); this
-// header is included only by the per-ISA kernel translation units.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+#include "avx512_intrinsics.h"
 
 #include "dropengine/philox.h"
 
