@@ -234,6 +234,11 @@ def cmd_reproduce(args) -> int:
         check_writable(out / "report.md", "--out")
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    old = None
+    if args.compare is not None:  # before the run: a wrong folder should not cost minutes
+        from .experiments.report import load_claims
+
+        old = load_claims(args.compare)
     quick = not args.full
     try:
         from tqdm import tqdm
@@ -251,11 +256,23 @@ def cmd_reproduce(args) -> int:
     info = build_info()
     header = (f"{'quick' if quick else 'full'} run, seed {args.seed}, dropengine {info['version']} "
               f"(OpenMP {info['openmp']}, SIMD {info['simd']}).")
-    md, page = write(results, out, header)
+    meta = {"mode": "quick" if quick else "full", "seed": args.seed, "version": info["version"]}
+    md, page = write(results, out, header, meta)
     if not args.quiet:
-        n_ok = sum(c.agrees for r in results for c in r.claims)
-        n_all = sum(len(r.claims) for r in results)
-        print(f"{n_ok}/{n_all} claims agree; report: {page} and {md}")
+        fnd = [c for r in results for c in r.claims if c.kind == "finding"]
+        ids = [c for r in results for c in r.claims if c.kind == "identity"]
+        print(f"findings: {sum(c.agrees for c in fnd)}/{len(fnd)} agree; identity checks: "
+              f"{sum(c.agrees for c in ids)}/{len(ids)} hold; report: {page} and {md}")
+    if old is not None:
+        from .experiments.report import compare, load_claims
+
+        new = load_claims(out)
+        ran = {r.name for r in results}
+        old = {k: v for k, v in old.items() if v.get("experiment") in ran}  # --only: compare what ran
+        lines = compare(old, new)
+        print(f"compared with {args.compare}: {len(lines)} claim(s) moved")
+        for line in lines:
+            print(line)
     return 0
 
 
@@ -314,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--seed", type=int, default=0)
     rp.add_argument("--threads", type=int, default=None)
     rp.add_argument("--quiet", action="store_true")
+    rp.add_argument("--compare", default=None, metavar="OLD_DIR",
+                    help="after the run, list the claims whose verdict or number moved against OLD_DIR/claims.json")
     rp.set_defaults(func=cmd_reproduce)
     return p
 

@@ -3,9 +3,11 @@ tests call: ``run(out_dir, quick, seed, threads, progress) -> Result`` (figures 
 claims; ``progress`` shows a bar for steps long enough to need one).
 
 `training` trains on MNIST (dropout, no dropout, dropin, backpercolation) and measures
-the trained network (Figs. 9.3-9.15 after training, 9.10-9.11, 11.1-11.3).
+the trained network (Figs. 9.3-9.15 after training, 9.10-9.11, 11.1-11.3); `regularizer`
+sets Section 11.5's approximations beside the exact expected gradient of small deep nets.
 """
-from . import approximations, gradients, sampling_distributions, section8, spiking, training, transfer_functions
+from . import (approximations, gradients, regularizer, sampling_distributions, section8, spiking, training,
+               transfer_functions)
 from .base import Claim, Result
 
 EXPERIMENTS = {
@@ -15,6 +17,7 @@ EXPERIMENTS = {
     "transfer": transfer_functions,
     "spiking": spiking,
     "gradients": gradients,
+    "regularizer": regularizer,
     "training": training,
 }
 

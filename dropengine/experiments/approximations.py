@@ -10,6 +10,7 @@ from ..analysis import approximation_report, bounds as B
 from ..datasets import PAPER_SIZES, mnist_like_inputs
 from ..training import init_network
 from .base import Claim, Result, pyplot, save
+from .criteria import GROWTH_LIMIT, bound2_claim, eq99_claim, spread_growth
 
 TITLE = "Section 9.5: E vs NWGM vs W per layer, untrained network (Fig. 9.3-9.7)"
 
@@ -38,10 +39,10 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
         f"Network {'-'.join(map(str, sizes))} before training, small random weights (Glorot x 1/4, zero biases), "
         f"{len(X)} inputs x {n_samples} samples. From full Glorot-size weights the mean |E - W| per layer is "
         + ", ".join(f"{g:.1e}" for g in big) + ": the approximations need small weights or training."))
-    layers, grows = approximation_report(st, (U, W))
+    layers, _ = approximation_report(st, (U, W))
     plt = pyplot()
     L = len(layers)
-    fig, axes = plt.subplots(L, 2, figsize=(8, 2.2 * L))
+    fig, axes = plt.subplots(L, 2, figsize=(9, 2.3 * L))
     for h, r in enumerate(layers):
         E, N, Wh, V = st.E[h].ravel(), st.nwgm[h].ravel(), W[h].ravel(), st.var[h].ravel()
         ax = axes[h, 0]
@@ -49,16 +50,33 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
         order = np.argsort(E)
         ax.plot(E[order], B.bound1(E, V)[order], lw=0.8, c="C1", label="bound 1")
         ax.plot(E[order], B.bound2(E)[order], lw=0.8, c="C2", label="bound 2")
-        ax.set_ylabel(f"layer {h + 1}", fontsize=8)
-        ax.legend(fontsize=6)
+        ax.set_ylabel(f"layer {h + 1}: |E - NWGM|", fontsize=8)
+        ax.legend(fontsize=6, loc="upper right", frameon=False)
         axes[h, 1].hist(E - Wh, bins=50)
-        axes[h, 1].set_title(f"E - W, layer {h + 1}", fontsize=8)
-        res.claims.append(Claim(f"layer {h + 1}: |E - NWGM| within bound 2 (Eq. 87)",
-                                f"{r.inside_bound2:.1%} of units", r.inside_bound2 > 0.95))
-        res.claims.append(Claim(f"layer {h + 1}: W approximates E (Eq. 99)",
-                                f"mean |E - W| {np.mean(np.abs(E - Wh)):.2e}", np.mean(np.abs(E - Wh)) < 0.02))
+        axes[h, 1].set_ylabel("count", fontsize=8)
+        if h == 0:
+            ax.set_title("Fig. 9.3 (untrained): |E - NWGM| and bounds", fontsize=9)
+            axes[h, 1].set_title("Fig. 9.3 (untrained): E - W", fontsize=9)
+        if h == L - 1:
+            ax.set_xlabel("E", fontsize=8)
+            axes[h, 1].set_xlabel("E - W", fontsize=8)
+        res.claims.append(bound2_claim(st, h, f"bound2[layer {h + 1}]", "Section 9.5, Fig. 9.3", ", untrained"))
+        res.claims.append(eq99_claim(st, W, h, f"eq99[layer {h + 1}]", "Section 9.1, Fig. 9.3", ", untrained"))
+    fig.tight_layout()
     res.figures.append(save(fig, out, "fig9_3"))
-    stds = ", ".join(f"{r.e_minus_w.std:.1e}" for r in layers)
-    res.claims.append(Claim("the spread of E - W does not grow with depth (Section 9.5)", f"std per layer {stds}",
-                            not grows))
+    # Section 9.5: "these deviations act like noise and cancel each other to some extent
+    # preventing the accumulation of errors across layers". Layer 1 has W = NWGM (beta = 0),
+    # so the fit starts at layer 2, where beta first appears (Eq. 102, 112).
+    g, se_g, sds = spread_growth(st.E, W, st.sem, first=1, seed=seed)
+    res.claims.append(Claim("spread_growth", "Section 9.5", "Eq. 102, 112-114",
+                            "the deviations E - W cancel to some extent and do not accumulate across layers",
+                            f"per-layer growth ratio g of sd(E - W) over layers 2-{L} (log-linear fit): "
+                            f"g + 2 SE < {GROWTH_LIMIT} (25% per layer doubles the error in three layers); "
+                            "Monte Carlo noise of E removed; SE by bootstrap over the inputs", g, se_g, g + 2 * se_g < GROWTH_LIMIT,
+                            detail="sd(E - W) per layer " + ", ".join(f"{r.e_minus_w.std:.1e}" for r in layers)
+                            + "; noise removed, layers 2-: " + ", ".join(f"{x:.1e}" for x in sds),
+                            reason="the setting: the output layer (256 -> 10, Glorot) has about twice the squared "
+                                   "weight norm per unit of the hidden layers, which Eq. 114 carries into Var(beta); "
+                                   "the hidden layers alone are flat (sd " + ", ".join(f"{x:.1e}" for x in sds[:-1])
+                                   + ")"))
     return res
