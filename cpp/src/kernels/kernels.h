@@ -160,9 +160,11 @@ struct Kernels {
     const char* isa = nullptr;
 };
 
-/// True when every entry of the table is set: each ISA file static_asserts it of its
-/// table, so a table with a hole does not compile (the AVX-512 one included, which this
-/// project's CI machines cannot run).
+/// True when every entry of the table is set. make_table (fill_table.h) sets every member
+/// by name, so a missing body is a compile error in every ISA file, the AVX-512 one
+/// included; cpp/tests checks this of the tables the machine can run. (Not a static_assert
+/// in the ISA files: under -fsanitize, GCC does not treat a function's address as a
+/// constant expression.)
 template <class T>
 constexpr bool complete(const Kernels<T>& k) {
     bool ok = k.isa != nullptr;
