@@ -25,7 +25,7 @@ from ._validation import as_count, as_real_array
 from .gates import Dropin, Dropout, NoGate, Spikes
 from .network import Network
 
-__all__ = ["GateKind", "TransferKind", "Loss", "GateSpec", "OutOfMemory", "MAX_TOTAL_SAMPLES", "PARTS_LOG2_OFFSET",
+__all__ = ["GateKind", "TransferKind", "Loss", "LOSSES", "GateSpec", "OutOfMemory", "MAX_TOTAL_SAMPLES", "PARTS_LOG2_OFFSET",
            "CPP_ENGINES",
            "check_net", "as_inputs", "unit_pairs", "check_ranges", "gate_spec", "require_chain", "net_args",
            "transfer_row",
@@ -36,6 +36,9 @@ GateKind = _core.GateKind
 TransferKind = _core.TransferKind
 Loss = _core.Loss
 OutOfMemory = _core.OutOfMemory
+#: The losses, by name, in the order of dropengine::Loss (train.h): squared error (Eq. 55),
+#: relative entropy (Eq. 156, logistic outputs), softmax cross entropy.
+LOSSES = tuple(Loss.__members__)
 
 #: n_inputs x n_samples above this is refused: the core numbers its jobs (input x block of
 #: 64 samples) in a signed 64-bit integer; past 2^63 it wraps, the run does nothing and

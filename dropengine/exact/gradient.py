@@ -16,12 +16,12 @@ import numpy as np
 from .._reference import transfer
 from .._validation import as_count, as_real_array
 from .. import _engine as engine
-from .._engine import GateKind
+from .._engine import LOSSES, GateKind
 
 __all__ = ["dropout_gradient", "DropoutGradient", "LOSSES"]
-#: squared: 1/2 sum (t - O)^2 (Eq. 55, 142); relative_entropy: -sum t log O + (1 - t) log(1 - O)
-#: for logistic outputs (Eq. 156); cross_entropy: -sum t log O for a softmax output.
-LOSSES = ("squared", "relative_entropy", "cross_entropy")
+# The losses are the trainer's (_engine.LOSSES): squared 1/2 sum (t - O)^2 (Eq. 55, 142);
+# relative_entropy -sum t log O + (1 - t) log(1 - O) for logistic outputs (Eq. 156);
+# cross_entropy -sum t log O for a softmax output.
 
 
 @dataclass(frozen=True)

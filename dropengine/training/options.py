@@ -6,13 +6,11 @@ import numbers
 
 import numpy as np
 
+from .._engine import LOSSES
 from .._validation import as_real_array
 
 __all__ = ["LOSSES", "BACKPROP", "BACKPERCOLATION", "backward_modes", "real_in"]
 
-#: squared error (Eq. 55), relative entropy (Eq. 156, logistic outputs), softmax cross
-#: entropy: the members of dropengine::Loss (train.h).
-LOSSES = ("squared", "relative_entropy", "cross_entropy")
 #: Codes of TrainOptions::backward (train.h): multiply by sigma'(S) (Eq. 173), or pass
 #: the signal whole with probability sigma'(S) (Section 10.2); any other value in (0, 1]
 #: is a fixed pass probability.
