@@ -131,7 +131,7 @@ def transfer_row(f) -> tuple:
 
 
 #: What refuses networks with skip connections until the C++ core computes them (issue 17).
-CPP_ENGINES = "the C++ engines (sample, ensemble, exact.enumerate, Trainer, spiking)"
+CPP_ENGINES = "the C++ engines Trainer and sample_async"
 
 
 def require_chain(net: Network, engines: str = CPP_ENGINES) -> None:
@@ -143,10 +143,19 @@ def require_chain(net: Network, engines: str = CPP_ENGINES) -> None:
 
 
 def net_args(net: Network) -> tuple:
-    """(weights, biases, transfer rows) as the core takes them; the core computes chains
-    only (a DAG would reach it as each layer's input_weights, issue 17)."""
-    require_chain(net)
-    return list(net.weights), list(net.biases), [transfer_row(f) for f in net.transfers]
+    """(weights, biases, transfer rows, sources) as the core takes them (network.h): a
+    layer with skip connections as its ``input_weights`` (W_cat and its blocks), a chain's
+    layer as its matrix with no blocks, so a chain reaches the core as it always did."""
+    if net.is_chain:
+        return list(net.weights), list(net.biases), [transfer_row(f) for f in net.transfers], [[]] * net.n_layers
+    W, sources = zip(*(net.input_weights(h) for h in range(1, net.n_layers + 1)))
+    return list(W), list(net.biases), [transfer_row(f) for f in net.transfers], list(sources)
+
+
+def _n_in(net: Network) -> list:
+    """The width of each layer's (concatenated) input."""
+    return list(net.sizes[:-1]) if net.is_chain else [net.input_weights(h)[0].shape[1]
+                                                       for h in range(1, net.n_layers + 1)]
 
 
 def _input_stats(net: Network, acc: dict):
@@ -154,8 +163,8 @@ def _input_stats(net: Network, acc: dict):
     (input_stats=True) flat per layer; here they take the shape (n_inputs, n_in_h). Empty
     lists when they were not measured."""
     units = {k: v for k, v in acc.items() if k not in ("E_in", "var_in")}
-    E_in = [e.reshape(-1, n) for e, n in zip(acc["E_in"], net.sizes[:-1])]
-    var_in = [v.reshape(-1, n) for v, n in zip(acc["var_in"], net.sizes[:-1])]
+    E_in = [e.reshape(-1, n) for e, n in zip(acc["E_in"], _n_in(net))]
+    var_in = [v.reshape(-1, n) for v, n in zip(acc["var_in"], _n_in(net))]
     return units, E_in, var_in
 
 
@@ -174,6 +183,7 @@ def sample(net: Network, X: np.ndarray, gate: GateSpec, *, n_samples: int, first
 def sample_async(net: Network, X: np.ndarray, gate: GateSpec, *, n_steps: int, burn_in: int, key: tuple,
                  threads: int):
     """Asynchronous spiking chains (spiking.h): (accumulators, E_in, var_in)."""
+    require_chain(net)
     acc = _core.sample_async(net_args(net), tuple(gate), X, n_steps=n_steps, burn_in=burn_in, first_input=0,
                              key=key, threads=threads, input_stats=True)
     return _input_stats(net, acc)
@@ -210,6 +220,7 @@ def transfer(f, S: np.ndarray):
 def trainer(net: Network, gate: GateSpec, *, loss: str, batch_size: int, momentum: float, weight_decay: float,
             max_norm: float, backward: list, key: tuple, threads: int):
     """The core's SGD trainer (train.h) on a copy of net's weights."""
+    require_chain(net)
     return _core.Trainer(net_args(net), tuple(gate), loss=Loss.__members__[loss], batch_size=batch_size,
                          momentum=momentum, weight_decay=weight_decay, max_norm=max_norm, backward=backward,
                          key=key, threads=threads)

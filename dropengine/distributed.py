@@ -146,7 +146,6 @@ def sample(net, inputs, gate=None, n_samples: int = 1000, *, seed=None, client=N
     seed=seed)``; ``seed_entropy`` records the seed when it was None.
     """
     engine.check_net(net)
-    engine.require_chain(net)  # here, not in the first task on a worker
     X = engine.as_inputs(net, inputs)
     engine.gate_spec(gate, net)
     n_samples = as_count(n_samples, "n_samples")
@@ -196,7 +195,6 @@ def enumerate(net, inputs, gate=None, *, client=None, parts=None, chunk_inputs=N
     refused with MemoryError before anything is submitted.
     """
     engine.check_net(net)
-    engine.require_chain(net)
     X = engine.as_inputs(net, inputs)
     engine.gate_spec(gate, net, allow_spikes=False)
     threads = as_threads(threads_per_task) or None

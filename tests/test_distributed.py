@@ -135,3 +135,22 @@ def test_errors(client):
         dd.enumerate(net, np.ones(4), de.Dropout(0.5), client=client, parts=3)
     with pytest.raises(ValueError, match="n_samples"):
         dd.sample(net, np.ones(4), de.Dropout(0.5), 0, client=client)
+
+
+def test_a_network_with_skip_connections_runs_on_the_cluster(client):
+    # Eq. 21: the input also feeds layer 2; the workers compute exactly what one process does.
+    rng = np.random.default_rng(5)
+    net = de.Network([rng.normal(size=(6, 8)), {0: rng.normal(size=(4, 8)), 1: rng.normal(size=(4, 6))}],
+                     transfer=["logistic", "softmax"])
+    X = rng.uniform(size=(3, 8)).astype(np.float32)
+    gate = de.Dropout([0.8, 0.5])
+    one = de.sample(net, X, gate, 2048, seed=3)
+    many = dd.sample(net, X, gate, 2048, seed=3, client=client, chunk_samples=1024, chunk_inputs=2)
+    assert _bits(one) == _bits(many)
+    small = de.Network([rng.normal(size=(2, 3)), {0: rng.normal(size=(2, 3)), 1: rng.normal(size=(2, 2))}],
+                       transfer=["logistic", "logistic"], dtype=np.float64)
+    x = rng.uniform(size=(2, 3))
+    ex = de.exact.enumerate(small, x, gate)
+    dex = dd.enumerate(small, x, gate, client=client)
+    for a, b in zip(ex.E, dex.E):
+        np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)

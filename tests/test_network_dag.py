@@ -192,21 +192,29 @@ def test_spikes_resolve_on_a_dag(net):
     assert kind == "spikes_connections" and r[0].size == 0 and r[2].tolist() == [0.5]
 
 
-# --- engines that compute chains only refuse, naming the argument ------------------------
+# --- the C++ engines compute DAGs (their numbers: tests/test_dag_engines.py) -------------
 REFUSAL = r"^net: networks with skip connections \(layer h receiving from layers other than h - 1\) are not supported"
 
 
+def test_cpp_engines_take_dags(net):
+    # The ensemble with no gate is plain propagation; sampling with no gate gives it exactly.
+    U, W = de.ensemble(net, X, de.NoGate())
+    _, F = de.forward(net, X)
+    for w, f in zip(W, F):
+        np.testing.assert_array_equal(w, f)
+    st = de.sample(net, X, de.NoGate(), 64, seed=0)
+    for e, f in zip(st.E, F):
+        np.testing.assert_allclose(e, f, rtol=1e-15, atol=1e-15)
+    assert exact.n_subnetworks(net, de.Dropout(0.5)) == 2 ** 8  # the units of layers 0, 1 and 2
+    assert de.spiking.simulate(net, np.array([[0.1, 0.5, 0.3]]), de.Spikes(0.5), 64, seed=0).stats.n_samples == 64
+
+
 @pytest.mark.parametrize("run", [
-    lambda n: de.sample(n, X, de.Dropout(0.5), 64, seed=0),
-    lambda n: de.ensemble(n, X, de.Dropout(0.5)),
-    lambda n: de.forward(n, X),
-    lambda n: exact.enumerate(n, X, de.Dropout(0.5)),
-    lambda n: exact.n_subnetworks(n, de.Dropout(0.5)),
     lambda n: de.Trainer(n, de.Dropout(0.5)),
-    lambda n: de.spiking.simulate(n, X, de.Spikes(0.5), 64, seed=0),
+    lambda n: de.spiking.simulate_async(n, np.array([[0.1, 0.5, 0.3]]), de.Spikes(0.5), 8, seed=0),
 ])
-def test_cpp_engines_refuse(net, run):
-    with pytest.raises(ValueError, match=REFUSAL + r" by the C\+\+ engines .*exact.linear_moments handles them"):
+def test_cpp_engines_not_yet_on_dags_refuse(net, run):
+    with pytest.raises(ValueError, match=REFUSAL + r" by the C\+\+ engines Trainer and sample_async"):
         run(net)
 
 
@@ -224,14 +232,6 @@ def test_python_engines_refuse_at_their_entry(net):
         de.analysis.deep_regularizer(logistic, X, T, [0.5, 0.5, 0.5])
 
 
-def test_dask_refuses_before_any_task(net):
-    pytest.importorskip("dask.distributed")
-    with pytest.raises(ValueError, match=REFUSAL + r" by the C\+\+ engines"):
-        de.distributed.sample(net, X, de.Dropout(0.5), 64, client=object())
-    with pytest.raises(ValueError, match=REFUSAL + r" by the C\+\+ engines"):
-        de.distributed.enumerate(net, X, de.Dropout(0.5), client=object())
-
-
 def test_to_torch_refuses(net):
     pytest.importorskip("torch")
     from dropengine.torch import to_torch
@@ -239,12 +239,14 @@ def test_to_torch_refuses(net):
         to_torch(net)
 
 
-def test_cli_refuses_in_one_line(net, tmp_path, capsys):
+def test_cli_samples_a_dag_file(net, tmp_path):
     from dropengine.cli import main
 
     np.save(tmp_path / "x.npy", X)
     code = main(["sample", str(net.save(tmp_path / "dag.npz")), str(tmp_path / "x.npy"), "--out",
-                 str(tmp_path / "out.npz")])
-    err = capsys.readouterr().err
-    assert code == 2 and "net: networks with skip connections" in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "out.npz").exists()
+                 str(tmp_path / "out.npz"), "--samples", "256", "--seed", "4"])
+    assert code == 0
+    st = de.SampleStats.load(tmp_path / "out.npz")
+    ref = de.sample(net, X, de.Dropout(0.5), 256, seed=4)
+    for a, b in zip(st.E, ref.E):
+        np.testing.assert_array_equal(a, b)

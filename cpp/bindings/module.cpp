@@ -37,8 +37,10 @@ decltype(auto) by_dtype(const py::array& like, F&& f) {
     throw py::type_error("the network's weights must be float32 or float64");
 }
 
-/// A network as Python describes it: (weights, biases, transfers), with transfers rows
-/// (TransferKind, c, lam, threshold, slope). The converted arrays live as long as the view.
+/// A network as Python describes it: (weights, biases, transfers, sources), with transfers
+/// rows (TransferKind, c, lam, threshold, slope) and sources per layer a list of
+/// (source layer, column offset, n) blocks of W, empty for a chain's layer (network.h).
+/// The converted arrays live as long as the view.
 template <class T>
 struct NetArgs {
     std::vector<carray<T>> W;
@@ -58,12 +60,13 @@ py::array first_weights(const py::tuple& net) { return net[0].cast<py::list>()[0
 
 template <class T>
 NetArgs<T> make_net(const py::tuple& net) {
-    if (net.size() != 3) throw std::invalid_argument("net must be (weights, biases, transfers)");
+    if (net.size() != 4) throw std::invalid_argument("net must be (weights, biases, transfers, sources)");
     NetArgs<T> a;
     a.W = net[0].cast<std::vector<carray<T>>>();
     a.b = net[1].cast<std::vector<std::optional<carray<T>>>>();
     const auto fs = net[2].cast<std::vector<TransferRow>>();
-    if (a.W.size() != a.b.size() || a.W.size() != fs.size())
+    const auto srcs = net[3].cast<std::vector<std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t>>>>();
+    if (a.W.size() != a.b.size() || a.W.size() != fs.size() || a.W.size() != srcs.size())
         throw std::invalid_argument("network: weights, biases and transfers must have one entry per layer");
     for (std::size_t h = 0; h < a.W.size(); ++h) {
         if (a.W[h].ndim() != 2) throw std::invalid_argument("network: weights must be 2-D");
@@ -76,6 +79,7 @@ NetArgs<T> make_net(const py::tuple& net) {
             l.b = a.b[h]->data();
         }
         l.f = make_transfer(fs[h]);
+        for (const auto& [layer, offset, n] : srcs[h]) l.sources.push_back({layer, offset, n});
         a.view.layers.push_back(l);
     }
     return a;

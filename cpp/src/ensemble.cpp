@@ -17,25 +17,40 @@ namespace dropengine {
 
 namespace {
 
-/// Eq. 167 for one input row; `in`, `u`, `o` are scratch of the widest layer's size.
+/// Scratch of one row: every layer's outputs (the network input first), one layer's
+/// expected inputs, and one layer's U.
+struct RowScratch {
+    std::vector<double> out, in, u;
+};
+
+/// Eq. 167 for one input row. A layer's expected input is the concatenation of its
+/// sources' expected gated outputs (Eq. 24-26 with skip connections, network.h).
 template <class T>
 void ensemble_row(const NetworkView<T>& net, const Gate& gate, const T* x, std::int64_t row,
-                  const std::vector<T*>& U, const std::vector<T*>& W, double* in, double* u, double* o) {
-    for (std::int64_t j = 0; j < net.n_inputs(); ++j) in[j] = x[j];
+                  const std::vector<T*>& U, const std::vector<T*>& W, const std::vector<std::int64_t>& at,
+                  RowScratch& sc) {
+    for (std::int64_t j = 0; j < net.n_inputs(); ++j) sc.out[static_cast<std::size_t>(j)] = x[j];
     for (std::size_t h = 0; h < net.layers.size(); ++h) {
         const auto& l = net.layers[h];
-        // E(input_j): p_j W_j for unit dropout (Eq. 24, 54), (1 - r_j) W_j + r_j for dropin.
-        if (gate.kind == GateKind::Units)
-            for (std::int64_t j = 0; j < l.n_in; ++j) in[j] *= gate.prob(h, j);
-        // Spikes: E(Delta_j) = r_j E(O_j) (Eq. 130, 133); per connection r_ij (Eq. 131, 134).
-        if (gate.kind == GateKind::Spikes && !gate.p[h].empty())
-            for (std::int64_t j = 0; j < l.n_in; ++j) in[j] *= gate.prob(h, j);
-        if (gate.kind == GateKind::Dropin)
-            for (std::int64_t j = 0; j < l.n_in; ++j) {
-                const double r = gate.prob(h, j);
-                in[j] = (1.0 - r) * in[j] + r;
-            }
+        double* in = sc.in.data();
+        for (const Source& src : net.sources_of(static_cast<std::int64_t>(h))) {
+            const auto sl = static_cast<std::size_t>(src.layer);
+            const double* v = sc.out.data() + at[sl];
+            double* e = in + src.offset;
+            // E(input_j): p_j W_j for unit dropout (Eq. 24, 54), (1 - r_j) W_j + r_j for
+            // dropin; spikes: E(Delta_j) = r_j E(O_j) (Eq. 130, 133).
+            if (gate.kind == GateKind::Units || (gate.kind == GateKind::Spikes && !gate.p[sl].empty()))
+                for (std::int64_t j = 0; j < src.n; ++j) e[j] = v[j] * gate.prob(sl, j);
+            else if (gate.kind == GateKind::Dropin)
+                for (std::int64_t j = 0; j < src.n; ++j) {
+                    const double r = gate.prob(sl, j);
+                    e[j] = (1.0 - r) * v[j] + r;
+                }
+            else
+                std::copy(v, v + src.n, e);
+        }
         const double pb = (gate.kind == GateKind::Units || gate.kind == GateKind::Connections) ? gate.bias_keep(h) : 1.0;
+        double* u = sc.u.data();
         for (std::int64_t i = 0; i < l.n_out; ++i) {
             double acc = 0.0;
             const T* Wi = l.W + i * l.n_in;
@@ -54,12 +69,12 @@ void ensemble_row(const NetworkView<T>& net, const Gate& gate, const T* x, std::
             if (l.b) acc += pb * static_cast<double>(l.b[i]);
             u[i] = acc;
         }
+        double* o = sc.out.data() + at[h + 1];
         apply_transfer<double>(l.f, u, o, nullptr, nullptr, nullptr, l.n_out);
         for (std::int64_t i = 0; i < l.n_out; ++i) {
             U[h][row * l.n_out + i] = static_cast<T>(u[i]);
             W[h][row * l.n_out + i] = static_cast<T>(o[i]);
         }
-        std::swap(in, o);
     }
 }
 
@@ -76,14 +91,22 @@ void ensemble(const NetworkView<T>& net, const Gate& gate, const T* X, std::int6
     for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
         if (!std::isfinite(X[k])) throw std::invalid_argument("ensemble: inputs must be finite");
     const int nt = detail::resolve_threads(threads);
-    std::int64_t width = net.n_inputs(), macs = 0;
+    // at[l]: where the outputs of layer l (0: the network input) start in a row's scratch.
+    std::vector<std::int64_t> at{0, net.n_inputs()};
+    std::int64_t width = 1, macs = 0;
     for (const auto& l : net.layers) {
-        width = std::max(width, l.n_out);
+        at.push_back(at.back() + l.n_out);
+        width = std::max({width, l.n_in, l.n_out});
         macs += l.n_out * l.n_in;
     }
     // Scratch before the parallel region (running out of memory there would end the
     // process); rows in chunks of about 10^8 multiply-adds, Ctrl-C polled between them.
-    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(nt), std::vector<double>(static_cast<std::size_t>(3 * width)));
+    std::vector<RowScratch> scratch(static_cast<std::size_t>(nt));
+    for (auto& sc : scratch) {
+        sc.out.assign(static_cast<std::size_t>(at.back()), 0.0);
+        sc.in.assign(static_cast<std::size_t>(width), 0.0);
+        sc.u.assign(static_cast<std::size_t>(width), 0.0);
+    }
     const std::int64_t chunk = std::max<std::int64_t>(16 * nt, 100'000'000 / std::max<std::int64_t>(macs, 1));
     for (std::int64_t r0 = 0; r0 < n_rows; r0 += chunk) {
         if (r0 > 0 && interrupted && interrupted()) throw Interrupted{};
@@ -94,8 +117,7 @@ void ensemble(const NetworkView<T>& net, const Gate& gate, const T* X, std::int6
 #ifdef _OPENMP
             tid = omp_get_thread_num();
 #endif
-            double* s = scratch[static_cast<std::size_t>(tid)].data();
-            ensemble_row(net, gate, X + x * net.n_inputs(), x, U, W, s, s + width, s + 2 * width);
+            ensemble_row(net, gate, X + x * net.n_inputs(), x, U, W, at, scratch[static_cast<std::size_t>(tid)]);
         }
     }
 }

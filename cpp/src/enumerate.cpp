@@ -26,7 +26,9 @@ std::vector<Site> all_sites(const NetworkView<T>& net, const Gate& gate) {
             if (l.b)
                 for (std::int64_t i = 0; i < l.n_out; ++i) s.push_back({h, SiteKind::ConnBias, i, 0, gate.bias_keep(hh)});
         } else {
-            for (std::int64_t j = 0; j < l.n_in; ++j) s.push_back({h, SiteKind::Unit, 0, j, gate.prob(hh, j)});
+            // The units of source layer hh (gate.h): the inputs of layer hh in a chain.
+            const std::int64_t n = net.n_source(static_cast<std::int64_t>(hh));
+            for (std::int64_t j = 0; j < n; ++j) s.push_back({h, SiteKind::Unit, 0, j, gate.prob(hh, j)});
             if (l.b && gate.kind == GateKind::Units) s.push_back({h, SiteKind::Bias, 0, 0, gate.bias_keep(hh)});
         }
     }
@@ -63,8 +65,12 @@ struct Plan {
         std::vector<double> W, b;  // float64 copies; b empty when the layer has none
         std::int64_t n_out, n_in, offset;
         Transfer f;
+        std::vector<Source> sources;  // the input's blocks (network.h)
     };
     std::vector<Layer> layers;
+    std::vector<std::int64_t> n_src;  // units of source layer l (0: the network input)
+    /// The layers source l feeds, lowest first, with the column of its block in each.
+    std::vector<std::vector<std::pair<std::size_t, std::int64_t>>> receivers;
     GateKind kind;
     std::vector<Site> free;        // free gates, top layer first: bit k of the code is free[k]
     std::vector<Site> fixed;       // gates with p = 0 or 1
@@ -100,7 +106,7 @@ public:
         S_.resize(L); O_.resize(L); lo_.resize(L); loc_.resize(L); dO_.resize(L);
         for (std::size_t h = 0; h < L; ++h) {
             const auto& l = P_.layers[h];
-            unit_on_[h].assign(static_cast<std::size_t>(l.n_in), 1);
+            unit_on_[h].assign(static_cast<std::size_t>(P_.n_src[h]), 1);  // source layer h
             bias_on_[h].assign(static_cast<std::size_t>(l.n_out), 1);
             if (P_.kind == GateKind::Connections) conn_on_[h].assign(static_cast<std::size_t>(l.n_out * l.n_in), 1);
             gin_[h].assign(static_cast<std::size_t>(l.n_in), 0.0);
@@ -159,14 +165,22 @@ private:
         }
     }
 
-    /// Layer h from scratch: gated inputs (Eq. 22; dropin), sums (Eq. 21, 23), outputs.
+    /// The outputs of source layer l (0: the network input).
+    const double* source(std::int64_t l) const { return l == 0 ? x_ : O_[static_cast<std::size_t>(l - 1)].data(); }
+
+    /// Layer h from scratch: gated inputs (Eq. 22; dropin), each block with its source's
+    /// gates, sums (Eq. 21, 23), outputs.
     void recompute(std::size_t h) {
         const auto& l = P_.layers[h];
-        const double* in = h == 0 ? x_ : O_[h - 1].data();
         auto& g = gin_[h];
-        for (std::int64_t j = 0; j < l.n_in; ++j) {
-            const bool on = unit_on_[h][static_cast<std::size_t>(j)];
-            g[static_cast<std::size_t>(j)] = P_.kind == GateKind::Dropin ? (on ? 1.0 : in[j]) : (on ? in[j] : 0.0);
+        for (const Source& src : l.sources) {
+            const double* in = source(src.layer);
+            const auto& on_l = unit_on_[static_cast<std::size_t>(src.layer)];
+            for (std::int64_t j = 0; j < src.n; ++j) {
+                const bool on = on_l[static_cast<std::size_t>(j)];
+                g[static_cast<std::size_t>(src.offset + j)] =
+                    P_.kind == GateKind::Dropin ? (on ? 1.0 : in[j]) : (on ? in[j] : 0.0);
+            }
         }
         for (std::int64_t i = 0; i < l.n_out; ++i) {
             const double* Wi = l.W.data() + i * l.n_in;
@@ -190,22 +204,31 @@ private:
                                dO_[h].data(), P_.layers[h].n_out);
     }
 
-    /// Toggles one gate: its layer's sums are updated, the layers above recomputed.
+    /// Toggles one gate: the sums of the lowest layer it feeds are updated, the layers
+    /// above recomputed. A unit gate of source layer l feeds every layer l sends to.
     void flip(const Site& s, const RowRef& out) {
-        const auto h = static_cast<std::size_t>(s.h);
+        if (s.kind == SiteKind::Unit && P_.receivers[static_cast<std::size_t>(s.h)].empty()) {
+            auto& on = unit_on_[static_cast<std::size_t>(s.h)][static_cast<std::size_t>(s.j)];
+            on = !on;  // a unit nothing receives from changes no output
+            return;
+        }
+        const auto h = s.kind == SiteKind::Unit ? P_.receivers[static_cast<std::size_t>(s.h)].front().first
+                                                : static_cast<std::size_t>(s.h);
         for (std::size_t k = h; k < P_.layers.size(); ++k) flush(k, out);  // these layers change now
         const auto& l = P_.layers[h];
         auto& S = acc_[h];
         switch (s.kind) {
             case SiteKind::Unit: {
+                const auto src = static_cast<std::size_t>(s.h);
                 const auto j = static_cast<std::size_t>(s.j);
-                unit_on_[h][j] = !unit_on_[h][j];
-                const double* in = h == 0 ? x_ : O_[h - 1].data();
-                const double was = gin_[h][j], now = gated(s, in[j]);
-                gin_[h][j] = now;
+                unit_on_[src][j] = !unit_on_[src][j];
+                const double* in = source(s.h);
+                const auto col = j + static_cast<std::size_t>(P_.receivers[src].front().second);
+                const double was = gin_[h][col], now = gated(s, in[j]);
+                gin_[h][col] = now;
                 // Remove the old term and add the new one: the same products recompute() sums.
                 for (std::int64_t i = 0; i < l.n_out; ++i) {
-                    const double w = l.W[static_cast<std::size_t>(i * l.n_in) + j];
+                    const double w = l.W[static_cast<std::size_t>(i * l.n_in) + col];
                     if (was != 0.0) S[static_cast<std::size_t>(i)].add(-(w * was));
                     if (now != 0.0) S[static_cast<std::size_t>(i)].add(w * now);
                 }
@@ -292,8 +315,15 @@ Plan make_plan(const NetworkView<T>& net, const Gate& gate, const std::vector<Un
         pl.n_in = l.n_in;
         pl.offset = off;
         pl.f = l.f;
+        pl.sources = net.sources_of(static_cast<std::int64_t>(P.layers.size()));
         off += l.n_out;
         P.layers.push_back(std::move(pl));
+    }
+    P.receivers.resize(net.layers.size());
+    for (std::size_t h = 0; h < net.layers.size(); ++h) {
+        P.n_src.push_back(net.n_source(static_cast<std::int64_t>(h)));
+        for (const Source& src : P.layers[h].sources)
+            if (src.layer < net.n_layers()) P.receivers[static_cast<std::size_t>(src.layer)].push_back({h, src.offset});
     }
     const auto sites = detail::all_sites(net, gate);
     // Top layer first, so that the gates flipped most often are those with the least

@@ -5,7 +5,8 @@
 
 namespace dropengine {
 
-void Gate::validate(const std::vector<std::int64_t>& n_out, const std::vector<std::int64_t>& n_in) const {
+void Gate::validate(const std::vector<std::int64_t>& n_out, const std::vector<std::int64_t>& n_in,
+                    const std::vector<std::int64_t>& n_src) const {
     const std::size_t L = n_out.size();
     if (kind == GateKind::None) return;
     if (kind != GateKind::Units && kind != GateKind::Connections && kind != GateKind::Dropin && !spiking())
@@ -14,7 +15,8 @@ void Gate::validate(const std::vector<std::int64_t>& n_out, const std::vector<st
         if (p.size() != L)
             throw std::invalid_argument("gate: r must have one entry per layer (" + std::to_string(L) + ")");
         for (std::size_t h = 0; h < L; ++h) {
-            const std::size_t n = p[h].size(), ni = static_cast<std::size_t>(n_in[h]),
+            const std::size_t n = p[h].size(),
+                              ni = static_cast<std::size_t>(kind == GateKind::Spikes ? n_src[h] : n_in[h]),
                               full = static_cast<std::size_t>(n_out[h] * n_in[h]);
             if (n > 1 && n != ni && !(kind == GateKind::SpikesConnections && n == full))
                 throw std::invalid_argument("gate: r[" + std::to_string(h) + "] has " + std::to_string(n) +
@@ -32,7 +34,7 @@ void Gate::validate(const std::vector<std::int64_t>& n_out, const std::vector<st
                                     std::to_string(L) + "), got " + std::to_string(p.size()));
     for (std::size_t h = 0; h < L; ++h) {
         const std::size_t full = kind == GateKind::Connections ? static_cast<std::size_t>(n_out[h] * n_in[h])
-                                                               : static_cast<std::size_t>(n_in[h]);
+                                                               : static_cast<std::size_t>(n_src[h]);
         if (p[h].size() != 1 && p[h].size() != full)
             throw std::invalid_argument(std::string("gate: ") + what + "[" + std::to_string(h) + "] must hold 1 or " +
                                         std::to_string(full) + " values, got " + std::to_string(p[h].size()));

@@ -21,6 +21,22 @@ std::int64_t NetworkView<T>::unit_offset(std::int64_t h) const {
 }
 
 template <class T>
+bool NetworkView<T>::is_chain() const {
+    for (std::size_t h = 0; h < layers.size(); ++h) {
+        const auto& s = layers[h].sources;
+        if (!s.empty() && !(s.size() == 1 && s[0].layer == static_cast<std::int64_t>(h))) return false;
+    }
+    return true;
+}
+
+template <class T>
+std::vector<Source> NetworkView<T>::sources_of(std::int64_t h) const {
+    const auto& l = layers[static_cast<std::size_t>(h)];
+    if (l.sources.empty()) return {Source{h, 0, l.n_in}};
+    return l.sources;
+}
+
+template <class T>
 void NetworkView<T>::validate() const {
     if (layers.empty()) throw std::invalid_argument("network: at least one layer is required");
     if (layers.size() > 255) throw std::invalid_argument("network: at most 255 layers are supported");
@@ -28,7 +44,23 @@ void NetworkView<T>::validate() const {
         const auto& l = layers[h];
         const std::string name = "network layer " + std::to_string(h);
         if (l.n_out < 1 || l.n_in < 1) throw std::invalid_argument(name + ": weights must have shape (n_out >= 1, n_in >= 1)");
-        if (h > 0 && l.n_in != layers[h - 1].n_out)
+        if (!l.sources.empty()) {
+            // Sorted, distinct, lower layers, contiguous blocks of the sources' widths.
+            std::int64_t at = 0, prev = -1;
+            for (const auto& src : l.sources) {
+                if (src.layer <= prev || src.layer > static_cast<std::int64_t>(h))
+                    throw std::invalid_argument(name + ": sources must be distinct lower layers in increasing order");
+                if (src.offset != at || src.n != n_source(src.layer))
+                    throw std::invalid_argument(name + ": the block of source " + std::to_string(src.layer) +
+                                                " must start at column " + std::to_string(at) + " and hold " +
+                                                std::to_string(n_source(src.layer)) + " columns");
+                at += src.n;
+                prev = src.layer;
+            }
+            if (at != l.n_in)
+                throw std::invalid_argument(name + ": the sources' blocks hold " + std::to_string(at) +
+                                            " columns, W has " + std::to_string(l.n_in));
+        } else if (h > 0 && l.n_in != layers[h - 1].n_out)
             throw std::invalid_argument(name + ": n_in = " + std::to_string(l.n_in) + " does not match n_out = " +
                                         std::to_string(layers[h - 1].n_out) + " of layer " + std::to_string(h - 1));
         if (!l.W) throw std::invalid_argument(name + ": weights are missing");

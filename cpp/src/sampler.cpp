@@ -86,22 +86,14 @@ void Sampler<T>::run_block(Workspace<T>& w, std::int64_t x, std::int64_t s0, std
         const auto& l = net_.layers[h];
         const auto& pl = plans_[h];
         const std::int64_t ni = l.n_in, no = l.n_out;
-        // Sample s's inputs: row s of in0 (the same network input x for every sample of layer 0).
-        const T* in0 = h == 0 ? X_ + x * ni : w.O[h - 1].data();
-        const std::int64_t in_stride = h == 0 ? 0 : ni;
-        // Connection-specific spikes read their inputs (the coins' probabilities) in place.
+        // Connection-specific spikes read their inputs (the coins' probabilities) in place
+        // when they are one layer's outputs, else from their concatenation in w.act.
         const bool spike_connections = gate_.kind == GateKind::SpikesConnections && pl.gated;
-        // 1. Inputs of layer h for each sample, gated on units (Eq. 22), dropin or spikes
-        // (Eq. 125); connection gates take them as they are.
-        if (!spike_connections) {
-            if (pl.gated && (gate_.kind == GateKind::Units || gate_.kind == GateKind::Dropin))
-                gate_units(w, pl, h, gx, gs0, b, in0, in_stride, ni);
-            else if (pl.gated && gate_.kind == GateKind::Spikes)
-                spike_units(w, pl, h, gx, gs0, b, in0, in_stride, ni);
-            else
-                for (std::int64_t s = 0; s < b; ++s)
-                    std::copy(in0 + s * in_stride, in0 + s * in_stride + ni, w.act.data() + s * ni);
-        }
+        const bool in_place = spike_connections && sources_[h].size() == 1;
+        const auto [in0, in_stride] =
+            in_place ? source_rows(w, sources_[h][0].layer, x) : std::pair<const T*, std::int64_t>{w.act.data(), ni};
+        // 1. Inputs of layer h for each sample.
+        if (!in_place) layer_inputs(w, h, x, gx, gs0, b);
         const bool per_connection =
             (gate_.kind == GateKind::Connections || gate_.kind == GateKind::SpikesConnections) && pl.gated;
         if (opt_.input_stats && !per_connection)
@@ -145,6 +137,36 @@ void Sampler<T>::run_block(Workspace<T>& w, std::int64_t x, std::int64_t s0, std
         record(w, h, x, s0, b);
     }
     pair_comoments(w, out, b);
+}
+
+/// Row s of source layer l for sample s of input x: (first row, rows' stride); the
+/// network input is the same row for every sample.
+template <class T>
+std::pair<const T*, std::int64_t> Sampler<T>::source_rows(const Workspace<T>& w, std::int64_t l, std::int64_t x) const {
+    if (l == 0) return {X_ + x * net_.n_inputs(), 0};
+    return {w.O[static_cast<std::size_t>(l - 1)].data(), net_.n_source(l)};
+}
+
+/// Row s of w.act: layer h's input blocks side by side (network.h), each gated with the
+/// coins of its source layer on units (Eq. 22), by dropin or by spikes (Eq. 125), so a
+/// unit feeding several layers is kept or dropped in all of them; connection gates
+/// (Eq. 23) take the blocks as they are.
+template <class T>
+void Sampler<T>::layer_inputs(Workspace<T>& w, std::size_t h, std::int64_t x, std::uint64_t gx, std::uint64_t gs0,
+                              std::int64_t b) const {
+    const std::int64_t ld = net_.layers[h].n_in;
+    for (const Source& src : sources_[h]) {
+        const auto [in0, in_stride] = source_rows(w, src.layer, x);
+        const auto l = static_cast<std::size_t>(src.layer);
+        const bool gated = gate_.per_unit() && plans_[l].gated;
+        if (gated && gate_.kind == GateKind::Spikes)
+            spike_units(w, plans_[l], l, gx, gs0, b, in0, in_stride, src.n, src.offset, ld);
+        else if (gated)
+            gate_units(w, plans_[l], l, gx, gs0, b, in0, in_stride, src.n, src.offset, ld);
+        else
+            for (std::int64_t s = 0; s < b; ++s)
+                std::copy(in0 + s * in_stride, in0 + s * in_stride + src.n, w.act.data() + s * ld + src.offset);
+    }
 }
 
 /// Block mean and squared deviations of the gated inputs (w.gated, b x ni).

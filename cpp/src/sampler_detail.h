@@ -33,7 +33,8 @@ std::int64_t row_stride_of(std::int64_t n) {
 /// Rows of whole 64-byte lines: the kernel's loads of a row never straddle two lines.
 inline std::int64_t th8_stride(std::int64_t n_in) { return (n_in + 63) / 64 * 64; }
 
-/// Per-layer data prepared once per call.
+/// Per-layer data prepared once per call. The gate's part is indexed as Gate::p is: by
+/// source layer for the unit kinds, by receiving layer for the connection kinds.
 template <class T>
 struct LayerPlan {
     AlignedVector<T> Wp;                // packed W^T (unit dropout, dropin, none)
@@ -96,6 +97,9 @@ private:
     // sampler.cpp
     void init_workspace(Workspace<T>& w) const;
     void run_block(Workspace<T>& w, std::int64_t x, std::int64_t s0, std::int64_t b, const RowRef& out) const;
+    std::pair<const T*, std::int64_t> source_rows(const Workspace<T>& w, std::int64_t l, std::int64_t x) const;
+    void layer_inputs(Workspace<T>& w, std::size_t h, std::int64_t x, std::uint64_t gx, std::uint64_t gs0,
+                      std::int64_t b) const;
     void add_bias(Workspace<T>& w, const LayerView<T>& l, const LayerPlan<T>& pl, std::size_t h, std::uint64_t gx,
                   std::uint64_t gs0, std::int64_t b, std::int64_t ldS) const;
     static void input_statistics(const Workspace<T>& w, const RowRef& out, std::int64_t off, std::int64_t b,
@@ -105,13 +109,15 @@ private:
     std::pair<std::size_t, std::int64_t> locate(std::int64_t u) const;
     // sampler_units.cpp
     void gate_units(Workspace<T>& w, const LayerPlan<T>& pl, std::size_t h, std::uint64_t gx, std::uint64_t gs0,
-                    std::int64_t b, const T* in0, std::int64_t in_stride, std::int64_t ni) const;
+                    std::int64_t b, const T* in0, std::int64_t in_stride, std::int64_t ni, std::int64_t act_off,
+                    std::int64_t act_ld) const;
     // sampler_connections.cpp
     void connection_sums(Workspace<T>& w, const LayerView<T>& l, const LayerPlan<T>& pl, std::size_t h,
                          std::uint64_t gx, std::uint64_t gs0, std::int64_t b, std::int64_t ldS) const;
     // sampler_spikes.cpp
     void spike_units(Workspace<T>& w, const LayerPlan<T>& pl, std::size_t h, std::uint64_t gx, std::uint64_t gs0,
-                     std::int64_t b, const T* in0, std::int64_t in_stride, std::int64_t ni) const;
+                     std::int64_t b, const T* in0, std::int64_t in_stride, std::int64_t ni, std::int64_t act_off,
+                     std::int64_t act_ld) const;
     void spike_connection_sums(Workspace<T>& w, const LayerView<T>& l, const LayerPlan<T>& pl, std::size_t h,
                                std::uint64_t gx, std::uint64_t gs0, std::int64_t b, std::int64_t ldS, const T* in0,
                                std::int64_t in_stride) const;
@@ -125,6 +131,7 @@ private:
     const SampleOptions& opt_;
     const Kernels<T>& kern_;
     std::vector<LayerPlan<T>> plans_;
+    std::vector<std::vector<Source>> sources_;  // each layer's input blocks (net.sources_of)
     std::int64_t n_stats_ = 0, max_in_ = 0, max_pad_ = 0;
 };
 

@@ -18,6 +18,7 @@ Sampler<T>::Sampler(const NetworkView<T>& net, const Gate& gate, const T* X, std
     const auto L = net.layers.size();
     n_stats_ = net.n_units();
     plans_.resize(L);
+    for (std::size_t h = 0; h < L; ++h) sources_.push_back(net.sources_of(static_cast<std::int64_t>(h)));
     for (std::size_t h = 0; h < L; ++h) {
         const auto& l = net.layers[h];
         auto& pl = plans_[h];
@@ -28,7 +29,8 @@ Sampler<T>::Sampler(const NetworkView<T>& net, const Gate& gate, const T* X, std
             // Spike sizes r; the coin of each unit (or connection) is its own output O.
             pl.gated = !p.empty();
             if (gate.kind == GateKind::Spikes && pl.gated) {
-                pl.r.assign(static_cast<std::size_t>(l.n_in), p.size() == 1 ? p[0] : 0.0);
+                // Over the units of source layer h (gate.h).
+                pl.r.assign(static_cast<std::size_t>(net.n_source(static_cast<std::int64_t>(h))), p.size() == 1 ? p[0] : 0.0);
                 if (p.size() != 1) std::copy(p.begin(), p.end(), pl.r.begin());
             }
             if (gate.kind == GateKind::SpikesConnections && pl.gated) {

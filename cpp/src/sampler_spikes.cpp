@@ -28,14 +28,15 @@ void spike_thresholds(const T* a, std::uint64_t* thr, std::int64_t n) {
 
 }  // namespace
 
-/// Global firing (Eq. 125, 128): unit j of sample s sends r_j with probability O_j, its
-/// input a[j] (row s of in0, rows in_stride apart), into row s of w.act, s < b.
+/// Global firing (Eq. 125, 128): unit j of source layer h in sample s sends r_j with
+/// probability O_j, its value a[j] (row s of in0, rows in_stride apart), into columns
+/// [act_off, act_off + ni) of row s of w.act (rows act_ld apart), s < b.
 template <class T>
 void Sampler<T>::spike_units(Workspace<T>& w, const LayerPlan<T>& pl, std::size_t h, std::uint64_t gx,
                              std::uint64_t gs0, std::int64_t b, const T* in0, std::int64_t in_stride,
-                             std::int64_t ni) const {
+                             std::int64_t ni, std::int64_t act_off, std::int64_t act_ld) const {
     for (std::int64_t s = 0; s < b; ++s) {
-        T* a = w.act.data() + s * ni;
+        T* a = w.act.data() + s * act_ld + act_off;
         const T* in = in0 + s * in_stride;
         std::copy(in, in + ni, a);
         const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], Stream::Spike, static_cast<std::uint32_t>(h),
@@ -137,7 +138,8 @@ void Sampler<T>::settle_ties(Workspace<T>& w, const LayerPlan<T>& pl, std::int64
 
 #define DROPENGINE_SPIKES(T)                                                                                          \
     template void Sampler<T>::spike_units(Workspace<T>&, const LayerPlan<T>&, std::size_t, std::uint64_t,              \
-                                          std::uint64_t, std::int64_t, const T*, std::int64_t, std::int64_t) const;    \
+                                          std::uint64_t, std::int64_t, const T*, std::int64_t, std::int64_t,           \
+                                          std::int64_t, std::int64_t) const;                                           \
     template void Sampler<T>::spike_connection_sums(Workspace<T>&, const LayerView<T>&, const LayerPlan<T>&,          \
                                                     std::size_t, std::uint64_t, std::uint64_t, std::int64_t,           \
                                                     std::int64_t, const T*, std::int64_t) const;

@@ -19,15 +19,17 @@ void mask_below(T* __restrict a, const std::uint32_t* __restrict words, std::uin
 
 }  // namespace
 
-/// Copies row s of in0 (rows in_stride apart) to row s of w.act and gates it, s < b.
+/// Copies row s of in0 (ni units of source layer h, rows in_stride apart) to columns
+/// [act_off, act_off + ni) of row s of w.act (rows act_ld apart) and gates it, s < b.
+/// The draws are addressed by the source layer, so every layer it feeds sees the same coins.
 template <class T>
 void Sampler<T>::gate_units(Workspace<T>& w, const LayerPlan<T>& pl, std::size_t h, std::uint64_t gx,
                             std::uint64_t gs0, std::int64_t b, const T* in0, std::int64_t in_stride,
-                            std::int64_t ni) const {
+                            std::int64_t ni, std::int64_t act_off, std::int64_t act_ld) const {
     const Stream st = gate_.kind == GateKind::Dropin ? Stream::Dropin : Stream::UnitGate;
     const bool one = pl.thr.size() == 1;
     for (std::int64_t s = 0; s < b; ++s) {
-        T* a = w.act.data() + s * ni;
+        T* a = w.act.data() + s * act_ld + act_off;
         const T* in = in0 + s * in_stride;
         std::copy(in, in + ni, a);
         const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], st, static_cast<std::uint32_t>(h), gx, gs0 + s);
@@ -48,9 +50,10 @@ void Sampler<T>::gate_units(Workspace<T>& w, const LayerPlan<T>& pl, std::size_t
 }
 
 template void Sampler<float>::gate_units(Workspace<float>&, const LayerPlan<float>&, std::size_t, std::uint64_t,
-                                         std::uint64_t, std::int64_t, const float*, std::int64_t, std::int64_t) const;
+                                         std::uint64_t, std::int64_t, const float*, std::int64_t, std::int64_t,
+                                         std::int64_t, std::int64_t) const;
 template void Sampler<double>::gate_units(Workspace<double>&, const LayerPlan<double>&, std::size_t, std::uint64_t,
-                                          std::uint64_t, std::int64_t, const double*, std::int64_t,
-                                          std::int64_t) const;
+                                          std::uint64_t, std::int64_t, const double*, std::int64_t, std::int64_t,
+                                          std::int64_t, std::int64_t) const;
 
 }  // namespace dropengine::detail::sampling

@@ -196,6 +196,8 @@ template <class T>
 SampleStats sample_async(const NetworkView<T>& net, const Gate& gate, const T* X, std::int64_t n_rows,
                          const AsyncOptions& opt) {
     net.validate();
+    if (!net.is_chain())
+        throw std::invalid_argument("sample_async: networks with skip connections are not supported yet; use sample");
     gate.validate(net);
     if (!gate.spiking()) throw std::invalid_argument("sample_async: the gate must be Spikes");
     for (std::size_t h = 0; h < net.layers.size(); ++h)

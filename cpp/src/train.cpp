@@ -35,6 +35,7 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
     net.validate();
     const std::size_t nL = net.layers.size();
     if (nL == 0) throw std::invalid_argument("train: the network has no layers");
+    if (!net.is_chain()) throw std::invalid_argument("train: networks with skip connections are not supported yet");
     gate.validate(net);
     if (gate.spiking())
         throw std::invalid_argument("train: spiking gates are for simulation; train with Dropout, Dropin or no gate");

@@ -6,6 +6,12 @@
 // same value everywhere. Dropin sets a unit to 1 instead of 0 with probability
 // rate[h][j] (Section 11.6).
 //
+// With skip connections (network.h) a unit's coin is shared by all its outgoing
+// connections, into whichever layers they go (Eq. 22): the unit kinds (Units, Dropin,
+// Spikes) then index p by source layer, p[l] over the units of layer l (0 = the
+// network input), which for a chain is exactly "the inputs of layer l". The connection
+// kinds stay per receiving layer, over its concatenated input.
+//
 // Biases (Eq. 9-10): with unit dropout the bias of layer h behaves as one extra unit
 // of the layer below, gated once per sample for the whole layer; with connection
 // dropout each unit's bias is its own connection, gated independently.
@@ -32,7 +38,7 @@ enum class GateKind : std::int32_t {
 
 struct Gate {
     GateKind kind = GateKind::None;
-    /// Per layer: keep probabilities (Units: 1 or n_in values; Connections: 1 or
+    /// Per layer: keep probabilities (Units: 1 or n_in values, per source layer in a DAG; Connections: 1 or
     /// n_out * n_in values, row-major), dropin rates (Dropin: 1 or n_in values), or
     /// spike sizes r >= 0 of the units feeding the layer (Spikes: 1 or n_in values;
     /// SpikesConnections: 1, n_in or n_out * n_in values; empty: that layer's inputs
@@ -41,19 +47,23 @@ struct Gate {
     /// Per layer: probability that the bias is present (empty: always present).
     std::vector<double> keep_bias;
 
-    /// Checks sizes against the layer shapes and that every probability is in [0, 1].
-    void validate(const std::vector<std::int64_t>& n_out,
-                  const std::vector<std::int64_t>& n_in) const;
+    /// Checks sizes against the layer shapes (n_src[l]: the units of source layer l,
+    /// the per-unit kinds' length) and that every probability is in [0, 1].
+    void validate(const std::vector<std::int64_t>& n_out, const std::vector<std::int64_t>& n_in,
+                  const std::vector<std::int64_t>& n_src) const;
     /// The same check against a network's layer shapes.
     template <class T>
     void validate(const NetworkView<T>& net) const {
-        std::vector<std::int64_t> n_out, n_in;
-        for (const auto& l : net.layers) {
-            n_out.push_back(l.n_out);
-            n_in.push_back(l.n_in);
+        std::vector<std::int64_t> n_out, n_in, n_src;
+        for (std::size_t h = 0; h < net.layers.size(); ++h) {
+            n_out.push_back(net.layers[h].n_out);
+            n_in.push_back(net.layers[h].n_in);
+            n_src.push_back(net.n_source(static_cast<std::int64_t>(h)));
         }
-        validate(n_out, n_in);
+        validate(n_out, n_in, n_src);
     }
+    /// Unit kinds: one coin per unit of a source layer, shared by its outgoing connections.
+    bool per_unit() const { return kind == GateKind::Units || kind == GateKind::Dropin || kind == GateKind::Spikes; }
     bool spiking() const { return kind == GateKind::Spikes || kind == GateKind::SpikesConnections; }
     double prob(std::size_t h, std::int64_t e) const {
         const auto& v = p[h];
