@@ -86,3 +86,12 @@ def dag_weights_from_arrays(z: dict, L: int) -> list:
     if empty:
         raise ValueError(f"lacks the weights of layer {empty[0] + 1} (entries W{empty[0]}_<source>)")
     return weights
+
+
+def split_blocks(W_cat, blocks, h: int):
+    """Layer h's weights as ``Network`` takes them, from its concatenated form
+    (``Network.input_weights``): the matrix when its one source is h - 1, else the dict
+    {l: columns offset..offset + n_l - 1} over the sources in ``blocks``."""
+    if len(blocks) == 1 and blocks[0][0] == h - 1:
+        return W_cat
+    return {l: W_cat[:, o:o + n] for l, o, n in blocks}

@@ -35,7 +35,6 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
     net.validate();
     const std::size_t nL = net.layers.size();
     if (nL == 0) throw std::invalid_argument("train: the network has no layers");
-    if (!net.is_chain()) throw std::invalid_argument("train: networks with skip connections are not supported yet");
     gate.validate(net);
     if (gate.spiking())
         throw std::invalid_argument("train: spiking gates are for simulation; train with Dropout, Dropin or no gate");
@@ -66,6 +65,7 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
         l.ldo = detail::padded<T>(v.n_out);
         l.ldi = detail::padded<T>(v.n_in);
         l.f = v.f;
+        l.sources = net.sources_of(static_cast<std::int64_t>(h));
         if (h + 1 < nL && v.f.kind == TransferKind::Softmax)
             throw std::invalid_argument("train: softmax is supported as the output layer only (" + layer_name(h) + ")");
         l.has_bias = v.b != nullptr;
@@ -83,7 +83,8 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
             const std::uint64_t full = gate.kind == GateKind::Dropin ? 0 : std::uint64_t{1} << 32;
             l.gated = std::any_of(l.thr.begin(), l.thr.end(), [&](std::uint64_t t) { return t != full; });
             if (gate.kind == GateKind::Units || gate.kind == GateKind::Dropin)
-                for (std::int64_t j = 0; j < v.n_in; ++j) l.expect.push_back(static_cast<T>(gate.prob(h, j)));
+                for (std::int64_t j = 0; j < net.n_source(static_cast<std::int64_t>(h)); ++j)
+                    l.expect.push_back(static_cast<T>(gate.prob(h, j)));
         }
         if (h + 1 < nL) {
             l.back = opt.backward.empty() ? kBackprop : opt.backward[h];
@@ -96,6 +97,21 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
                     layer_name(h) + " is " + l.f.describe() + " (logistic: lam <= 4; tanh: lam <= 1)");
         }
         refresh_rows(l);
+    }
+    // A hidden layer whose outputs go anywhere but to all the inputs of the layer above
+    // (more layers, other columns, or none) sums the errors of its receivers (Eq. 173 over
+    // every layer it feeds) instead of taking the one above's.
+    std::vector<int> receivers(nL, 0);
+    for (std::size_t h = 0; h < nL; ++h)
+        for (const Source& s : L[h].sources)
+            if (s.layer >= 1) {
+                auto& u = L[static_cast<std::size_t>(s.layer - 1)];
+                ++receivers[static_cast<std::size_t>(s.layer - 1)];
+                if (!(h == static_cast<std::size_t>(s.layer) && L[h].sources.size() == 1)) u.fan_out = true;
+            }
+    for (std::size_t h = 0; h + 1 < nL; ++h) {
+        if (receivers[h] != 1) L[h].fan_out = true;
+        if (L[h].fan_out) ones.assign(std::max(ones.size(), static_cast<std::size_t>(L[h].n_out)), 1);
     }
     // Per-thread scratch at its largest now: an allocation inside a parallel region
     // cannot report running out of memory (the exception would end the process).
@@ -121,6 +137,7 @@ void Trainer<T>::Impl::reserve(std::int64_t rows) {
         l.S.assign(static_cast<std::size_t>(B * l.ldo), T(0));
         l.O.assign(l.S.size(), T(0));
         l.D.assign(l.S.size(), T(0));
+        if (l.fan_out) l.Gout.assign(l.S.size(), T(0));
         const std::int64_t nmx = std::max(l.n_in, l.n_out);
         lists = std::max(lists, B * nmx);
         const auto slabs = [](std::int64_t n) { return (n + detail::kSlabRows - 1) / detail::kSlabRows + 1; };

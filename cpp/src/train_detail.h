@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "aligned.h"
+#include "dropengine/network.h"
 #include "dropengine/rng_streams.h"
 #include "dropengine/train.h"
 #include "kernels/kernels.h"
@@ -33,11 +34,15 @@ struct TrainLayer {
     AlignedVector<T> Wr;
     bool need_Wr = false;
     std::vector<T> b, vb, gb;
-    // Gate of this layer's inputs: keep or dropin thresholds (1, n_in or n_out * n_in).
+    /// The input's blocks (network.h): {h, 0, n_in} for a chain's layer.
+    std::vector<Source> sources;
+    // Gate, indexed as Gate::p is (gate.h): unit kinds, the units of source layer h (the
+    // inputs of layer h in a chain): keep or dropin thresholds (1 or n_source(h)); the
+    // connections of this layer (1 or n_out * n_in).
     std::vector<std::uint64_t> thr;
     bool gated = false;
-    /// The expectation of the gate per input unit (ensemble network, Eq. 167): keep p_j
-    /// for unit dropout, the dropin rate r_j for dropin; empty otherwise.
+    /// The expectation of the gate per unit of source layer h (ensemble network, Eq. 167):
+    /// keep p_j for unit dropout, the dropin rate r_j for dropin; empty otherwise.
     std::vector<T> expect;
     /// How the error signal crosses this layer's units (hidden layers): see train.h.
     double back = kBackprop;
@@ -47,6 +52,10 @@ struct TrainLayer {
     std::vector<T> A;
     std::vector<std::uint8_t> pass;
     AlignedVector<T> S, O, D;
+    /// With skip connections: the error reaching this layer's outputs from every layer it
+    /// feeds, summed, gated (B x ldo); empty for a chain, whose one receiver hands it over.
+    AlignedVector<T> Gout;
+    bool fan_out = false;  ///< feeds more than the layer above, or not at its columns 0..n_out
 };
 
 }  // namespace dropengine::detail
@@ -74,6 +83,7 @@ struct Trainer<T>::Impl {
     std::vector<std::vector<double>> top_scratch;     ///< per thread: 5 x n_out of the top layer
     std::vector<double> loss;
     std::vector<std::uint8_t> wrong;
+    std::vector<std::uint8_t> ones;  ///< all units pass: the gate of a summed error signal
 
     Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o);
     void reserve(std::int64_t rows);

@@ -103,47 +103,55 @@ void Trainer<T>::Impl::forward(const T* X, const std::int64_t* rows, std::int64_
     for (std::size_t h = 0; h < L.size(); ++h) {
         Layer& l = L[h];
         const std::int64_t ni = l.n_in, no = l.n_out;
-        const bool units = l.gated && (gate.kind == GateKind::Units || gate.kind == GateKind::Dropin);
+        const bool unit_kind = gate.kind == GateKind::Units || gate.kind == GateKind::Dropin;
         if (ensemble && gate.kind == GateKind::Connections)
             throw std::invalid_argument("predict: connection gates need dropengine::ensemble");
-        // 1. Gated inputs (Eq. 166): dropout zeroes a unit, dropin sets it to 1 (Section 11.6).
+        // 1. Gated inputs (Eq. 166): dropout zeroes a unit, dropin sets it to 1 (Section 11.6),
+        // block by block with the coins of each source layer (Eq. 22), so a unit feeding
+        // several layers is kept or dropped in all of them.
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (std::int64_t b = 0; b < nb; ++b) {
-            T* a = l.A.data() + b * ni;
-            std::uint8_t* ps = l.pass.data() + b * ni;
-            const T* in = h == 0 ? X + rows[b] * ni : L[h - 1].O.data() + b * L[h - 1].ldo;
-            std::copy(in, in + ni, a);
-            std::fill(ps, ps + ni, std::uint8_t{1});
-            if (ensemble && !l.expect.empty()) {
-                const T* e = l.expect.data();
-                if (gate.kind == GateKind::Dropin)
-                    for (std::int64_t j = 0; j < ni; ++j) a[j] = (T(1) - e[j]) * a[j] + e[j];
-                else
-                    for (std::int64_t j = 0; j < ni; ++j) a[j] *= e[j];
-            }
-            if (!units || ensemble) continue;
-            auto& w = thread_words();
-            w.resize(static_cast<std::size_t>(4 * ((ni + 3) / 4 + 16)));
-            const bool dropin = gate.kind == GateKind::Dropin;
-            const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], dropin ? Stream::TrainDropin : Stream::TrainUnitGate,
-                                                 static_cast<std::uint32_t>(h), s, static_cast<std::uint64_t>(b));
-            k.philox_fill(0, (ni + 3) / 4, site.c1, site.c2, site.c3, site.k0, site.k1, w.data());
-            // Branch-free loops: keep decisions are random, a branch would mispredict.
-            const std::uint32_t* wd = w.data();
-            if (!dropin && l.thr.size() == 1) {
-                const auto t = static_cast<std::uint32_t>(l.thr[0]);  // gated, so below 2^32
-                for (std::int64_t j = 0; j < ni; ++j) {
-                    const bool keep = wd[j] < t;
-                    ps[j] = static_cast<std::uint8_t>(keep);
-                    a[j] = keep ? a[j] : T(0);
+            for (const Source& src : l.sources) {
+                const Layer& g = L[static_cast<std::size_t>(src.layer)];  // the source's gate (unit kinds)
+                const std::int64_t n = src.n;
+                T* a = l.A.data() + b * ni + src.offset;
+                std::uint8_t* ps = l.pass.data() + b * ni + src.offset;
+                const T* in = src.layer == 0 ? X + rows[b] * n
+                                             : L[static_cast<std::size_t>(src.layer - 1)].O.data() +
+                                                   b * L[static_cast<std::size_t>(src.layer - 1)].ldo;
+                std::copy(in, in + n, a);
+                std::fill(ps, ps + n, std::uint8_t{1});
+                if (ensemble && unit_kind && !g.expect.empty()) {
+                    const T* e = g.expect.data();
+                    if (gate.kind == GateKind::Dropin)
+                        for (std::int64_t j = 0; j < n; ++j) a[j] = (T(1) - e[j]) * a[j] + e[j];
+                    else
+                        for (std::int64_t j = 0; j < n; ++j) a[j] *= e[j];
                 }
-            } else {
-                const bool one = l.thr.size() == 1;
-                for (std::int64_t j = 0; j < ni; ++j) {
-                    const bool hit = wd[j] < l.thr[one ? 0 : static_cast<std::size_t>(j)];
-                    const bool passes = dropin ? !hit : hit;
-                    ps[j] = static_cast<std::uint8_t>(passes);
-                    a[j] = passes ? a[j] : (dropin ? T(1) : T(0));
+                if (!(unit_kind && g.gated) || ensemble) continue;
+                auto& w = thread_words();
+                w.resize(static_cast<std::size_t>(4 * ((n + 3) / 4 + 16)));
+                const bool dropin = gate.kind == GateKind::Dropin;
+                const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], dropin ? Stream::TrainDropin : Stream::TrainUnitGate,
+                                                     static_cast<std::uint32_t>(src.layer), s, static_cast<std::uint64_t>(b));
+                k.philox_fill(0, (n + 3) / 4, site.c1, site.c2, site.c3, site.k0, site.k1, w.data());
+                // Branch-free loops: keep decisions are random, a branch would mispredict.
+                const std::uint32_t* wd = w.data();
+                if (!dropin && g.thr.size() == 1) {
+                    const auto t = static_cast<std::uint32_t>(g.thr[0]);  // gated, so below 2^32
+                    for (std::int64_t j = 0; j < n; ++j) {
+                        const bool keep = wd[j] < t;
+                        ps[j] = static_cast<std::uint8_t>(keep);
+                        a[j] = keep ? a[j] : T(0);
+                    }
+                } else {
+                    const bool one = g.thr.size() == 1;
+                    for (std::int64_t j = 0; j < n; ++j) {
+                        const bool hit = wd[j] < g.thr[one ? 0 : static_cast<std::size_t>(j)];
+                        const bool passes = dropin ? !hit : hit;
+                        ps[j] = static_cast<std::uint8_t>(passes);
+                        a[j] = passes ? a[j] : (dropin ? T(1) : T(0));
+                    }
                 }
             }
         }
@@ -252,15 +260,19 @@ void Trainer<T>::Impl::top_errors(const TrainData<T>& data, const std::int64_t* 
 template <class T>
 void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s, double eta) {
     constexpr std::int64_t TILE = detail::kTile<T>;
+    for (auto& u : L)
+        if (u.fan_out) std::fill(u.Gout.begin(), u.Gout.end(), T(0));
     for (std::size_t hh = L.size(); hh-- > 0;) {
         Layer& l = L[hh];
         const std::int64_t ni = l.n_in, no = l.n_out;
+        // The error signal is needed when some input block is a layer's outputs.
+        const bool data_grad = std::any_of(l.sources.begin(), l.sources.end(), [](const Source& s) { return s.layer >= 1; });
         // Bias gradient: sum over the minibatch, in row order.
         std::fill(l.gb.begin(), l.gb.end(), T(0));
         for (std::int64_t b = 0; b < nb; ++b)
             for (std::int64_t i = 0; i < no; ++i) l.gb[static_cast<std::size_t>(i)] += l.D[static_cast<std::size_t>(b * l.ldo + i)];
         if (gate.kind == GateKind::Connections) {
-            connection_backward(hh, nb, s, hh > 0);
+            connection_backward(hh, nb, s, data_grad);
             if (eta > 0) {
                 const std::int64_t nt = detail::n_tiles<T>(no);
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -268,7 +280,7 @@ void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s, double eta) {
                 finish_update(l, eta);
             }
         } else {
-            if (hh > 0) {
+            if (data_grad) {
                 // Error signal reaching the layer below (Eq. 173), before its derivative;
                 // computed first, with the weights this step started from. Dot products
                 // against the packed weights: no row-major copy of W to keep current.
@@ -294,38 +306,54 @@ void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s, double eta) {
             }
             if (eta > 0) finish_update(l, eta);
         }
+        // Skip connections: each source's block of the gated signal joins the sum its
+        // layer collects from every layer it feeds.
+        for (const Source& src : l.sources) {
+            if (src.layer < 1 || !L[static_cast<std::size_t>(src.layer - 1)].fan_out) continue;
+            Layer& u = L[static_cast<std::size_t>(src.layer - 1)];
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (std::int64_t b = 0; b < nb; ++b) {
+                const T* g = G.data() + b * l.ldi + src.offset;
+                const std::uint8_t* ps = l.pass.data() + b * ni + src.offset;
+                T* o = u.Gout.data() + b * u.ldo;
+                for (std::int64_t j = 0; j < src.n; ++j) o[j] += ps[j] ? g[j] : T(0);
+            }
+        }
         if (hh == 0) break;
         // Through the units of the layer below: the gate (delta, Eq. 173), then sigma'(S)
-        // (backpropagation) or a coin (backpercolation, Section 10.2).
+        // (backpropagation) or a coin (backpercolation, Section 10.2). All of the layers it
+        // feeds are done now (they are above it): a chain's takes the signal of the layer
+        // above with its gate, a layer with skip connections its gated sum.
         Layer& u = L[hh - 1];
         const double mode = u.back;
+        const std::int64_t nu = u.n_out;
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (std::int64_t b = 0; b < nb; ++b) {
-            const T* g = G.data() + b * l.ldi;
-            const std::uint8_t* ps = l.pass.data() + b * ni;
+            const T* g = u.fan_out ? u.Gout.data() + b * u.ldo : G.data() + b * l.ldi;
+            const std::uint8_t* ps = u.fan_out ? ones.data() : l.pass.data() + b * ni;  // the sum is gated already
             const T* S = u.S.data() + b * u.ldo;
             const T* O = u.O.data() + b * u.ldo;
             T* D = u.D.data() + b * u.ldo;
             if (mode == kBackprop && u.f.kind == TransferKind::Logistic) {
                 const T lam = static_cast<T>(u.f.lam);
-                for (std::int64_t j = 0; j < ni; ++j) D[j] = ps[j] ? g[j] * (lam * O[j] * (T(1) - O[j])) : T(0);
+                for (std::int64_t j = 0; j < nu; ++j) D[j] = ps[j] ? g[j] * (lam * O[j] * (T(1) - O[j])) : T(0);
             } else if (mode == kBackprop) {
-                for (std::int64_t j = 0; j < ni; ++j)
+                for (std::int64_t j = 0; j < nu; ++j)
                     D[j] = ps[j] ? static_cast<T>(static_cast<double>(g[j]) * derivative(u.f, S[j], O[j])) : T(0);
             } else {
                 auto& w = thread_words();
-                w.resize(static_cast<std::size_t>(4 * ((ni + 3) / 4 + 16)));
+                w.resize(static_cast<std::size_t>(4 * ((nu + 3) / 4 + 16)));
                 const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], Stream::Backpercolation,
                                                      static_cast<std::uint32_t>(hh - 1), s, static_cast<std::uint64_t>(b));
-                k.philox_fill(0, (ni + 3) / 4, site.c1, site.c2, site.c3, site.k0, site.k1, w.data());
-                for (std::int64_t j = 0; j < ni; ++j) {
+                k.philox_fill(0, (nu + 3) / 4, site.c1, site.c2, site.c3, site.k0, site.k1, w.data());
+                for (std::int64_t j = 0; j < nu; ++j) {
                     const double p = mode == kBackpercolation ? derivative(u.f, S[j], O[j]) : mode;
                     // The signal passes whole with probability p: word < p 2^32.
                     const bool on = ps[j] && static_cast<double>(w[static_cast<std::size_t>(j)]) < p * kTwo32;
                     D[j] = on ? g[j] : T(0);
                 }
             }
-            std::fill(D + ni, D + u.ldo, T(0));
+            std::fill(D + nu, D + u.ldo, T(0));
         }
     }
 }

@@ -2,13 +2,17 @@
 and setting checked before any of it reaches the core.
 
 Layout (format "dropengine.Trainer/2"; "/1", written before the schedule flag existed,
-is still read):
+is still read; "/3" is "/2" plus ``sources``, written for networks with skip connections
+only, so a chain's checkpoint is what it always was):
 
     format      0-d str     the format name
     position    int64 (3,)  (epoch, minibatch within the epoch, minibatches in all)
     transfers   float64 (L, 5)  Transfer.spec() of each layer
     has_bias    bool (L,)
     W{h}, vW{h} (n_out, n_in) in the network's dtype: weights and momentum velocities
+                            (with skip connections: over the concatenated input,
+                            ``Network.input_weights``)
+    sources     0-d str     "/3" only, JSON: per layer h = 1..L its sorted source layers
     b{h}, vb{h} (n_out,)       biases and their velocities (zeros where has_bias is False)
     settings    0-d str     JSON: the Trainer's options, the Philox key, the partial epoch
     history     0-d str     JSON: Trainer.history
@@ -26,6 +30,7 @@ import math
 import numpy as np
 
 from .._io import load_npz, save_npz_atomic
+from .._dag import split_blocks
 from ..gates import Dropin, Dropout, NoGate
 from ..network import Network
 from ..transfer import transfer_from_spec
@@ -33,7 +38,8 @@ from ..transfer import transfer_from_spec
 __all__ = ["FORMAT", "write", "read", "jsonable", "gate_spec", "gate_from_spec", "CALLABLE"]
 
 FORMAT = "dropengine.Trainer/2"
-_READS = (FORMAT, "dropengine.Trainer/1")
+FORMAT_DAG = "dropengine.Trainer/3"
+_READS = (FORMAT, FORMAT_DAG, "dropengine.Trainer/1")
 #: The settings' "schedule" of a trainer whose schedule was a callable: code cannot be
 #: stored, so `Trainer.load` asks for it again rather than falling back to a constant rate.
 CALLABLE = "callable"
@@ -75,11 +81,15 @@ def gate_from_spec(s):
     return Dropout(keep=s["keep"], on=s["on"], keep_bias=s["keep_bias"])
 
 
-def write(path, *, layers, position, transfers, has_bias, settings: dict, history: dict):
+def write(path, *, layers, position, transfers, has_bias, settings: dict, history: dict, sources=None):
     """Writes a checkpoint atomically. `settings` and `history` must already be plain
     Python values (the Trainer normalises them when it is built); json.dumps is given
-    no fallback so that anything else is a bug found here, not a file that loads wrong."""
-    arrays = {"format": np.array(FORMAT), "position": np.array(position, dtype=np.int64)}
+    no fallback so that anything else is a bug found here, not a file that loads wrong.
+    `sources`: None for a chain, else each layer's source layers (format "/3")."""
+    arrays = {"format": np.array(FORMAT if sources is None else FORMAT_DAG),
+              "position": np.array(position, dtype=np.int64)}
+    if sources is not None:
+        arrays["sources"] = np.array(json.dumps([[int(l) for l in s] for s in sources]))
     for h, (W, b, vW, vb) in enumerate(layers):
         arrays.update({f"W{h}": W, f"b{h}": b, f"vW{h}": vW, f"vb{h}": vb})
     arrays["transfers"] = np.array(transfers, dtype=np.float64)
@@ -171,6 +181,19 @@ def _settings(s):
     return s
 
 
+def _sources(z, L: int) -> list:
+    """The "/3" entry 'sources': for each layer h = 1..L, its distinct source layers
+    l < h in increasing order, the first layer's being [0]."""
+    s = _json(z, "sources")
+    ok = isinstance(s, list) and len(s) == L and all(
+        isinstance(row, list) and row and all(isinstance(l, int) and not isinstance(l, bool) for l in row)
+        and row == sorted(set(row)) and 0 <= row[0] and row[-1] < h + 1 for h, row in enumerate(s))
+    if not ok or s[0] != [0]:
+        raise _Bad(f"'sources' must list, for each of the {L} layers h, its distinct source layers l < h in "
+                   f"increasing order, got {s!r:.200}")
+    return s
+
+
 def _history(hist):
     if not isinstance(hist, dict) or set(hist) != set(_HISTORY_ROWS) | {"measurements"}:
         raise _Bad(f"'history' must be an object with the keys {list(_HISTORY_ROWS) + ['measurements']}")
@@ -211,7 +234,7 @@ def _read(z, fmt):
     L = t.shape[0]
     layer_keys = [f"{n}{h}" for h in range(L) for n in ("W", "b", "vW", "vb")]
     missing = [k for k in layer_keys if k not in z]
-    extra = sorted(set(z) - set(fixed) - set(layer_keys))
+    extra = sorted(set(z) - set(fixed) - set(layer_keys) - ({"sources"} if fmt == FORMAT_DAG else set()))
     if missing or extra:
         raise _Bad(f"the layer entries do not match 'transfers' ({L} layers): missing {missing[:8]}, "
                    f"unexpected {extra[:8]}")
@@ -236,18 +259,24 @@ def _read(z, fmt):
     if step < epoch + batch:  # every epoch has at least one minibatch, so step >= epoch + batch
         raise _Bad(f"'position' {(epoch, batch, step)} is impossible: step counts all minibatches run, "
                    f"so it is at least epoch + minibatch")
+    sources = _sources(z, L) if fmt == FORMAT_DAG else [[h] for h in range(L)]
     W, b, vel = [], [], []
-    n_in = None
+    sizes = []  # units of layer l (0: the input)
     for h in range(L):
         w = z[f"W{h}"]
+        n_in = None if h == 0 else sum(sizes[l] for l in sources[h])
         if w.ndim != 2 or w.shape[0] < 1 or w.shape[1] < 1 or (n_in is not None and w.shape[1] != n_in):
-            want = "(n_out, n_in)" if n_in is None else f"(n_out, {n_in}) (n_in: layer {h - 1}'s units)"
+            want = "(n_out, n_in)" if n_in is None else f"(n_out, {n_in}) (n_in: the units of layers {sources[h]})"
             raise _Bad(f"'W{h}' must have shape {want}, got {w.shape}")
+        if h == 0:
+            sizes.append(w.shape[1])
         shape = w.shape
-        W.append(_array(z, f"W{h}", shape, dtype))
+        Wh = _array(z, f"W{h}", shape, dtype)
+        offsets = np.cumsum([0] + [sizes[l] for l in sources[h]])
+        W.append(split_blocks(Wh, [(l, int(o), sizes[l]) for l, o in zip(sources[h], offsets)], h + 1))
         b.append(_array(z, f"b{h}", shape[:1], dtype))
         vel.append((_array(z, f"vW{h}", shape, dtype), _array(z, f"vb{h}", shape[:1], dtype)))
-        n_in = shape[0]
+        sizes.append(shape[0])
     try:
         net = Network(W, [bh if hb else None for bh, hb in zip(b, has_bias)], transfers, dtype=dtype)
     except (ValueError, TypeError) as exc:

@@ -17,6 +17,7 @@ import numpy as np
 from .. import _engine as engine
 from .._validation import as_count, as_real_array, as_threads, seed_key
 from ..gates import Dropin, Dropout, NoGate
+from .._dag import split_blocks
 from ..network import Network
 from ..transfer import transfer_from_spec
 from . import checkpoint as ckpt
@@ -106,7 +107,6 @@ class Trainer:
         checkpoint can always be written), then builds the core, once."""
         if not isinstance(net, Network):
             raise TypeError(f"net must be a dropengine.Network, got {type(net).__name__}")
-        engine.require_chain(net)  # before the options are read, as the core would refuse it
         if gate is not None and not isinstance(gate, (Dropout, Dropin, NoGate)):
             raise TypeError(f"gate must be Dropout, Dropin, NoGate or None for training, got {type(gate).__name__}")
         if not isinstance(loss, str) or loss not in LOSSES:
@@ -132,7 +132,11 @@ class Trainer:
         self._gate_spec = ckpt.gate_spec(gate)  # here, so an unstorable gate fails now
         self._transfers = [tuple(float(v) for v in f.spec()) for f in net.transfers]
         self._has_bias = [b is not None for b in net.biases]
-        self._shapes = [w.shape for w in net.weights]
+        # Layer h's weights as the core holds them: over its concatenated input (skip
+        # connections, Eq. 21); the blocks split them back.
+        self._blocks = [net.input_weights(h)[1] for h in range(1, net.n_layers + 1)]
+        self._shapes = [net.input_weights(h)[0].shape for h in range(1, net.n_layers + 1)]
+        self._sources = None if net.is_chain else [[l for l, _, _ in b] for b in self._blocks]
         self.dtype = net.dtype
         self._core = engine.trainer(net, engine.gate_spec(gate, net, allow_spikes=False), loss=loss,
                                     batch_size=self.batch_size, momentum=self.momentum,
@@ -162,7 +166,8 @@ class Trainer:
         """The current weights as a Network (a copy)."""
         with self._in_use():
             layers = self._layers()
-        return Network([W for W, _, _, _ in layers], [b if hb else None for (_, b, _, _), hb in
+        return Network([split_blocks(W, blocks, h) for h, ((W, _, _, _), blocks) in enumerate(zip(layers, self._blocks), 1)],
+                       [b if hb else None for (_, b, _, _), hb in
                                                       zip(layers, self._has_bias)],
                        [transfer_from_spec(s) for s in self._transfers], dtype=self.dtype)
 
@@ -454,7 +459,7 @@ class Trainer:
                     "seed": self.seed if isinstance(self.seed, int) else None,
                     "key": [self._k0, self._k1], "dtype": np.dtype(self.dtype).name}
         return ckpt.write(path, layers=layers, position=position, transfers=self._transfers,
-                           has_bias=self._has_bias, settings=settings, history=self.history)
+                           has_bias=self._has_bias, settings=settings, history=self.history, sources=self._sources)
 
     @classmethod
     def load(cls, path, *, threads=None, schedule=None) -> "Trainer":
@@ -481,7 +486,7 @@ class Trainer:
                 from None
         for h, ((vW, vb), b) in enumerate(zip(c["velocities"], c["biases"])):
             # b as stored, also where has_bias is False: the core keeps (unused) zeros there
-            tr._core.set_layer(h, c["network"].weights[h], b, vW, vb)
+            tr._core.set_layer(h, c["network"].input_weights(h + 1)[0], b, vW, vb)
         tr._core.set_position(list(c["position"]))
         tr.history = c["history"]
         tr._partial = s["partial_epoch"]
