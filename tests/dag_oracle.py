@@ -187,7 +187,8 @@ def _selectors(plain: Plain, gate: OracleGate):
     elif gate.kind == "connections":
         for h, P in enumerate(probs, 1):
             for l, Phl in P.items():
-                out += [(("conn", h, l, i, j), float(Phl[i, j])) for i in range(Phl.shape[0]) for j in range(Phl.shape[1])]
+                out += [(("conn", h, l, i, j), float(Phl[i, j]))
+                        for i in range(Phl.shape[0]) for j in range(Phl.shape[1])]
     if gate.kind in ("units", "connections"):
         for h, b in enumerate(plain.biases, 1):
             if b is None:
