@@ -130,6 +130,33 @@ def peak_rss_of_run(n_samples: int, sizes) -> int:
     return int(out.stdout.strip()) * 1024
 
 
+def connections_per_sample(net) -> int:
+    return sum(int(np.prod(net.input_weights(h)[0].shape)) for h in range(1, net.n_layers + 1))
+
+
+def skip_connections(chain, X, n, repeats, threads, machine) -> list:
+    """The paper's network with the input also feeding every hidden layer (Eq. 21), beside
+    the chain in the same run: samples/s, and connections (multiply-adds of the dense
+    network) per second, which is what the extra inputs cost."""
+    sizes = list(chain.sizes)
+    dag = de.Network.random(sizes, "logistic", seed=0, dtype=np.float32, skips=[(0, h) for h in range(2, len(sizes) - 1)])
+    gate = de.Dropout(KEEP)
+    print(f"\n[skip connections] the input also feeds hidden layers 2..{len(sizes) - 2}; unit dropout, "
+          f"{len(X)} inputs x {n} samples, median of {repeats}")
+    print(f"  {'network':<7} {'connections':>12} {'samples/s':>12} {'connections/s':>15}")
+    rows = []
+    for name, net in (("chain", chain), ("dag", dag)):
+        med, lo, hi = timed(lambda: de.sample(net, X, gate, n, seed=1, threads=threads), repeats)
+        rate, conn = len(X) * n / med, connections_per_sample(net)
+        print(f"  {name:<7} {conn:>12,} {rate:>12,.0f} {rate * conn:>15.3e}")
+        rows.append({"bench": "sampling-skips", "network": name, "samples_per_s": rate, "connections": conn,
+                     "connections_per_s": rate * conn, "median_s": med, "min_s": lo, "max_s": hi,
+                     "n_inputs": len(X), "n_samples": n, **machine})
+    print(f"  dag / chain: samples/s {rows[1]['samples_per_s'] / rows[0]['samples_per_s']:.2f}, "
+          f"connections/s {rows[1]['connections_per_s'] / rows[0]['connections_per_s']:.2f}")
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer samples and repeats")
@@ -184,6 +211,8 @@ def main():
             print(f"  {name:<11} {rate:>12,.0f} {rate / rows['dropengine']:>13.2f} "
                   f"{rate * flops / 1e9 / peak:>12.0%}")
         print(f"  dropengine / best peer = {rows['dropengine'] / best_peer:.2f}x")
+
+    results += skip_connections(net, X, n_units, repeats, args.threads, machine)
 
     # Streaming statistics: memory independent of the sample count.
     if args.skip_memory:

@@ -17,6 +17,11 @@ template <class T>
 std::vector<Site> all_sites(const NetworkView<T>& net, const Gate& gate) {
     std::vector<Site> s;
     if (gate.kind == GateKind::None || gate.spiking()) return s;  // spiking: refused by enumerate()
+    // A unit's coin lives on its outgoing connections (Eq. 22): a layer that feeds no
+    // other (possible with skip connections) has no unit gates, and induces no subnetworks.
+    std::vector<bool> feeds(net.layers.size(), false);
+    for (std::size_t hh = 0; hh < net.layers.size(); ++hh)
+        for (const Source& src : net.sources_of(static_cast<std::int64_t>(hh))) feeds[static_cast<std::size_t>(src.layer)] = true;
     for (std::size_t hh = 0; hh < net.layers.size(); ++hh) {
         const auto& l = net.layers[hh];
         const auto h = static_cast<std::int32_t>(hh);
@@ -28,7 +33,8 @@ std::vector<Site> all_sites(const NetworkView<T>& net, const Gate& gate) {
         } else {
             // The units of source layer hh (gate.h): the inputs of layer hh in a chain.
             const std::int64_t n = net.n_source(static_cast<std::int64_t>(hh));
-            for (std::int64_t j = 0; j < n; ++j) s.push_back({h, SiteKind::Unit, 0, j, gate.prob(hh, j)});
+            if (feeds[hh])
+                for (std::int64_t j = 0; j < n; ++j) s.push_back({h, SiteKind::Unit, 0, j, gate.prob(hh, j)});
             if (l.b && gate.kind == GateKind::Units) s.push_back({h, SiteKind::Bias, 0, 0, gate.bias_keep(hh)});
         }
     }

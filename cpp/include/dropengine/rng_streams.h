@@ -9,6 +9,13 @@
 //   key        = two 32-bit words derived from the user's seed
 //   word       = element % 4 of the 128-bit output
 //
+// Skip connections (network.h): a unit's coin (UnitGate, Dropin, Spike, and their Train*
+// twins) has layer = its source layer l (0: the network input) and element = its unit j,
+// and is read by every layer it feeds, so a unit is kept or dropped in all of them (Eq. 22);
+// a connection's coin has layer = the receiving layer and element = i * n_in + j over the
+// concatenated input (j = offset of the source's block + its unit). In a chain the source
+// of layer h is h, so both are the chain's addresses: same bits.
+//
 // A gate keeps an element when the 32-bit word r satisfies r < round(keep * 2^32)
 // (keep = 1 always keeps; keep = 0 never does), so keep probabilities are exact to 2^-32.
 //
