@@ -103,13 +103,15 @@ def check_ranges(n_inputs: int, n_samples: int, first_sample: int = 0, first_inp
 
 # --- typed descriptions ------------------------------------------------------------------
 class GateSpec(NamedTuple):
-    """What the core draws: ``kind``, per layer the flat float64 probabilities ``p`` (keep
-    probabilities, dropin rates or spike sizes; see cpp/include/dropengine/gate.h) and
-    ``keep_bias`` (empty when biases are never gated)."""
+    """What the core draws: ``kind``, per layer the flat float64 ``p`` (keep
+    probabilities, dropin rates, spike sizes, or the noise's standard deviations; see
+    cpp/include/dropengine/gate.h), ``keep_bias`` (empty when biases are never gated) and
+    ``mean`` (per layer, the multiplicative Gaussian kinds' means; else empty)."""
 
     kind: GateKind
     p: list
     keep_bias: list
+    mean: list = []
 
 
 def gate_spec(gate, net: Network, *, allow_spikes: bool = True) -> GateSpec:
@@ -121,8 +123,8 @@ def gate_spec(gate, net: Network, *, allow_spikes: bool = True) -> GateSpec:
         raise TypeError(f"gate must be Dropout, Dropin, Spikes, NoGate or None, got {type(gate).__name__}")
     if isinstance(gate, Spikes) and not allow_spikes:
         raise ValueError("gate: spiking networks (Spikes) are simulated with dropengine.sample, not handled here")
-    kind, p, keep_bias = gate.resolve(net)
-    return GateSpec(GateKind.__members__[kind], p, keep_bias)
+    kind, p, keep_bias, *mean = gate.resolve(net)
+    return GateSpec(GateKind.__members__[kind], p, keep_bias, mean[0] if mean else [])
 
 
 def transfer_row(f) -> tuple:

@@ -129,7 +129,7 @@ def transfer(f: Transfer, S: np.ndarray):
 
 def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, first_input: int = 0):
     """Raw S[h], O[h] of shape (n_inputs, n_samples, n_out_h), float64, same draws as the engine."""
-    kind, p, keep_bias = engine.gate_spec(gate, net)
+    kind, p, keep_bias, *_ = engine.gate_spec(gate, net)
     X = np.asarray(X, dtype=np.float64).reshape(-1, net.n_in)
     s = np.arange(first_sample, first_sample + n_samples)
     Ss = [np.empty((len(X), n_samples, n)) for n in net.sizes[1:]]

@@ -255,7 +255,7 @@ def to_torch(net: Network, gate=None):
     if not isinstance(net, Network):
         raise TypeError(f"net must be a dropengine.Network, got {type(net).__name__}")
     engine.require_chain(net, "to_torch (an nn.Sequential is a chain)")
-    kind, p, keep_bias = engine.gate_spec(gate, net)
+    kind, p, keep_bias, *_ = engine.gate_spec(gate, net)
     if kind not in (GateKind.none, GateKind.units):
         raise ValueError("gate: only dropout on units (or no gate) has a PyTorch counterpart")
     if kind == GateKind.units and any(kb != 1.0 for kb in keep_bias):

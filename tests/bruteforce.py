@@ -16,7 +16,7 @@ from dropengine._engine import GateKind, gate_spec
 def enumerate_exact(net, x, gate, pairs=()):
     """Exact distribution moments for one input x. Returns dict of per-layer lists, and
     under "cov" the covariance of each pair ((h_a, i_a), (h_b, i_b)) of outputs."""
-    kind, p, keep_bias = gate_spec(gate, net)
+    kind, p, keep_bias, *_ = gate_spec(gate, net)
     x = np.asarray(x, dtype=np.float64)
     sites = []  # (layer, kind, index, probability of 1)
     for h, (W, b) in enumerate(zip(net.weights, net.biases)):

@@ -90,7 +90,7 @@ def test_ensemble_matches_reference(dtype):
     net = small_net(["tanh", "logistic", "softmax"], dtype=dtype, sizes=(7, 5, 6, 3))
     X = np.random.default_rng(1).normal(size=(4, 7))
     for gate in GATES:
-        kind, p, kb = de._engine.gate_spec(gate, net)
+        kind, p, kb, *_ = de._engine.gate_spec(gate, net)
         U, W = de.ensemble(net, X, gate)
         a = X
         for h, (Wh, bh, f) in enumerate(zip(net.weights, net.biases, net.transfers)):

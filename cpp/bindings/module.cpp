@@ -85,13 +85,15 @@ NetArgs<T> make_net(const py::tuple& net) {
     return a;
 }
 
-/// A gate as Python describes it: (GateKind, p per layer, keep_bias per layer).
+/// A gate as Python describes it: (GateKind, p per layer, keep_bias per layer, mean per
+/// layer), the means only for the multiplicative Gaussian kinds (else an empty list).
 Gate make_gate(const py::tuple& gate) {
-    if (gate.size() != 3) throw std::invalid_argument("gate must be (kind, p, keep_bias)");
+    if (gate.size() != 4) throw std::invalid_argument("gate must be (kind, p, keep_bias, mean)");
     Gate g;
     g.kind = gate[0].cast<GateKind>();
     for (const auto& a : gate[1].cast<std::vector<carray<double>>>()) g.p.emplace_back(a.data(), a.data() + a.size());
     g.keep_bias = gate[2].cast<std::vector<double>>();
+    for (const auto& a : gate[3].cast<std::vector<carray<double>>>()) g.mean.emplace_back(a.data(), a.data() + a.size());
     return g;
 }
 
@@ -517,7 +519,11 @@ PYBIND11_MODULE(_core, m) {
         .value("connections", GateKind::Connections)
         .value("dropin", GateKind::Dropin)
         .value("spikes", GateKind::Spikes)
-        .value("spikes_connections", GateKind::SpikesConnections);
+        .value("spikes_connections", GateKind::SpikesConnections)
+        .value("gaussian_units", GateKind::GaussianUnits)
+        .value("gaussian_connections", GateKind::GaussianConnections)
+        .value("additive_noise", GateKind::AdditiveNoise)
+        .value("weight_noise", GateKind::WeightNoise);
     py::enum_<TransferKind>(m, "TransferKind", "Transfer functions (dropengine/transfer.h)")
         .value("linear", TransferKind::Linear)
         .value("logistic", TransferKind::Logistic)

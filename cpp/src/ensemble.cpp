@@ -41,6 +41,8 @@ void ensemble_row(const NetworkView<T>& net, const Gate& gate, const T* x, std::
             // dropin; spikes: E(Delta_j) = r_j E(O_j) (Eq. 130, 133).
             if (gate.kind == GateKind::Units || (gate.kind == GateKind::Spikes && !gate.p[sl].empty()))
                 for (std::int64_t j = 0; j < src.n; ++j) e[j] = v[j] * gate.prob(sl, j);
+            else if (gate.kind == GateKind::GaussianUnits)  // E(delta) = mean; additive noise has mean 0
+                for (std::int64_t j = 0; j < src.n; ++j) e[j] = v[j] * gate.mean_of(sl, j);
             else if (gate.kind == GateKind::Dropin)
                 for (std::int64_t j = 0; j < src.n; ++j) {
                     const double r = gate.prob(sl, j);
@@ -56,6 +58,8 @@ void ensemble_row(const NetworkView<T>& net, const Gate& gate, const T* x, std::
             const T* Wi = l.W + i * l.n_in;
             if (gate.kind == GateKind::Connections)  // Eq. 26
                 for (std::int64_t j = 0; j < l.n_in; ++j) acc += gate.prob(h, i * l.n_in + j) * Wi[j] * in[j];
+            else if (gate.kind == GateKind::GaussianConnections)  // E(delta_ij) = mean_ij; weight noise: E(eps) = 0
+                for (std::int64_t j = 0; j < l.n_in; ++j) acc += gate.mean_of(h, i * l.n_in + j) * Wi[j] * in[j];
             else if (gate.kind == GateKind::SpikesConnections && !gate.p[h].empty()) {  // Eq. 134
                 const auto& r = gate.p[h];
                 for (std::int64_t j = 0; j < l.n_in; ++j) {

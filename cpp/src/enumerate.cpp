@@ -16,7 +16,8 @@ namespace detail {
 template <class T>
 std::vector<Site> all_sites(const NetworkView<T>& net, const Gate& gate) {
     std::vector<Site> s;
-    if (gate.kind == GateKind::None || gate.spiking()) return s;  // spiking: refused by enumerate()
+    // Spiking and continuous noise: refused by enumerate().
+    if (gate.kind == GateKind::None || gate.spiking() || gate.gaussian()) return s;
     // A unit's coin lives on its outgoing connections (Eq. 22): a layer that feeds no
     // other (possible with skip connections) has no unit gates, and induces no subnetworks.
     std::vector<bool> feeds(net.layers.size(), false);
@@ -362,6 +363,9 @@ void validate(const NetworkView<T>& net, const Gate& gate, const T* X, std::int6
     if (gate.spiking())
         throw std::invalid_argument("enumerate: spiking gates are not enumerated (their coins depend on the outputs); "
                                     "use sample");
+    if (gate.gaussian())
+        throw std::invalid_argument("enumerate: Gaussian noise is continuous, there are no subnetworks to enumerate; "
+                                    "use sample (or linear_moments for linear networks)");
     if (n_rows < 0) throw std::invalid_argument("enumerate: the number of inputs must be >= 0");
     for (std::int64_t k = 0; k < n_rows * net.n_inputs(); ++k)
         if (!std::isfinite(X[k])) throw std::invalid_argument("enumerate: inputs must be finite");

@@ -1,5 +1,6 @@
 #include "dropengine/gate.h"
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -9,8 +10,32 @@ void Gate::validate(const std::vector<std::int64_t>& n_out, const std::vector<st
                     const std::vector<std::int64_t>& n_src) const {
     const std::size_t L = n_out.size();
     if (kind == GateKind::None) return;
-    if (kind != GateKind::Units && kind != GateKind::Connections && kind != GateKind::Dropin && !spiking())
+    if (kind != GateKind::Units && kind != GateKind::Connections && kind != GateKind::Dropin && !spiking() &&
+        !gaussian())
         throw std::invalid_argument("gate: unknown kind " + std::to_string(static_cast<int>(kind)));
+    if (gaussian()) {
+        const bool units = per_unit();
+        const bool has_mean = kind == GateKind::GaussianUnits || kind == GateKind::GaussianConnections;
+        if (p.size() != L) throw std::invalid_argument("gate: std must have one entry per layer (" + std::to_string(L) + ")");
+        if (has_mean && mean.size() != L)
+            throw std::invalid_argument("gate: mean must have one entry per layer (" + std::to_string(L) + ")");
+        if (!keep_bias.empty()) throw std::invalid_argument("gate: Gaussian noise does not gate biases (keep_bias must be empty)");
+        for (std::size_t h = 0; h < L; ++h) {
+            const std::size_t full = units ? static_cast<std::size_t>(n_src[h]) : static_cast<std::size_t>(n_out[h] * n_in[h]);
+            if (p[h].size() != 1 && p[h].size() != full)
+                throw std::invalid_argument("gate: std[" + std::to_string(h) + "] must hold 1 or " + std::to_string(full) +
+                                            " values, got " + std::to_string(p[h].size()));
+            for (double v : p[h])
+                if (!(v >= 0.0 && v <= 1e300)) throw std::invalid_argument("gate: std[" + std::to_string(h) + "] must be finite and >= 0");
+            if (!has_mean) continue;
+            if (mean[h].size() != 1 && mean[h].size() != full)
+                throw std::invalid_argument("gate: mean[" + std::to_string(h) + "] must hold 1 or " + std::to_string(full) +
+                                            " values, got " + std::to_string(mean[h].size()));
+            for (double v : mean[h])
+                if (!std::isfinite(v)) throw std::invalid_argument("gate: mean[" + std::to_string(h) + "] must be finite");
+        }
+        return;
+    }
     if (spiking()) {
         if (p.size() != L)
             throw std::invalid_argument("gate: r must have one entry per layer (" + std::to_string(L) + ")");

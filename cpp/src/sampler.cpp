@@ -69,7 +69,8 @@ void Sampler<T>::init_workspace(Workspace<T>& w) const {
     w.dO.assign(static_cast<std::size_t>(max_pad_), 0.0);
     w.idx.assign(static_cast<std::size_t>(B * max_in_ + B * (nkb + 1)), 0);
     w.val.assign(static_cast<std::size_t>(B * max_in_), T(0));
-    w.words.assign(static_cast<std::size_t>(4 * (max_in_ / 4 + 2 + 16)), 0u);
+    // A row's words: one per unit or connection, two per Gaussian draw, 16 blocks of slack.
+    w.words.assign(static_cast<std::size_t>(4 * ((gate_.gaussian() ? max_in_ / 2 : max_in_ / 4) + 2 + 16)), 0u);
     w.thr.assign(static_cast<std::size_t>(B * max_in_), 0u);
     w.th8.assign(static_cast<std::size_t>(B * th8_stride(max_in_)), 0u);
     w.ties.reserve(max_in_);
@@ -94,14 +95,17 @@ void Sampler<T>::run_block(Workspace<T>& w, std::int64_t x, std::int64_t s0, std
             in_place ? source_rows(w, sources_[h][0].layer, x) : std::pair<const T*, std::int64_t>{w.act.data(), ni};
         // 1. Inputs of layer h for each sample.
         if (!in_place) layer_inputs(w, h, x, gx, gs0, b);
-        const bool per_connection =
-            (gate_.kind == GateKind::Connections || gate_.kind == GateKind::SpikesConnections) && pl.gated;
+        const bool per_connection = (gate_.kind == GateKind::Connections || gate_.kind == GateKind::SpikesConnections ||
+                                     gate_.kind == GateKind::GaussianConnections || gate_.kind == GateKind::WeightNoise) &&
+                                    pl.gated;
         if (opt_.input_stats && !per_connection)
             for (std::int64_t k = 0; k < b * ni; ++k) w.gated[static_cast<std::size_t>(k)] = static_cast<double>(w.act[static_cast<std::size_t>(k)]);
         // 2. Sums S (Eq. 13/14 with Eq. 9 for the bias; Eq. 128/129 for spikes).
         const std::int64_t ldS = row_stride_of<T>(no);
         if (spike_connections)
             spike_connection_sums(w, l, pl, h, gx, gs0, b, ldS, in0, in_stride);
+        else if (per_connection && gate_.gaussian())
+            gaussian_connection_sums(w, l, pl, h, gx, gs0, b, ldS);
         else if (per_connection)
             connection_sums(w, l, pl, h, gx, gs0, b, ldS);
         else
@@ -159,7 +163,9 @@ void Sampler<T>::layer_inputs(Workspace<T>& w, std::size_t h, std::int64_t x, st
         const auto [in0, in_stride] = source_rows(w, src.layer, x);
         const auto l = static_cast<std::size_t>(src.layer);
         const bool gated = gate_.per_unit() && plans_[l].gated;
-        if (gated && gate_.kind == GateKind::Spikes)
+        if (gated && (gate_.kind == GateKind::GaussianUnits || gate_.kind == GateKind::AdditiveNoise))
+            gaussian_units(w, plans_[l], l, gx, gs0, b, in0, in_stride, src.n, src.offset, ld);
+        else if (gated && gate_.kind == GateKind::Spikes)
             spike_units(w, plans_[l], l, gx, gs0, b, in0, in_stride, src.n, src.offset, ld);
         else if (gated)
             gate_units(w, plans_[l], l, gx, gs0, b, in0, in_stride, src.n, src.offset, ld);

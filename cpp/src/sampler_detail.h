@@ -6,6 +6,7 @@
 //   sampler_units.cpp        unit gates: dropout (Eq. 22) and dropin on the inputs of a layer
 //   sampler_connections.cpp  connection gates (Eq. 14, 23)
 //   sampler_spikes.cpp       spikes (Eq. 125-129): global, and per connection with ties settled
+//   sampler_gaussian.cpp     continuous noise: Gaussian gates, additive and weight noise
 // Every gate function handles a whole block of samples, so a call across translation
 // units costs once per block and layer; the per-sample loops stay with their kernels.
 #pragma once
@@ -46,6 +47,7 @@ struct LayerPlan {
     std::vector<T> WR;                  // W_ij r_ij for connection-specific spikes (unless r = 1)
     const T* wr = nullptr;              // W_ij r_ij: WR, or W itself when every r_ij = 1
     std::int64_t in_offset = 0;         // where this layer's input statistics start
+    std::vector<double> sd, mu;         // Gaussian kinds: std and mean of the noise (1 or n values)
 };
 
 /// Ties of connection-specific firing waiting for their 24 extra bits, settled in batches
@@ -114,6 +116,13 @@ private:
     // sampler_connections.cpp
     void connection_sums(Workspace<T>& w, const LayerView<T>& l, const LayerPlan<T>& pl, std::size_t h,
                          std::uint64_t gx, std::uint64_t gs0, std::int64_t b, std::int64_t ldS) const;
+    // sampler_gaussian.cpp
+    const std::uint32_t* normal_words(Workspace<T>& w, const DrawSite& site, std::uint64_t e0, std::int64_t n) const;
+    void gaussian_units(Workspace<T>& w, const LayerPlan<T>& pl, std::size_t h, std::uint64_t gx, std::uint64_t gs0,
+                        std::int64_t b, const T* in0, std::int64_t in_stride, std::int64_t ni, std::int64_t act_off,
+                        std::int64_t act_ld) const;
+    void gaussian_connection_sums(Workspace<T>& w, const LayerView<T>& l, const LayerPlan<T>& pl, std::size_t h,
+                                  std::uint64_t gx, std::uint64_t gs0, std::int64_t b, std::int64_t ldS) const;
     // sampler_spikes.cpp
     void spike_units(Workspace<T>& w, const LayerPlan<T>& pl, std::size_t h, std::uint64_t gx, std::uint64_t gs0,
                      std::int64_t b, const T* in0, std::int64_t in_stride, std::int64_t ni, std::int64_t act_off,

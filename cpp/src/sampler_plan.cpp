@@ -59,6 +59,19 @@ Sampler<T>::Sampler(const NetworkView<T>& net, const Gate& gate, const T* X, std
             max_pad_ = std::max(max_pad_, row_stride_of<T>(l.n_out));
             continue;
         }
+        if (gate.gaussian()) {
+            // std and mean as given; a layer with no noise (std 0, mean 1) takes the plain product.
+            pl.sd = p;
+            pl.mu = gate.mean.empty() ? std::vector<double>{1.0} : gate.mean[h];
+            pl.gated = std::any_of(p.begin(), p.end(), [](double v) { return v != 0.0; }) ||
+                       std::any_of(pl.mu.begin(), pl.mu.end(), [](double v) { return v != 1.0; });
+            const bool per_connection = !gate.per_unit() && pl.gated;
+            if (!per_connection)
+                pl.Wp = pack_weights<T>(l.W, l.n_out, l.n_in, [](std::int64_t, std::int64_t) { return 1.0; });
+            max_in_ = std::max(max_in_, l.n_in);
+            max_pad_ = std::max(max_pad_, row_stride_of<T>(l.n_out));
+            continue;
+        }
         for (double v : p) pl.thr.push_back(keep_threshold(v));
         if (gate.kind == GateKind::Dropin)
             pl.gated = std::any_of(p.begin(), p.end(), [](double v) { return v > 0; });

@@ -38,6 +38,9 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
     gate.validate(net);
     if (gate.spiking())
         throw std::invalid_argument("train: spiking gates are for simulation; train with Dropout, Dropin or no gate");
+    if (gate.gaussian())
+        throw std::invalid_argument("train: Gaussian noise is not supported in training yet; train with Dropout, "
+                                    "Dropin or no gate");
     for (double kb : gate.keep_bias)
         if (kb != 1.0) throw std::invalid_argument("train: gated biases (keep_bias < 1) are not supported in training");
     if (opt.batch_size < 1) throw std::invalid_argument("train: batch_size must be >= 1");

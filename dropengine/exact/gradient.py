@@ -223,7 +223,7 @@ def dropout_gradient(net, inputs, targets, gate=None, loss: str = "squared", *,
     if loss == "cross_entropy" and out_f.name != "softmax":
         raise ValueError(f"loss: 'cross_entropy' needs a softmax output layer, got {out_f!r}")
     max_subnetworks = as_count(max_subnetworks, "max_subnetworks")
-    kind, p, keep_bias = engine.gate_spec(gate, net, allow_spikes=False)
+    kind, p, keep_bias, *_ = engine.gate_spec(gate, net, allow_spikes=False)
     sampled, P, expected_masks, C = _masks(net, kind, p, keep_bias, max_subnetworks)
     linear = loss == "squared" and all(f.name == "linear" for f in net.transfers)
     logistic_layer = (net.n_layers == 1 and out_f.name == "logistic" and loss == "relative_entropy"

@@ -76,7 +76,7 @@ def linear_moments(net, inputs, gate=None) -> LinearMoments:
         raise ValueError(f"net: linear_moments needs linear units in every layer; layer {bad[0]} is "
                          f"{net.transfers[bad[0]]!r} (use dropengine.exact.enumerate or sample)")
     X = np.asarray(engine.as_inputs(net, inputs), dtype=np.float64)
-    kind, p, keep_bias = engine.gate_spec(gate, net, allow_spikes=False)
+    kind, p, keep_bias, *_ = engine.gate_spec(gate, net, allow_spikes=False)
     last_use = _last_use(net)
     _check_memory(X.shape[0], sum(net.sizes[1:]), _most_live(net, last_use))
     with np.errstate(over="ignore", invalid="ignore"):

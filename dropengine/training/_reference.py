@@ -23,7 +23,7 @@ def gradient_reference(net, X, y, gate, key, step: int, loss: str = "cross_entro
 
     backward: per hidden layer -1 (backprop), 0 (backpercolation) or a fixed p; None: backprop.
     """
-    kind, p, _ = engine.gate_spec(gate, net, allow_spikes=False)
+    kind, p, *_ = engine.gate_spec(gate, net, allow_spikes=False)
     L = net.n_layers
     backward = [-1.0] * (L - 1) if backward is None else list(backward)
     X = np.asarray(X, dtype=np.float64)

@@ -39,7 +39,7 @@ def _gate_inputs(kind, p, h, Wprev):
 def _forward(net, X, gate):
     engine.check_net(net)
     engine.require_chain(net, "training.ensemble_loss and ensemble_gradient")
-    kind, p, _ = engine.gate_spec(gate, net, allow_spikes=False)
+    kind, p, *_ = engine.gate_spec(gate, net, allow_spikes=False)
     p = [np.asarray(v, dtype=np.float64) for v in p]
     X = np.asarray(X, dtype=np.float64)
     ins, Us, Ws, P = [], [], [], []
@@ -131,7 +131,7 @@ def regularization_check(net, X, y, gate, *, loss: str = "cross_entropy", n_draw
     se = [np.sqrt(np.maximum(a2 / n_draws - m * m, 0) / (n_draws - 1)) for a2, m in zip(acc2, mc)]
     ens, _ = ensemble_gradient(net, X, y, gate, loss)
     # Var(delta_j O_j) per input: delta O has mean p E(O) and second moment p E(O^2).
-    kind, p, _ = engine.gate_spec(gate, net, allow_spikes=False)
+    kind, p, *_ = engine.gate_spec(gate, net, allow_spikes=False)
     st = sample(net, X, gate, n_samples, seed=seed, threads=threads, input_stats=True)
     _, _, ins, Us, Ws, P = _forward(net, X, gate)
     n = X.shape[0]

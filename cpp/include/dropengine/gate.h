@@ -34,6 +34,16 @@ enum class GateKind : std::int32_t {
     Spikes = 4,
     /// ... or a separate coin per connection (connection-specific firing, Eq. 126).
     SpikesConnections = 5,
+    /// Continuous noise (Sections 4.1, 5; issue "General networks"): p holds std, mean the
+    /// means; biases get none. A unit's value times delta ~ N(mean, std^2), one draw per
+    /// unit of a source layer shared by its outgoing connections ...
+    GaussianUnits = 6,
+    /// ... each connection times its own delta ~ N(mean, std^2) ...
+    GaussianConnections = 7,
+    /// ... a unit's value plus eps ~ N(0, std^2), shared by its outgoing connections (Section 5) ...
+    AdditiveNoise = 8,
+    /// ... or each weight plus its own eps ~ N(0, std^2) (Section 4.1).
+    WeightNoise = 9,
 };
 
 struct Gate {
@@ -44,6 +54,8 @@ struct Gate {
     /// SpikesConnections: 1, n_in or n_out * n_in values; empty: that layer's inputs
     /// do not spike and pass their values).
     std::vector<std::vector<double>> p;
+    /// Per layer, GaussianUnits / GaussianConnections only: the means of delta (as p).
+    std::vector<std::vector<double>> mean;
     /// Per layer: probability that the bias is present (empty: always present).
     std::vector<double> keep_bias;
 
@@ -63,7 +75,21 @@ struct Gate {
         validate(n_out, n_in, n_src);
     }
     /// Unit kinds: one coin per unit of a source layer, shared by its outgoing connections.
-    bool per_unit() const { return kind == GateKind::Units || kind == GateKind::Dropin || kind == GateKind::Spikes; }
+    bool per_unit() const {
+        return kind == GateKind::Units || kind == GateKind::Dropin || kind == GateKind::Spikes ||
+               kind == GateKind::GaussianUnits || kind == GateKind::AdditiveNoise;
+    }
+    /// Continuous noise: not enumerable, no bias gates.
+    bool gaussian() const {
+        return kind == GateKind::GaussianUnits || kind == GateKind::GaussianConnections ||
+               kind == GateKind::AdditiveNoise || kind == GateKind::WeightNoise;
+    }
+    /// delta's mean for element e of layer h (1 for the additive kinds, which do not use it).
+    double mean_of(std::size_t h, std::int64_t e) const {
+        if (mean.empty()) return 1.0;
+        const auto& v = mean[h];
+        return v.size() == 1 ? v[0] : v[static_cast<std::size_t>(e)];
+    }
     bool spiking() const { return kind == GateKind::Spikes || kind == GateKind::SpikesConnections; }
     double prob(std::size_t h, std::int64_t e) const {
         const auto& v = p[h];

@@ -69,6 +69,11 @@ enum class Stream : std::uint32_t {
     Backpercolation = 12,     ///< the coin of unit j of layer h in the backward pass
     Shuffle = 13,             ///< order of the examples: input index = epoch, sample 0,
                               ///< element i: the swap partner of position i (Fisher-Yates)
+    // Continuous noise (gate.h): one standard normal per element, gaussian_draw() below.
+    GaussianUnit = 14,        ///< multiplicative N(mean, std^2) on unit j of source layer l
+    GaussianConnection = 15,  ///< multiplicative N(mean, std^2) on connection e = i * n_in + j of layer h
+    AdditiveNoise = 16,       ///< O_j + N(0, std^2) on unit j of source layer l
+    WeightNoise = 17,         ///< w_ij + N(0, std^2) on connection e = i * n_in + j of layer h
 };
 
 /// Key and address of one draw site: everything except the element index.
@@ -93,6 +98,20 @@ struct DrawSite {
         return block(element >> 2).v[element & 3u];
     }
 };
+
+/// The standard normal of element e of a Gaussian stream (Box-Muller): words w0, w1 are
+/// words 2 (e % 2) and 2 (e % 2) + 1 of counter block e / 2, u = (w + 1/2) 2^-32 lies in
+/// (0, 1), and z = sqrt(-2 ln u1) cos(2 pi u2), in double.
+inline double gaussian_from_words(std::uint32_t w0, std::uint32_t w1) {
+    constexpr double kInv32 = 1.0 / 4294967296.0, kTwoPi = 6.283185307179586476925286766559;
+    const double u1 = (static_cast<double>(w0) + 0.5) * kInv32, u2 = (static_cast<double>(w1) + 0.5) * kInv32;
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
+}
+inline double gaussian_draw(const DrawSite& site, std::uint64_t e) {
+    const Philox4x32 r = site.block(e >> 1);
+    const unsigned k = 2u * static_cast<unsigned>(e & 1u);
+    return gaussian_from_words(r.v[k], r.v[k + 1]);
+}
 
 /// Integer threshold t such that "keep iff word < t" has probability exactly t / 2^32.
 inline std::uint64_t keep_threshold(double keep) {
