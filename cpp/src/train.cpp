@@ -38,9 +38,6 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
     gate.validate(net);
     if (gate.spiking())
         throw std::invalid_argument("train: spiking gates are for simulation; train with Dropout, Dropin or no gate");
-    if (gate.gaussian())
-        throw std::invalid_argument("train: Gaussian noise is not supported in training yet; train with Dropout, "
-                                    "Dropin or no gate");
     for (double kb : gate.keep_bias)
         if (kb != 1.0) throw std::invalid_argument("train: gated biases (keep_bias < 1) are not supported in training");
     if (opt.batch_size < 1) throw std::invalid_argument("train: batch_size must be >= 1");
@@ -79,9 +76,18 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
         if (v.b) std::copy(v.b, v.b + v.n_out, l.b.begin());
         l.vb.assign(l.b.size(), T(0));
         l.gb.assign(l.b.size(), T(0));
-        l.need_Wr = gate.kind == GateKind::Connections;
+        l.need_Wr = gate.kind == GateKind::Connections || gate.kind == GateKind::GaussianConnections ||
+                    gate.kind == GateKind::WeightNoise;
         if (l.need_Wr) l.Wr.assign(static_cast<std::size_t>(l.n_out * l.ldi), T(0));
-        if (gate.kind != GateKind::None) {
+        if (gate.gaussian()) {
+            l.sd = gate.p[h];
+            l.mu = gate.mean.empty() ? std::vector<double>{1.0} : gate.mean[h];
+            l.gated = std::any_of(l.sd.begin(), l.sd.end(), [](double v) { return v != 0.0; }) ||
+                      std::any_of(l.mu.begin(), l.mu.end(), [](double v) { return v != 1.0; });
+            if (gate.kind == GateKind::GaussianUnits)  // the ensemble's E(delta) = mean
+                for (std::int64_t j = 0; j < net.n_source(static_cast<std::int64_t>(h)); ++j)
+                    l.expect.push_back(static_cast<T>(gate.mean_of(h, j)));
+        } else if (gate.kind != GateKind::None) {
             for (double p : gate.p[h]) l.thr.push_back(keep_threshold(p));
             const std::uint64_t full = gate.kind == GateKind::Dropin ? 0 : std::uint64_t{1} << 32;
             l.gated = std::any_of(l.thr.begin(), l.thr.end(), [&](std::uint64_t t) { return t != full; });
@@ -120,10 +126,13 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
     // cannot report running out of memory (the exception would end the process).
     std::size_t most_words = 0;
     for (const auto& l : L) {
-        const auto unit_words = static_cast<std::size_t>(4 * ((l.n_in + 3) / 4 + 16));
-        const auto row_words = static_cast<std::size_t>(4 * ((l.n_in / 4 + 2 + 15) / 16 * 16));
+        const auto unit_words = static_cast<std::size_t>(4 * ((l.n_in + 1) / 2 + 16));  // two per Gaussian draw
+        const auto row_words = static_cast<std::size_t>(4 * ((l.n_in / 2 + 2 + 15) / 16 * 16));
         most_words = std::max({most_words, unit_words, row_words});
     }
+    std::int64_t widest = 1;
+    for (const auto& l : L) widest = std::max(widest, l.n_in);
+    noise.assign(static_cast<std::size_t>(threads), std::vector<T>(static_cast<std::size_t>(widest)));
     words.resize(static_cast<std::size_t>(threads));
     for (auto& w : words) w.reserve(most_words);
     top_scratch.assign(static_cast<std::size_t>(threads), std::vector<double>(static_cast<std::size_t>(5 * L.back().n_out)));
@@ -137,6 +146,7 @@ void Trainer<T>::Impl::reserve(std::int64_t rows) {
     for (auto& l : L) {
         l.A.assign(static_cast<std::size_t>(B * l.n_in), T(0));
         l.pass.assign(l.A.size(), 1);
+        if (gate.kind == GateKind::GaussianUnits) l.mult.assign(l.A.size(), T(1));
         l.S.assign(static_cast<std::size_t>(B * l.ldo), T(0));
         l.O.assign(l.S.size(), T(0));
         l.D.assign(l.S.size(), T(0));
@@ -152,7 +162,7 @@ void Trainer<T>::Impl::reserve(std::int64_t rows) {
     val.assign(static_cast<std::size_t>(lists), T(0));
     start.assign(static_cast<std::size_t>(starts), 0);
     G.assign(static_cast<std::size_t>(B * ldmax), T(0));
-    if (gate.kind == GateKind::Connections) gr.assign(static_cast<std::size_t>(nmax), T(0));
+    if (L.front().need_Wr) gr.assign(static_cast<std::size_t>(nmax), T(0));
     loss.assign(static_cast<std::size_t>(B), 0.0);
     wrong.assign(static_cast<std::size_t>(B), 0);
 }

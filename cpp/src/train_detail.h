@@ -49,8 +49,13 @@ struct TrainLayer {
     // Minibatch buffers: gated inputs A (B x n_in), where the input passes its value
     // (1) or is replaced by a constant (0: dropped or dropped in), sums S, outputs O and
     // errors D = dE/dS (B x ldo; D's padding stays zero: it is read as whole tiles).
+    /// Gaussian kinds (gate.h): std and mean of the noise, indexed as thr is.
+    std::vector<double> sd, mu;
     std::vector<T> A;
     std::vector<std::uint8_t> pass;
+    /// Multiplicative Gaussian units: delta of each input (B x n_in), which the error
+    /// signal to the unit carries (dA/dO = delta); empty otherwise.
+    std::vector<T> mult;
     AlignedVector<T> S, O, D;
     /// With skip connections: the error reaching this layer's outputs from every layer it
     /// feeds, summed, gated (B x ldo); empty for a chain, whose one receiver hands it over.
@@ -84,6 +89,7 @@ struct Trainer<T>::Impl {
     std::vector<double> loss;
     std::vector<std::uint8_t> wrong;
     std::vector<std::uint8_t> ones;  ///< all units pass: the gate of a summed error signal
+    std::vector<std::vector<T>> noise;  ///< per thread: one row of connection noise
 
     Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o);
     void reserve(std::int64_t rows);
@@ -103,6 +109,17 @@ struct Trainer<T>::Impl {
     void connection_backward(std::size_t h, std::int64_t nb, std::uint64_t step, bool data_grad);
     /// The Philox word buffer of the calling OpenMP thread.
     std::vector<std::uint32_t>& thread_words();
+    /// n_in values of scratch of the calling OpenMP thread (a row of connection noise).
+    T* noise_row();
+    /// Gaussian units (gate.h): the block `src` of row b's inputs a, times delta (its
+    /// deltas into mult) or plus eps, drawn for step s.
+    void gaussian_inputs(const Layer& g, const Source& src, std::uint64_t s, std::int64_t b, T* a, T* mult);
+    /// Philox words of the normals of connections i * n_in .. of layer h for row b (two each).
+    const std::uint32_t* normal_words(std::size_t h, std::uint64_t s, std::int64_t b, std::int64_t i,
+                                      std::vector<std::uint32_t>& buf) const;
+    /// Row i's noise: delta_ij (Gaussian connections) or eps_ij (weight noise), j < n_in.
+    void connection_noise(std::size_t h, std::uint64_t s, std::int64_t b, std::int64_t i,
+                          std::vector<std::uint32_t>& buf, T* out) const;
     /// Philox words of connections i * n_in .. i * n_in + n_in - 1 of layer h for row b.
     const std::uint32_t* connection_words(std::size_t h, std::uint64_t step, std::int64_t b, std::int64_t i,
                                           std::vector<std::uint32_t>& buf) const;

@@ -85,6 +85,15 @@ std::vector<std::uint32_t>& Trainer<T>::Impl::thread_words() {
 }
 
 template <class T>
+T* Trainer<T>::Impl::noise_row() {
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    return noise[static_cast<std::size_t>(tid)].data();
+}
+
+template <class T>
 const std::uint32_t* Trainer<T>::Impl::connection_words(std::size_t h, std::uint64_t s, std::int64_t b,
                                                         std::int64_t i, std::vector<std::uint32_t>& buf) const {
     const Layer& l = L[h];
@@ -104,7 +113,11 @@ void Trainer<T>::Impl::forward(const T* X, const std::int64_t* rows, std::int64_
         Layer& l = L[h];
         const std::int64_t ni = l.n_in, no = l.n_out;
         const bool unit_kind = gate.kind == GateKind::Units || gate.kind == GateKind::Dropin;
-        if (ensemble && gate.kind == GateKind::Connections)
+        const bool gaussian_units = gate.kind == GateKind::GaussianUnits || gate.kind == GateKind::AdditiveNoise;
+        // Weight noise has mean zero: its ensemble is the plain product.
+        const bool per_connection = (gate.kind == GateKind::Connections || gate.kind == GateKind::GaussianConnections ||
+                                     gate.kind == GateKind::WeightNoise) && !(ensemble && gate.kind == GateKind::WeightNoise);
+        if (ensemble && per_connection)
             throw std::invalid_argument("predict: connection gates need dropengine::ensemble");
         // 1. Gated inputs (Eq. 166): dropout zeroes a unit, dropin sets it to 1 (Section 11.6),
         // block by block with the coins of each source layer (Eq. 22), so a unit feeding
@@ -121,12 +134,16 @@ void Trainer<T>::Impl::forward(const T* X, const std::int64_t* rows, std::int64_
                                                    b * L[static_cast<std::size_t>(src.layer - 1)].ldo;
                 std::copy(in, in + n, a);
                 std::fill(ps, ps + n, std::uint8_t{1});
-                if (ensemble && unit_kind && !g.expect.empty()) {
+                if (ensemble && (unit_kind || gaussian_units) && !g.expect.empty()) {
                     const T* e = g.expect.data();
                     if (gate.kind == GateKind::Dropin)
                         for (std::int64_t j = 0; j < n; ++j) a[j] = (T(1) - e[j]) * a[j] + e[j];
                     else
                         for (std::int64_t j = 0; j < n; ++j) a[j] *= e[j];
+                }
+                if (gaussian_units && g.gated && !ensemble) {
+                    gaussian_inputs(g, src, s, b, a, l.mult.empty() ? nullptr : l.mult.data() + b * ni + src.offset);
+                    continue;
                 }
                 if (!(unit_kind && g.gated) || ensemble) continue;
                 auto& w = thread_words();
@@ -156,7 +173,7 @@ void Trainer<T>::Impl::forward(const T* X, const std::int64_t* rows, std::int64_
             }
         }
         // 2. Sums S = W a (+ b).
-        if (gate.kind == GateKind::Connections) {
+        if (per_connection) {
             connection_forward(h, nb, s);
         } else {
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -271,7 +288,7 @@ void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s, double eta) {
         std::fill(l.gb.begin(), l.gb.end(), T(0));
         for (std::int64_t b = 0; b < nb; ++b)
             for (std::int64_t i = 0; i < no; ++i) l.gb[static_cast<std::size_t>(i)] += l.D[static_cast<std::size_t>(b * l.ldo + i)];
-        if (gate.kind == GateKind::Connections) {
+        if (l.need_Wr) {
             connection_backward(hh, nb, s, data_grad);
             if (eta > 0) {
                 const std::int64_t nt = detail::n_tiles<T>(no);
@@ -305,6 +322,14 @@ void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s, double eta) {
                 if (eta > 0) update_block(l, t, r0, r1, eta);
             }
             if (eta > 0) finish_update(l, eta);
+        }
+        // Multiplicative Gaussian units: the signal reaching a unit's output is dE/da times
+        // da/dO = delta (the input block of the network itself needs none).
+        if (!l.mult.empty() && data_grad) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (std::int64_t b = 0; b < nb; ++b)
+                for (std::int64_t j = 0; j < ni; ++j)
+                    G[static_cast<std::size_t>(b * l.ldi + j)] *= l.mult[static_cast<std::size_t>(b * ni + j)];
         }
         // Skip connections: each source's block of the gated signal joins the sum its
         // layer collects from every layer it feeds.
@@ -359,10 +384,83 @@ void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s, double eta) {
 }
 
 template <class T>
+void Trainer<T>::Impl::gaussian_inputs(const Layer& g, const Source& src, std::uint64_t s, std::int64_t b, T* a,
+                                       T* mult) {
+    const std::int64_t n = src.n;
+    auto& w = thread_words();
+    w.resize(static_cast<std::size_t>(4 * ((n + 1) / 2 + 16)));
+    const bool additive = gate.kind == GateKind::AdditiveNoise;
+    const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], additive ? Stream::TrainAdditiveNoise : Stream::TrainGaussianUnit,
+                                         static_cast<std::uint32_t>(src.layer), s, static_cast<std::uint64_t>(b));
+    k.philox_fill(0, (n + 1) / 2, site.c1, site.c2, site.c3, site.k0, site.k1, w.data());
+    const bool one_sd = g.sd.size() == 1, one_mu = g.mu.size() == 1;
+    for (std::int64_t j = 0; j < n; ++j) {
+        const auto jj = static_cast<std::size_t>(j);
+        const double z = gaussian_from_words(w[2 * jj], w[2 * jj + 1]), sd = g.sd[one_sd ? 0 : jj];
+        if (additive) {
+            a[j] += static_cast<T>(sd * z);
+        } else {
+            const T d = static_cast<T>(g.mu[one_mu ? 0 : jj] + sd * z);
+            a[j] *= d;
+            mult[j] = d;
+        }
+    }
+}
+
+template <class T>
+const std::uint32_t* Trainer<T>::Impl::normal_words(std::size_t h, std::uint64_t s, std::int64_t b, std::int64_t i,
+                                                     std::vector<std::uint32_t>& buf) const {
+    const Layer& l = L[h];
+    const std::int64_t e0 = i * l.n_in, blk0 = e0 / 2, nblk = (e0 + l.n_in + 1) / 2 - blk0;
+    buf.resize(static_cast<std::size_t>(4 * ((nblk + 15) / 16 * 16)));
+    const Stream st = gate.kind == GateKind::WeightNoise ? Stream::TrainWeightNoise : Stream::TrainGaussianConnection;
+    const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], st, static_cast<std::uint32_t>(h), s, static_cast<std::uint64_t>(b));
+    k.philox_fill(static_cast<std::uint32_t>(blk0), nblk, site.c1, site.c2, site.c3, site.k0, site.k1, buf.data());
+    return buf.data() + 2 * (e0 - 2 * blk0);
+}
+
+template <class T>
+void Trainer<T>::Impl::connection_noise(std::size_t h, std::uint64_t s, std::int64_t b, std::int64_t i,
+                                        std::vector<std::uint32_t>& buf, T* out) const {
+    const Layer& l = L[h];
+    const std::int64_t ni = l.n_in;
+    const std::uint32_t* w = normal_words(h, s, b, i, buf);
+    const bool one_sd = l.sd.size() == 1, one_mu = l.mu.size() == 1, additive = gate.kind == GateKind::WeightNoise;
+    for (std::int64_t j = 0; j < ni; ++j) {
+        const auto jj = static_cast<std::size_t>(j), e = static_cast<std::size_t>(i * ni + j);
+        const double z = gaussian_from_words(w[2 * jj], w[2 * jj + 1]), sd = l.sd[one_sd ? 0 : e];
+        out[j] = additive ? static_cast<T>(sd * z) : static_cast<T>(l.mu[one_mu ? 0 : e] + sd * z);
+    }
+}
+
+template <class T>
 void Trainer<T>::Impl::connection_forward(std::size_t h, std::int64_t nb, std::uint64_t s) {
     Layer& l = L[h];
     const std::int64_t ni = l.n_in, no = l.n_out;
     const bool one = l.thr.size() == 1;
+    if (gate.gaussian()) {
+        // S_i = sum_j W_ij delta_ij a_j (Gaussian connections) or sum_j (W_ij + eps_ij) a_j.
+        const bool additive = gate.kind == GateKind::WeightNoise;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (std::int64_t b = 0; b < nb; ++b) {
+            auto& buf = thread_words();
+            T* f = noise_row();
+            const T* a = l.A.data() + b * ni;
+            T* Sr = l.S.data() + b * l.ldo;
+            for (std::int64_t i = 0; i < no; ++i) {
+                const T* W = l.Wr.data() + i * l.ldi;
+                T acc = 0;
+                if (l.gated) {
+                    connection_noise(h, s, b, i, buf, f);
+                    for (std::int64_t j = 0; j < ni; ++j) acc += (additive ? W[j] + f[j] : W[j] * f[j]) * a[j];
+                } else {
+                    for (std::int64_t j = 0; j < ni; ++j) acc += W[j] * a[j];
+                }
+                Sr[i] = acc;
+            }
+        }
+        return;
+    }
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (std::int64_t b = 0; b < nb; ++b) {
         auto& buf = thread_words();
@@ -388,6 +486,50 @@ void Trainer<T>::Impl::connection_backward(std::size_t h, std::int64_t nb, std::
     Layer& l = L[h];
     const std::int64_t ni = l.n_in, no = l.n_out;
     const bool one = l.thr.size() == 1;
+    if (gate.gaussian()) {
+        // dS_i/dw_ij = delta_ij a_j (or a_j for weight noise); dS_i/da_j = W_ij delta_ij
+        // (or W_ij + eps_ij): the same draws, regenerated.
+        const bool additive = gate.kind == GateKind::WeightNoise;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (std::int64_t i = 0; i < no; ++i) {
+            auto& buf = thread_words();
+            T* f = noise_row();
+            T* g = gr.data() + i * ni;
+            std::fill(g, g + ni, T(0));
+            for (std::int64_t b = 0; b < nb; ++b) {
+                const T d = l.D[static_cast<std::size_t>(b * l.ldo + i)];
+                if (d == T(0)) continue;
+                const T* a = l.A.data() + b * ni;
+                if (!l.gated || additive) {
+                    for (std::int64_t j = 0; j < ni; ++j) g[j] += d * a[j];
+                } else {
+                    connection_noise(h, s, b, i, buf, f);
+                    for (std::int64_t j = 0; j < ni; ++j) g[j] += d * (f[j] * a[j]);
+                }
+            }
+        }
+        pack(gr.data(), l, l.gWp);
+        if (!data_grad) return;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (std::int64_t b = 0; b < nb; ++b) {
+            auto& buf = thread_words();
+            T* f = noise_row();
+            T* g = G.data() + b * l.ldi;
+            std::fill(g, g + l.ldi, T(0));
+            for (std::int64_t i = 0; i < no; ++i) {
+                const T d = l.D[static_cast<std::size_t>(b * l.ldo + i)];
+                if (d == T(0)) continue;
+                const T* W = l.Wr.data() + i * l.ldi;
+                if (!l.gated) {
+                    for (std::int64_t j = 0; j < ni; ++j) g[j] += d * W[j];
+                    continue;
+                }
+                connection_noise(h, s, b, i, buf, f);
+                for (std::int64_t j = 0; j < ni; ++j) g[j] += d * (additive ? W[j] + f[j] : W[j] * f[j]);
+            }
+        }
+        return;
+    }
     const auto kept = [&](const std::uint32_t* w, std::int64_t i, std::int64_t j) {
         return !l.gated || w[j] < l.thr[one ? 0 : static_cast<std::size_t>(i * ni + j)];
     };

@@ -74,6 +74,10 @@ enum class Stream : std::uint32_t {
     GaussianConnection = 15,  ///< multiplicative N(mean, std^2) on connection e = i * n_in + j of layer h
     AdditiveNoise = 16,       ///< O_j + N(0, std^2) on unit j of source layer l
     WeightNoise = 17,         ///< w_ij + N(0, std^2) on connection e = i * n_in + j of layer h
+    TrainGaussianUnit = 18,        ///< training twins of the four above (input index = step,
+    TrainGaussianConnection = 19,  ///< sample index = row of the minibatch)
+    TrainAdditiveNoise = 20,
+    TrainWeightNoise = 21,
 };
 
 /// Key and address of one draw site: everything except the element index.
