@@ -220,11 +220,13 @@ def transfer(f, S: np.ndarray):
 
 
 def trainer(net: Network, gate: GateSpec, *, loss: str, batch_size: int, momentum: float, weight_decay: float,
-            max_norm: float, backward: list, key: tuple, threads: int):
-    """The core's SGD trainer (train.h) on a copy of net's weights."""
+            max_norm: float, backward: tuple, key: tuple, threads: int):
+    """The core's SGD trainer (train.h) on a copy of net's weights; ``backward`` is
+    (modes, noise) per hidden layer (``training.options.core_backward``)."""
+    modes, noise = backward
     return _core.Trainer(net_args(net), tuple(gate), loss=Loss.__members__[loss], batch_size=batch_size,
-                         momentum=momentum, weight_decay=weight_decay, max_norm=max_norm, backward=backward,
-                         key=key, threads=threads)
+                         momentum=momentum, weight_decay=weight_decay, max_norm=max_norm, backward=modes,
+                         backward_noise=noise, key=key, threads=threads)
 
 
 def build_info() -> dict:

@@ -337,7 +337,8 @@ class TrainerPy {
 
 public:
     TrainerPy(const py::tuple& net_, const py::tuple& gate_, Loss loss, std::int64_t batch_size, double momentum,
-              double weight_decay, double max_norm, const std::vector<double>& backward, Key key, int threads) {
+              double weight_decay, double max_norm, const std::vector<double>& backward,
+              const std::vector<double>& backward_noise, Key key, int threads) {
         TrainOptions o;
         o.loss = loss;
         o.batch_size = batch_size;
@@ -345,6 +346,7 @@ public:
         o.weight_decay = weight_decay;
         o.max_norm = max_norm;
         o.backward = backward;
+        o.backward_noise = backward_noise;
         o.key[0] = key[0];
         o.key[1] = key[1];
         o.threads = threads;
@@ -551,9 +553,9 @@ PYBIND11_MODULE(_core, m) {
     m.def("merge", &merge_py, arg("a"), arg("b"), arg("pairs"));
     py::class_<TrainerPy>(m, "Trainer")
         .def(py::init<const py::tuple&, const py::tuple&, Loss, std::int64_t, double, double, double,
-                      const std::vector<double>&, Key, int>(),
+                      const std::vector<double>&, const std::vector<double>&, Key, int>(),
              arg("net"), arg("gate"), py::kw_only(), arg("loss"), arg("batch_size"), arg("momentum"),
-             arg("weight_decay"), arg("max_norm"), arg("backward"), arg("key"), arg("threads"))
+             arg("weight_decay"), arg("max_norm"), arg("backward"), arg("backward_noise"), arg("key"), arg("threads"))
         .def("run", &TrainerPy::run, arg("X"), arg("labels"), arg("targets"), arg("eta"), arg("max_batches"))
         .def("gradient", &TrainerPy::gradient, arg("X"), arg("labels"), arg("targets"), arg("step"))
         .def("predict", &TrainerPy::predict, arg("X"))

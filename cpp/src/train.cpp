@@ -46,6 +46,16 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
         throw std::invalid_argument("train: weight_decay must be finite and >= 0");
     if (!(opt.max_norm >= 0.0 && std::isfinite(opt.max_norm)))
         throw std::invalid_argument("train: max_norm must be finite and >= 0 (0: off)");
+    if (!opt.backward_noise.empty() && opt.backward_noise.size() != nL - 1)
+        throw std::invalid_argument("train: backward_noise must have one entry per hidden layer (" +
+                                    std::to_string(nL - 1) + "), got " + std::to_string(opt.backward_noise.size()));
+    for (std::size_t h = 0; h < opt.backward_noise.size(); ++h) {
+        const double v = opt.backward_noise[h];
+        if (!(v >= 0.0 && std::isfinite(v)))
+            throw std::invalid_argument("train: backward_noise[" + std::to_string(h) + "] must be finite and >= 0");
+        if (v > 0.0 && !opt.backward.empty() && opt.backward[h] != kBackprop)
+            throw std::invalid_argument("train: backward_noise[" + std::to_string(h) + "] needs backpropagation there");
+    }
     if (!opt.backward.empty() && opt.backward.size() != nL - 1)
         throw std::invalid_argument("train: backward must have one entry per hidden layer (" + std::to_string(nL - 1) +
                                     "), got " + std::to_string(opt.backward.size()));
@@ -97,6 +107,7 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
         }
         if (h + 1 < nL) {
             l.back = opt.backward.empty() ? kBackprop : opt.backward[h];
+            l.back_noise = opt.backward_noise.empty() ? 0.0 : opt.backward_noise[h];
             if (!(l.back == kBackprop || (l.back >= 0.0 && l.back <= 1.0)))
                 throw std::invalid_argument("train: backward[" + std::to_string(h) +
                                             "] must be -1 (backprop), 0 (backpercolation) or a keep p in (0, 1]");

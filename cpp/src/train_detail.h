@@ -46,6 +46,7 @@ struct TrainLayer {
     std::vector<T> expect;
     /// How the error signal crosses this layer's units (hidden layers): see train.h.
     double back = kBackprop;
+    double back_noise = 0.0;  ///< std of the Gaussian noise on sigma' (train.h, backward_noise)
     // Minibatch buffers: gated inputs A (B x n_in), where the input passes its value
     // (1) or is replaced by a constant (0: dropped or dropped in), sums S, outputs O and
     // errors D = dE/dS (B x ldo; D's padding stays zero: it is read as whole tiles).

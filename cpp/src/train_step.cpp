@@ -359,7 +359,19 @@ void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s, double eta) {
             const T* S = u.S.data() + b * u.ldo;
             const T* O = u.O.data() + b * u.ldo;
             T* D = u.D.data() + b * u.ldo;
-            if (mode == kBackprop && u.f.kind == TransferKind::Logistic) {
+            if (mode == kBackprop && u.back_noise > 0.0) {
+                // Section 10.2: Gaussian noise added to sigma' on the way down.
+                auto& w = thread_words();
+                w.resize(static_cast<std::size_t>(4 * ((nu + 1) / 2 + 16)));
+                const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], Stream::BackwardNoise,
+                                                     static_cast<std::uint32_t>(hh - 1), s, static_cast<std::uint64_t>(b));
+                k.philox_fill(0, (nu + 1) / 2, site.c1, site.c2, site.c3, site.k0, site.k1, w.data());
+                for (std::int64_t j = 0; j < nu; ++j) {
+                    const auto jj = static_cast<std::size_t>(j);
+                    const double d = derivative(u.f, S[j], O[j]) + u.back_noise * gaussian_from_words(w[2 * jj], w[2 * jj + 1]);
+                    D[j] = ps[j] ? static_cast<T>(static_cast<double>(g[j]) * d) : T(0);
+                }
+            } else if (mode == kBackprop && u.f.kind == TransferKind::Logistic) {
                 const T lam = static_cast<T>(u.f.lam);
                 for (std::int64_t j = 0; j < nu; ++j) D[j] = ps[j] ? g[j] * (lam * O[j] * (T(1) - O[j])) : T(0);
             } else if (mode == kBackprop) {

@@ -22,7 +22,7 @@ from ..network import Network
 from ..transfer import transfer_from_spec
 from . import checkpoint as ckpt
 from .interrupts import SigintGuard
-from .options import BACKPERCOLATION, BACKPROP, LOSSES, backward_modes, real_in
+from .options import BACKPERCOLATION, BACKPROP, LOSSES, backward_modes, core_backward, real_in
 from .schedules import normalize_schedule, resolve_schedule
 
 __all__ = ["Trainer", "train", "LOSSES", "TrainingDiverged"]
@@ -141,7 +141,8 @@ class Trainer:
         self._core = engine.trainer(net, engine.gate_spec(gate, net, allow_spikes=False), loss=loss,
                                     batch_size=self.batch_size, momentum=self.momentum,
                                     weight_decay=self.weight_decay, max_norm=self.max_norm or 0.0,
-                                    backward=self.backward, key=(self._k0, self._k1), threads=self.threads)
+                                    backward=core_backward(self.backward), key=(self._k0, self._k1),
+                                    threads=self.threads)
         self._lock = threading.RLock()
         self._partial = None
         self.history = {"epoch": [], "learning_rate": [], "train_loss": [], "train_error": [], "test_error": [],

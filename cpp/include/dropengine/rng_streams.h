@@ -78,6 +78,7 @@ enum class Stream : std::uint32_t {
     TrainGaussianConnection = 19,  ///< sample index = row of the minibatch)
     TrainAdditiveNoise = 20,
     TrainWeightNoise = 21,
+    BackwardNoise = 22,            ///< Gaussian noise on sigma' of unit j of layer h, backward pass
 };
 
 /// Key and address of one draw site: everything except the element index.

@@ -51,6 +51,10 @@ struct TrainOptions {
     /// One entry per hidden layer: kBackprop, kBackpercolation or a fixed p in (0, 1].
     /// Empty: backpropagation everywhere.
     std::vector<double> backward;
+    /// One entry per hidden layer (or empty: none): Gaussian noise added to sigma'(S) in
+    /// the backward pass (Section 10.2), D_j = g_j (sigma'(S_j) + std z_j), z_j ~ N(0, 1)
+    /// (Stream::BackwardNoise); with kBackprop only. Unbiased: E(D_j) is backprop's.
+    std::vector<double> backward_noise;
     std::uint32_t key[2] = {0, 0};  ///< Philox key derived from the seed
     int threads = 0;                ///< 0: OpenMP default
     /// Polled before every minibatch; returning true stops the run at that boundary.
