@@ -26,7 +26,6 @@ from .gates import Dropin, Dropout, NoGate, Spikes
 from .network import Network
 
 __all__ = ["GateKind", "TransferKind", "Loss", "LOSSES", "GateSpec", "OutOfMemory", "MAX_TOTAL_SAMPLES", "PARTS_LOG2_OFFSET",
-           "CPP_ENGINES",
            "check_net", "as_inputs", "unit_pairs", "check_ranges", "gate_spec", "require_chain", "net_args",
            "transfer_row",
            "sample", "sample_async", "ensemble", "enumerate_subnetworks", "free_gates", "merge", "transfer", "trainer",
@@ -132,11 +131,7 @@ def transfer_row(f) -> tuple:
     return (TransferKind.__members__[f.name],) + f.params()
 
 
-#: What refuses networks with skip connections until the C++ core computes them (issue 17).
-CPP_ENGINES = "the C++ engine sample_async"
-
-
-def require_chain(net: Network, engines: str = CPP_ENGINES) -> None:
+def require_chain(net: Network, engines: str) -> None:
     """ValueError naming ``net`` when it has skip connections and ``engines`` handle chains
     only: the one wording of that refusal, raised before any work."""
     if not net.is_chain:
@@ -185,7 +180,6 @@ def sample(net: Network, X: np.ndarray, gate: GateSpec, *, n_samples: int, first
 def sample_async(net: Network, X: np.ndarray, gate: GateSpec, *, n_steps: int, burn_in: int, key: tuple,
                  threads: int):
     """Asynchronous spiking chains (spiking.h): (accumulators, E_in, var_in)."""
-    require_chain(net)
     acc = _core.sample_async(net_args(net), tuple(gate), X, n_steps=n_steps, burn_in=burn_in, first_input=0,
                              key=key, threads=threads, input_stats=True)
     return _input_stats(net, acc)

@@ -209,11 +209,6 @@ def test_cpp_engines_take_dags(net):
     assert de.spiking.simulate(net, np.array([[0.1, 0.5, 0.3]]), de.Spikes(0.5), 64, seed=0).stats.n_samples == 64
 
 
-def test_async_spiking_refuses_dags(net):
-    with pytest.raises(ValueError, match=REFUSAL + r" by the C\+\+ engine sample_async"):
-        de.spiking.simulate_async(net, np.array([[0.1, 0.5, 0.3]]), de.Spikes(0.5), 8, seed=0)
-
-
 def test_python_engines_refuse_at_their_entry(net):
     T = np.array([[0.5, 0.5]])
     with pytest.raises(ValueError, match=REFUSAL + " by exact.dropout_gradient"):

@@ -196,3 +196,32 @@ def test_async_is_reproducible_and_validates():
         de.spiking.simulate_async(soft, X, de.Spikes(0.5), 10, seed=1)
     with pytest.raises(ValueError, match="n_sweeps"):
         de.spiking.simulate_async(net, X, de.Spikes(0.5), 0, seed=1)
+
+
+@pytest.mark.parametrize("on", ["units"])
+def test_async_with_a_skip_connection_matches_the_exact_expectation(on):
+    # Eq. 21 with spikes: the output receives the (non-spiking) input directly and the
+    # hidden layer's spikes. (Connection-specific spikes are set per receiving layer, so
+    # there the input block would spike too: drawn once per chain, a different law.) Layer 1 is deterministic, so the stationary E(O) of the
+    # output is the average of sigma(W_20 x + W_21 Delta + b) over the spike patterns.
+    rng = np.random.default_rng(21)
+    W1, W20, W21 = rng.normal(size=(3, 2)) * 1.5, rng.normal(size=(2, 2)), rng.normal(size=(2, 3)) * 1.5
+    b1, b2 = rng.normal(size=3), rng.normal(size=2)
+    net = de.Network([W1, {0: W20, 1: W21}], [b1, b2], "logistic", dtype=np.float64)
+    x, r, K = np.array([0.4, -0.8]), 0.8, 30
+    O1 = 1 / (1 + np.exp(-(W1 @ x + b1)))
+    want = np.zeros(2)
+    shape = (2, 3) if on == "connections" else (3,)
+    for bits in itertools.product((0, 1), repeat=int(np.prod(shape))):
+        d = np.array(bits, float).reshape(shape)
+        P = np.prod(np.where(d > 0, np.broadcast_to(O1, shape), 1 - np.broadcast_to(O1, shape)))
+        S = W20 @ x + ((W21 * d * r).sum(1) if on == "connections" else W21 @ (r * d)) + b2
+        want += P / (1 + np.exp(-S))
+    runs = [de.spiking.simulate_async(net, x[None], de.Spikes(r, on=on), 1000, seed=30 + k) for k in range(K)]
+    E = np.array([run.stats.E[1][0] for run in runs])
+    se = E.std(0, ddof=1) / np.sqrt(K)
+    assert np.all(np.abs(E.mean(0) - want) <= Z * se), (E.mean(0), want, se)
+    for run in runs:
+        assert_allclose(run.stats.E[0][0], O1, rtol=1e-12)
+        # The output's signals over its concatenated input: the input as it is, then r O1 on average.
+        assert_allclose(run.E_delta[1][0][:2], x, rtol=1e-12)

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "dropengine/rng_streams.h"
 #include "reduce.h"
@@ -37,6 +39,11 @@ public:
             offset_.push_back(n_units_);
             n_units_ += l.n_out;
         }
+        // Skip connections (network.h): where each source layer's signals go.
+        receivers_.resize(L);
+        for (std::size_t k = 0; k < L; ++k)
+            for (const Source& s : net.sources_of(static_cast<std::int64_t>(k)))
+                if (s.layer < static_cast<std::int64_t>(L)) receivers_[static_cast<std::size_t>(s.layer)].push_back({k, s.offset});
         // The signal statistics (input_stats) follow the units, layer by layer.
         std::int64_t u = n_units_;
         for (const auto& l : net.layers) {
@@ -71,30 +78,39 @@ public:
             const std::int64_t i = static_cast<std::int64_t>(k) - offset_[h];
             const std::uint64_t now = std::max(t, start);
             fold_unit(out, h, i, now);
-            if (h + 1 < L) fold_signal(out, h + 1, i, now);
+            fold_sent(out, h + 1, i, now);
             update_sum(h, i);
             send(h, i, t);
         }
         for (std::size_t h = 0; h < L; ++h) {
             for (std::int64_t i = 0; i < net_.layers[h].n_out; ++i) {
                 fold_unit(out, h, i, end);
-                if (h + 1 < L) fold_signal(out, h + 1, i, end);
+                fold_sent(out, h + 1, i, end);
             }
             if (h == 0)
-                for (std::int64_t j = 0; j < net_.layers[0].n_in; ++j) fold_signal(out, 0, j, end);
+                for (std::int64_t j = 0; j < net_.n_inputs(); ++j) fold_sent(out, 0, j, end);
         }
         *out.count = static_cast<double>(opt_.n_steps);
     }
 
 private:
-    bool spiking(std::size_t h) const { return !gate_.p[h].empty(); }
+    /// Global spikes are set per source layer l, connection-specific ones per receiving
+    /// layer h (gate.h).
+    bool spiking(std::size_t h, std::size_t l) const {
+        return !gate_.p[gate_.kind == GateKind::Spikes ? l : h].empty();
+    }
 
-    double r_of(std::size_t h, std::int64_t i, std::int64_t j) const {
+    /// r of connection (i, column c) of layer h; j: the unit within its source layer l.
+    double r_of(std::size_t h, std::size_t l, std::int64_t i, std::int64_t c, std::int64_t j) const {
+        if (gate_.kind == GateKind::Spikes) {
+            const auto& r = gate_.p[l];
+            return r.size() == 1 ? r[0] : r[static_cast<std::size_t>(j)];
+        }
         const auto& r = gate_.p[h];
         const auto ni = net_.layers[h].n_in;
         if (r.size() == 1) return r[0];
-        if (r.size() == static_cast<std::size_t>(ni)) return r[static_cast<std::size_t>(j)];
-        return r[static_cast<std::size_t>(i * ni + j)];
+        if (r.size() == static_cast<std::size_t>(ni)) return r[static_cast<std::size_t>(c)];
+        return r[static_cast<std::size_t>(i * ni + c)];
     }
 
     bool coin(std::size_t layer, std::uint64_t element, std::uint64_t t, double O) const {
@@ -103,26 +119,29 @@ private:
         return s.word(element) < keep_threshold(O);
     }
 
-    /// The network input seen by layer 0 (spiking inputs draw their spikes once).
+    /// The network input seen by the layers it feeds (spiking inputs draw their spikes once).
     void set_inputs_from_network_input(const T* x) {
-        const auto& l = net_.layers[0];
-        for (std::int64_t j = 0; j < l.n_in; ++j) {
-            const double v = static_cast<double>(x[j]);
-            set_signal(0, j, v, 0);
-        }
+        for (std::int64_t j = 0; j < net_.n_inputs(); ++j) send_value(0, j, static_cast<double>(x[j]), 0);
     }
 
-    /// The value unit j sends into layer h: passed, or spiked (one coin, or one per connection).
-    void set_signal(std::size_t h, std::int64_t j, double v, std::uint64_t t) {
-        const auto& l = net_.layers[h];
-        if (!spiking(h)) {
-            in_[h][static_cast<std::size_t>(j)] = v;
+    /// Unit j of source layer l sends v at step t into every layer it feeds.
+    void send_value(std::size_t l, std::int64_t j, double v, std::uint64_t t) {
+        for (const auto& [h, off] : receivers_[l]) set_signal(h, l, off + j, j, v, t);
+    }
+
+    /// The value unit j of source layer l sends into column c of layer h: passed, or
+    /// spiked (one coin, addressed by the source so every receiver sees it, or one per
+    /// connection, addressed by the receiving layer).
+    void set_signal(std::size_t h, std::size_t l, std::int64_t c, std::int64_t j, double v, std::uint64_t t) {
+        const auto& lay = net_.layers[h];
+        if (!spiking(h, l)) {
+            in_[h][static_cast<std::size_t>(c)] = v;
         } else if (gate_.kind == GateKind::Spikes) {
-            in_[h][static_cast<std::size_t>(j)] = coin(h, static_cast<std::uint64_t>(j), t, v) ? r_of(h, 0, j) : 0.0;
+            in_[h][static_cast<std::size_t>(c)] = coin(l, static_cast<std::uint64_t>(j), t, v) ? r_of(h, l, 0, c, j) : 0.0;
         } else {
-            for (std::int64_t i = 0; i < l.n_out; ++i) {
-                const std::uint64_t e = static_cast<std::uint64_t>(i * l.n_in + j);
-                in_[h][e] = coin(h, e, t, v) ? r_of(h, i, j) : 0.0;
+            for (std::int64_t i = 0; i < lay.n_out; ++i) {
+                const std::uint64_t e = static_cast<std::uint64_t>(i * lay.n_in + c);
+                in_[h][e] = coin(h, e, t, v) ? r_of(h, l, i, c, j) : 0.0;
             }
         }
     }
@@ -138,9 +157,16 @@ private:
         O_[h][static_cast<std::size_t>(i)] = transfer_value(l.f, s);
     }
 
-    /// Neuron i of layer h has updated at step t: its new signal into layer h + 1.
+    /// Neuron i of layer h has updated at step t: its new signal into the layers it feeds
+    /// (it is unit i of source layer h + 1).
     void send(std::size_t h, std::int64_t i, std::uint64_t t) {
-        if (h + 1 < net_.layers.size()) set_signal(h + 1, i, O_[h][static_cast<std::size_t>(i)], t);
+        if (h + 1 < net_.layers.size()) send_value(h + 1, i, O_[h][static_cast<std::size_t>(i)], t);
+    }
+
+    /// fold_signal for every column unit j of source layer l occupies.
+    void fold_sent(const RowRef& out, std::size_t l, std::int64_t j, std::uint64_t now) {
+        if (l >= receivers_.size()) return;
+        for (const auto& [h, off] : receivers_[l]) fold_signal(out, h, off + j, now);
     }
 
     /// Time-weighted statistics of neuron (h, i) for the steps since its last update.
@@ -186,6 +212,7 @@ private:
     std::vector<std::vector<double>> S_, O_, in_;
     std::vector<std::vector<std::uint64_t>> held_, since_;
     std::vector<std::int64_t> offset_, signal_offset_;
+    std::vector<std::vector<std::pair<std::size_t, std::int64_t>>> receivers_;  // per source: (layer, column)
     std::int64_t n_units_ = 0;
     std::vector<double> wsum_;  // per statistics unit: weight folded so far
 };
@@ -196,8 +223,6 @@ template <class T>
 SampleStats sample_async(const NetworkView<T>& net, const Gate& gate, const T* X, std::int64_t n_rows,
                          const AsyncOptions& opt) {
     net.validate();
-    if (!net.is_chain())
-        throw std::invalid_argument("sample_async: networks with skip connections are not supported yet; use sample");
     gate.validate(net);
     if (!gate.spiking()) throw std::invalid_argument("sample_async: the gate must be Spikes");
     for (std::size_t h = 0; h < net.layers.size(); ++h)
