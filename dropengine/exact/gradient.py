@@ -188,7 +188,7 @@ def _through_transfer(f, O, dO, g):
 def _backward(net, kind, masks, ys, Os, dOs, gS, layout):
     """Gradients of the loss for every configuration, given dL/dS of the output layer:
     per layer over its concatenated input (C, n_out, n_cat). The error of a unit sums
-    what comes back from every layer it feeds (Eq. 166)."""
+    what comes back from every layer it feeds (Eq. 169, 173)."""
     L = net.n_layers
     gW, gb = [None] * L, [None] * L
     gO = [None] * (L + 1)  # dL/dO^l, summed over the receivers of layer l
