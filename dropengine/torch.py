@@ -5,6 +5,16 @@
 of its Linear layers) into a ``Network`` and the matching ``Dropout`` gate; ``to_torch``
 goes back.
 
+Other modules are traced with ``torch.fx``: a forward that is a graph of Linear layers,
+those activations (or ``torch.sigmoid``, ``torch.tanh``, ``F.relu``, ``F.softmax``,
+``F.softplus`` and the Tensor methods), Dropout, sums of Linear outputs
+(``self.fc2(h1) + self.skip(x)``: one layer with weights {l: W} over its source layers,
+the biases added) and ``torch.cat`` of layer outputs fed to a Linear (its columns split
+at the parts) becomes a network with skip connections (Eq. 21); anything else is refused
+with a one-line ValueError naming the node. ``dropengine._torch_fx`` has the rules (one
+keep per unit, shared by every receiver, Eq. 22). ``to_torch`` of such a network builds a
+small module (``dropengine._torch_fx.DAGModule``) that ``from_torch`` reads back.
+
 Scaling. PyTorch's dropout is *inverted*: in train mode it keeps each input with
 probability q = 1 - p and multiplies the kept ones by 1/q; in eval mode it does nothing.
 The paper's dropout (and this engine's) does not rescale during sampling and multiplies
@@ -116,9 +126,11 @@ def from_torch(model, *, transfer="logistic", keep=None, dtype=None):
 
     Parameters
     ----------
-    model : torch.nn.Sequential, or a state_dict (mapping of names to tensors) of Linear
-        layers ("<name>.weight", "<name>.bias"), taken in the state_dict's order (the module
-        docstring says where a Dropout may sit, and how the layers' order is checked)
+    model : torch.nn.Sequential, another torch.nn.Module that torch.fx traces to a graph of
+        supported nodes (skip connections by + and torch.cat; see the module docstring), or
+        a state_dict (mapping of names to tensors) of Linear layers ("<name>.weight",
+        "<name>.bias"), taken in the state_dict's order (the module docstring says where a
+        Dropout may sit, and how the layers' order is checked)
     transfer, keep : for a state_dict only: the transfer function(s), and the keep
         probability of each layer's inputs (default 1), in the order of the layers
     dtype : numpy dtype of the network (default: that of the weights)
@@ -131,8 +143,13 @@ def from_torch(model, *, transfer="logistic", keep=None, dtype=None):
     torch = _torch()
     if isinstance(model, dict) or hasattr(model, "keys") and not isinstance(model, torch.nn.Module):
         return _from_state_dict(model, transfer, keep, dtype)
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Sequential, a torch.nn.Module or a state_dict, "
+                        f"got {type(model).__name__}")
     if not isinstance(model, torch.nn.Sequential):
-        raise TypeError(f"model must be a torch.nn.Sequential or a state_dict, got {type(model).__name__}")
+        from ._torch_fx import from_fx
+        net, keeps = from_fx(model, dtype or _dtype_of(model))
+        return net, Dropout(keeps) if any(q < 1 for q in keeps) else NoGate()
     Ws, bs, fs, keeps = [], [], [], []
     pending_keep = 1.0
     on_sums = None  # where a Dropout sits between a Linear and its activation
@@ -249,18 +266,22 @@ def to_torch(net: Network, gate=None):
     """An ``nn.Sequential`` equal to ``net`` under ``gate`` (unit dropout or none):
     ``Dropout(1 - q)`` before each gated layer and weights multiplied by q, so that its
     eval mode computes the ensemble network and its train mode samples the subnetworks.
+    A network with skip connections becomes a ``dropengine._torch_fx.DAGModule`` instead:
+    a Linear per (layer, source), summed, the activation, and one ``Dropout(1 - q)`` per
+    gated source layer whose output all its receivers share (Eq. 22).
     """
     torch = _torch()
     nn = torch.nn
     if not isinstance(net, Network):
         raise TypeError(f"net must be a dropengine.Network, got {type(net).__name__}")
-    engine.require_chain(net, "to_torch (an nn.Sequential is a chain)")
     kind, p, keep_bias, *_ = engine.gate_spec(gate, net)
     if kind not in (GateKind.none, GateKind.units):
         raise ValueError("gate: only dropout on units (or no gate) has a PyTorch counterpart")
     if kind == GateKind.units and any(kb != 1.0 for kb in keep_bias):
         raise ValueError("gate: gated biases (keep_bias < 1) have no PyTorch counterpart")
     tdtype = torch.float32 if net.dtype == np.float32 else torch.float64
+    if not net.is_chain:
+        return _to_torch_dag(net, kind, p, tdtype)
     layers = []
     for h, (W, b, f) in enumerate(zip(net.weights, net.biases, net.transfers)):
         q = np.broadcast_to(p[h], (W.shape[1],)) if kind == GateKind.units else np.ones(W.shape[1])
@@ -277,6 +298,36 @@ def to_torch(net: Network, gate=None):
         layers.append(lin)
         layers.append(_to_activation(f, h))
     return nn.Sequential(*[m for m in layers if m is not None])
+
+
+def _layer_keep(kind, p, l, n):
+    """The one keep probability of source layer l's units, or ValueError."""
+    q = np.broadcast_to(p[l], (n,)) if kind == GateKind.units else np.ones(n)
+    if not np.all(q == q[0]):
+        raise ValueError(f"gate: layer {l} has per-unit keep probabilities; PyTorch's Dropout has one")
+    return float(q[0])
+
+
+def _to_torch_dag(net, kind, p, tdtype):
+    torch = _torch()
+    nn = torch.nn
+    from ._torch_fx import DAGModule
+    L = net.n_layers
+    keeps = {l: _layer_keep(kind, p, l, net.sizes[l]) for l in range(L)}
+    linears, acts = {}, []
+    for h in range(1, L + 1):
+        b = net.biases[h - 1]
+        for k, (l, W) in enumerate(sorted(net.layer_weights(h).items())):
+            with_bias = b is not None and k == 0
+            lin = nn.Linear(W.shape[1], W.shape[0], bias=with_bias, dtype=tdtype)
+            with torch.no_grad():
+                lin.weight.copy_(torch.tensor(np.asarray(W, np.float64) * keeps[l]))
+                if with_bias:
+                    lin.bias.copy_(torch.tensor(np.array(b, np.float64)))
+            linears[f"{h}_{l}"] = lin
+        acts.append(_to_activation(net.transfers[h - 1], h - 1) or nn.Identity())
+    dropouts = {str(l): nn.Dropout(1.0 - q) for l, q in keeps.items() if q < 1}
+    return DAGModule([net.sources(h) for h in range(1, L + 1)], linears, acts, dropouts)
 
 
 def _to_activation(f, h):

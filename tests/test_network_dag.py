@@ -211,8 +211,6 @@ def test_cpp_engines_take_dags(net):
 
 def test_python_engines_refuse_at_their_entry(net):
     T = np.array([[0.5, 0.5]])
-    with pytest.raises(ValueError, match=REFUSAL + " by exact.dropout_gradient"):
-        exact.dropout_gradient(net, X, T, de.Dropout(0.5), loss="cross_entropy")
     from dropengine.training import regularization
     with pytest.raises(ValueError, match=REFUSAL + " by training.ensemble_loss"):
         regularization.ensemble_loss(net, X, [0], de.Dropout(0.5))
@@ -223,11 +221,13 @@ def test_python_engines_refuse_at_their_entry(net):
         de.analysis.deep_regularizer(logistic, X, T, [0.5, 0.5, 0.5])
 
 
-def test_to_torch_refuses(net):
-    pytest.importorskip("torch")
+def test_to_torch_takes_dags(net):
+    # a module of Linears per source layer (round trips: tests/test_torch_fx.py)
+    torch = pytest.importorskip("torch")
     from dropengine.torch import to_torch
-    with pytest.raises(ValueError, match=REFUSAL + " by to_torch"):
-        to_torch(net)
+    with torch.no_grad():
+        got = to_torch(net).eval()(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(got, de.forward(net, X)[1][-1], rtol=1e-13, atol=1e-15)
 
 
 def test_cli_samples_a_dag_file(net, tmp_path):

@@ -4,7 +4,8 @@ The expectation over every subnetwork of the dropout gradient, E(dE_D/dw), besid
 gradient of the ensemble network, dE_ENS/dw, and the paper's decompositions of their
 difference: w Var(alpha) + Cov(alpha, beta) for linear networks (Eq. 147, 155) and the
 approximation of Eq. 164 for a logistic layer. Subnetworks are enumerated with NumPy,
-all at once, so this is for small networks (the gate count is limited).
+all at once, so this is for small networks (the gate count is limited); chains and
+networks with skip connections (Eq. 21-23) alike.
 """
 from __future__ import annotations
 
@@ -29,13 +30,22 @@ class DropoutGradient:
     """Gradients per input; lists over layers of arrays (n_inputs, n_out, n_in) for the
     weights and (n_inputs, n_out) for the biases (None where a layer has no bias).
 
+    In a network with skip connections, layer h's weight gradients are over its
+    concatenated input, as ``net.input_weights(h)`` lays it out: arrays (n_inputs, n_h,
+    n_cat), n_cat the sum of n_l over the sources of layer h, columns offset..offset + n_l
+    - 1 holding the gradient of W_hl for each block (l, offset, n_l) of
+    ``net.input_weights(h)[1]``. A chain's layer is its matrix, as before.
+
     ``expected``, ``expected_bias``   E(dE_D/dw) over all subnetworks (Eq. 146, 154, 161)
     ``ensemble``, ``ensemble_bias``   dE_ENS/dw of the ensemble network (Eq. 144, 153, 159)
     ``w_var_alpha``, ``cov_alpha_beta``  for linear networks with the squared loss, the two
         terms of Eq. 155, summed over output units: expected = ensemble + both, exactly
-        (for one layer Cov(alpha, beta) = 0 and w Var(alpha) = w I^2 Var(delta), Eq. 147)
+        (for one layer Cov(alpha, beta) = 0 and w Var(alpha) = w I^2 Var(delta), Eq. 147).
+        Also for linear DAGs, where the derivation carries over (S = alpha w + beta with
+        alpha, beta free of w: a path crosses a connection at most once); None otherwise
     ``approx_164``  for one logistic layer with the relative entropy, the approximation
-        dE_ENS/dw + lam sigma'(U) w Var(delta I) of Eq. 164 (sigma' = W (1 - W))
+        dE_ENS/dw + lam sigma'(U) w Var(delta I) of Eq. 164 (sigma' = W (1 - W)); None
+        otherwise, in particular for every DAG (a DAG has at least two layers)
     ``n_subnetworks``  how many subnetworks were enumerated
     """
 
@@ -49,10 +59,26 @@ class DropoutGradient:
     n_subnetworks: int
 
 
-def _sites(net, kind, p, keep_bias):
-    """Free gates (0 < p < 1) and the fixed masks: mask arrays hold 1, 0 or the free index."""
+def _layout(net):
+    """Per receiving layer k (``weights[k]``, layer h = k + 1): its weights over the
+    concatenation of its sources' outputs, as float64, and the blocks (l, offset, n_l)
+    of ``Network.input_weights``. A chain's layer is its matrix with the one block
+    (k, 0, n_k), so a chain is computed exactly as it always was."""
+    if net.is_chain:
+        return [(np.asarray(W, np.float64), [(k, 0, W.shape[1])]) for k, W in enumerate(net.weights)]
+    return [(np.asarray(W, np.float64), blocks) for W, blocks in
+            (net.input_weights(h) for h in range(1, net.n_layers + 1))]
+
+
+def _sites(net, kind, p, keep_bias, layout):
+    """Free gates (0 < p < 1) and the fixed ones, as (what, layer, index, p): unit gates
+    ("unit", l, j) over the units of source layer l, one per unit shared by all its
+    receivers (Eq. 22; a layer that feeds no other has none), connection gates
+    ("conn", k, e) over the flat (n_out, n_cat) connections into weights[k] (Eq. 23), and
+    bias gates ("bias", k, i) (i = -1: one for the layer, under unit dropout)."""
     free, fixed = [], []
-    for h, (W, b) in enumerate(zip(net.weights, net.biases)):
+    feeding = {l for _, blocks in layout for l, _, _ in blocks}
+    for h, ((W, _), b) in enumerate(zip(layout, net.biases)):
         n_out, n_in = W.shape
         if kind == GateKind.none:
             continue
@@ -62,8 +88,9 @@ def _sites(net, kind, p, keep_bias):
             if b is not None:
                 cells += [("bias", h, i, keep_bias[h]) for i in range(n_out)]
         else:
-            pv = np.broadcast_to(p[h], (n_in,))
-            cells = [("unit", h, j, pv[j]) for j in range(n_in)]
+            n_units = net.sizes[h]
+            pv = np.broadcast_to(p[h], (n_units,))
+            cells = [("unit", h, j, pv[j]) for j in range(n_units)] if h in feeding else []
             if b is not None and kind == GateKind.units:
                 cells.append(("bias", h, -1, keep_bias[h]))
         for c in cells:
@@ -71,13 +98,15 @@ def _sites(net, kind, p, keep_bias):
     return free, fixed
 
 
-def _masks(net, kind, p, keep_bias, n_free_max):
-    """Per-layer gate values for every configuration (rows) and their probabilities.
+def _masks(net, kind, p, keep_bias, n_free_max, layout):
+    """Gate values for every configuration (rows) and their probabilities: per index k,
+    "unit" (C, n_k) over the units of layer k (0 = the input), "conn" (C, n_out, n_cat)
+    and "bias" (C, n_out) of the connections into weights[k].
 
     Row 0 of the returned 'expected' masks holds the gate expectations, which turn the
-    same propagation into the ensemble network (Eq. 24, 26, 54).
+    same propagation into the ensemble network (Eq. 24, 26, 54, 167).
     """
-    free, fixed = _sites(net, kind, p, keep_bias)
+    free, fixed = _sites(net, kind, p, keep_bias, layout)
     n = len(free)
     if 2**n > n_free_max:
         raise ValueError(f"max_subnetworks: the gate induces 2^{n} subnetworks, more than max_subnetworks = "
@@ -89,9 +118,9 @@ def _masks(net, kind, p, keep_bias, n_free_max):
 
     def fresh(C_):
         out = []
-        for W in net.weights:
+        for h, (W, _) in enumerate(layout):
             n_out, n_in = W.shape
-            unit = np.ones((C_, n_in))
+            unit = np.ones((C_, net.sizes[h]))
             conn = np.ones((C_, n_out, n_in)) if kind == GateKind.connections else None
             out.append({"unit": unit, "conn": conn, "bias": np.ones((C_, n_out))})
         if kind == GateKind.dropin:  # the mask selects "set to 1": 0 unless drawn
@@ -122,20 +151,30 @@ def _masks(net, kind, p, keep_bias, n_free_max):
     return sampled, P, expected, C
 
 
-def _forward(net, kind, x, masks):
-    """Gated propagation of one input for every configuration: inputs y, sums S, outputs O."""
-    a = np.broadcast_to(x, (masks[0]["unit"].shape[0], x.size))
+def _forward(net, kind, x, masks, layout):
+    """Gated propagation of one input for every configuration: per receiving layer the
+    gated inputs y (C, n_cat) over the concatenation of its sources, the sums S and the
+    outputs O (Eq. 21-23). A unit's gate multiplies its output once, for every receiver."""
+    C = masks[0]["unit"].shape[0]
+    outs = [np.broadcast_to(x, (C, x.size))]  # O^0 = the input, O^1, ...
+    gated = {}
+
+    def y_of(l):  # the gated outputs of layer l, shared by every layer it feeds (Eq. 22)
+        if l not in gated:
+            m, a = masks[l]["unit"], outs[l]
+            gated[l] = m + (1 - m) * a if kind == GateKind.dropin else m * a
+        return gated[l]
+
     ys, Ss, Os, dOs = [], [], [], []
-    for h, (W, b, f) in enumerate(zip(net.weights, net.biases, net.transfers)):
+    for h, ((W, blocks), b, f) in enumerate(zip(layout, net.biases, net.transfers)):
         m = masks[h]
-        W = np.asarray(W, np.float64)
-        y = m["unit"] + (1 - m["unit"]) * a if kind == GateKind.dropin else m["unit"] * a
+        y = y_of(blocks[0][0]) if len(blocks) == 1 else np.concatenate([y_of(l) for l, _, _ in blocks], axis=1)
         S = np.einsum("cij,cj->ci", m["conn"] * W, y) if kind == GateKind.connections else y @ W.T
         if b is not None:
             S = S + m["bias"] * np.asarray(b, np.float64)
         O, _, _, dO = transfer(f, S)
         ys.append(y), Ss.append(S), Os.append(O), dOs.append(dO)
-        a = O
+        outs.append(O)
     return ys, Ss, Os, dOs
 
 
@@ -146,22 +185,35 @@ def _through_transfer(f, O, dO, g):
     return g * dO
 
 
-def _backward(net, kind, masks, ys, Os, dOs, gS):
-    """Gradients of the loss for every configuration, given dL/dS of the output layer."""
-    gW, gb = [None] * net.n_layers, [None] * net.n_layers
-    for h in range(net.n_layers - 1, -1, -1):
-        m, W = masks[h], np.asarray(net.weights[h], np.float64)
+def _backward(net, kind, masks, ys, Os, dOs, gS, layout):
+    """Gradients of the loss for every configuration, given dL/dS of the output layer:
+    per layer over its concatenated input (C, n_out, n_cat). The error of a unit sums
+    what comes back from every layer it feeds (Eq. 169, 173)."""
+    L = net.n_layers
+    gW, gb = [None] * L, [None] * L
+    gO = [None] * (L + 1)  # dL/dO^l, summed over the receivers of layer l
+    for h in range(L - 1, -1, -1):
+        W, blocks = layout[h]
+        m = masks[h]
+        if h < L - 1:  # layer h + 1's error: from the layers it feeds (none: no gradient)
+            ga = gO[h + 1] if gO[h + 1] is not None else np.zeros_like(Os[h])
+            gS = _through_transfer(net.transfers[h], Os[h], dOs[h], ga)
         if kind == GateKind.connections:
             gW[h] = gS[:, :, None] * m["conn"] * ys[h][:, None, :]
         else:
             gW[h] = gS[:, :, None] * ys[h][:, None, :]
         if net.biases[h] is not None:
             gb[h] = gS * m["bias"]
-        if h == 0:
-            break
+        if all(l == 0 for l, _, _ in blocks):
+            continue
         gy = np.einsum("ci,cij->cj", gS, m["conn"] * W) if kind == GateKind.connections else gS @ W
-        ga = gy * ((1 - m["unit"]) if kind == GateKind.dropin else m["unit"])
-        gS = _through_transfer(net.transfers[h - 1], Os[h - 1], dOs[h - 1], ga)
+        for l, off, n in blocks:
+            if l == 0:
+                continue
+            g = gy if len(blocks) == 1 else gy[:, off:off + n]
+            u = masks[l]["unit"]  # ones under connection dropout
+            g = g * ((1 - u) if kind == GateKind.dropin else u)
+            gO[l] = g if gO[l] is None else gO[l] + g
     return gW, gb
 
 
@@ -189,6 +241,14 @@ def dropout_gradient(net, inputs, targets, gate=None, loss: str = "squared", *,
         deep linear network  E(dE_D/dw) = dE_ENS/dw + w Var(alpha) + Cov(alpha, beta)  (Eq. 155)
 
     with S = alpha w + beta (Eq. 151): alpha sums the paths through w, beta the others.
+
+    Networks with skip connections (Eq. 21-23) are enumerated the same way: under unit
+    gates one coin per unit of each source layer, shared by all its outgoing connections
+    into any layer (Eq. 22; a layer that feeds no other has no coins, as in
+    ``exact.n_subnetworks``), under connection gates one per connection of each layer's
+    concatenated input (Eq. 23); the error of a unit sums what comes back from every
+    layer it feeds. Weight gradients of a DAG layer are over its concatenated input
+    (see ``DropoutGradient``).
     For a single logistic layer with the relative entropy, ``approx_164`` holds
     dE_ENS/dw_i + lam sigma'(U) w_i I_i^2 Var(delta_i) (Eq. 164), to compare with the
     exact ``expected``.
@@ -208,7 +268,6 @@ def dropout_gradient(net, inputs, targets, gate=None, loss: str = "squared", *,
     DropoutGradient
     """
     engine.check_net(net)
-    engine.require_chain(net, "exact.dropout_gradient")
     X = np.asarray(engine.as_inputs(net, inputs), np.float64)
     T = as_real_array(targets, "targets", dtype=np.float64, ndim=(1, 2))
     T = T[None, :] if T.ndim == 1 else T
@@ -224,37 +283,41 @@ def dropout_gradient(net, inputs, targets, gate=None, loss: str = "squared", *,
         raise ValueError(f"loss: 'cross_entropy' needs a softmax output layer, got {out_f!r}")
     max_subnetworks = as_count(max_subnetworks, "max_subnetworks")
     kind, p, keep_bias, *_ = engine.gate_spec(gate, net, allow_spikes=False)
-    sampled, P, expected_masks, C = _masks(net, kind, p, keep_bias, max_subnetworks)
+    if kind not in (GateKind.none, GateKind.units, GateKind.connections, GateKind.dropin):
+        raise ValueError(f"gate: dropout_gradient enumerates Bernoulli gates (Dropout, Dropin, NoGate); "
+                         f"{type(gate).__name__} draws from a continuous distribution")
+    layout = _layout(net)
+    sampled, P, expected_masks, C = _masks(net, kind, p, keep_bias, max_subnetworks, layout)
     linear = loss == "squared" and all(f.name == "linear" for f in net.transfers)
     logistic_layer = (net.n_layers == 1 and out_f.name == "logistic" and loss == "relative_entropy"
                       and kind in (GateKind.units, GateKind.connections))
     L = net.n_layers
     res = {k: [[] for _ in range(L)] for k in ("exp", "expb", "ens", "ensb", "wva", "cab", "a164")}
     with np.errstate(over="ignore", invalid="ignore"):  # IEEE Inf/NaN for huge values, as in the engine
-        _accumulate(net, kind, X, T, loss, sampled, P, expected_masks, linear, logistic_layer, res)
+        _accumulate(net, kind, X, T, loss, sampled, P, expected_masks, linear, logistic_layer, res, layout)
     stack = lambda v: [None if v[h][0] is None else np.stack(v[h]) for h in range(L)]  # noqa: E731
     return DropoutGradient(stack(res["exp"]), stack(res["expb"]), stack(res["ens"]), stack(res["ensb"]),
                            stack(res["wva"]) if linear else None, stack(res["cab"]) if linear else None,
                            stack(res["a164"]) if logistic_layer else None, C)
 
 
-def _accumulate(net, kind, X, T, loss, sampled, P, expected_masks, linear, logistic_layer, res):
+def _accumulate(net, kind, X, T, loss, sampled, P, expected_masks, linear, logistic_layer, res, layout):
     """Exact expected and ensemble gradients of every input into `res`."""
     L, out_f = net.n_layers, net.transfers[-1]
     for x, t in zip(X, T):
-        ys, Ss, Os, dOs = _forward(net, kind, x, sampled)
+        ys, Ss, Os, dOs = _forward(net, kind, x, sampled, layout)
         gS = _output_delta(out_f, loss, Ss[-1], Os[-1], dOs[-1], t)
-        gW, gb = _backward(net, kind, sampled, ys, Os, dOs, gS)
-        eys, eSs, eOs, edOs = _forward(net, kind, x, expected_masks)
+        gW, gb = _backward(net, kind, sampled, ys, Os, dOs, gS, layout)
+        eys, eSs, eOs, edOs = _forward(net, kind, x, expected_masks, layout)
         egS = _output_delta(out_f, loss, eSs[-1], eOs[-1], edOs[-1], t)
-        eW, eb = _backward(net, kind, expected_masks, eys, eOs, edOs, egS)
+        eW, eb = _backward(net, kind, expected_masks, eys, eOs, edOs, egS, layout)
         for h in range(L):
             res["exp"][h].append(np.tensordot(P, gW[h], axes=1))
             res["expb"][h].append(None if gb[h] is None else P @ gb[h])
             res["ens"][h].append(eW[h][0])
             res["ensb"][h].append(None if eb[h] is None else eb[h][0])
         if linear:
-            wva, cab = _linear_terms(net, kind, sampled, P, ys, Os, dOs, Ss[-1])
+            wva, cab = _linear_terms(net, kind, sampled, P, ys, Os, dOs, Ss[-1], layout)
             for h in range(L):
                 res["wva"][h].append(wva[h])
                 res["cab"][h].append(cab[h])
@@ -265,19 +328,22 @@ def _accumulate(net, kind, X, T, loss, sampled, P, expected_masks, linear, logis
             res["a164"][0].append(eW[0][0] + f.lam * (Wens * (1 - Wens))[:, None] * W0 * x**2 * pm * (1 - pm))
 
 
-def _linear_terms(net, kind, masks, P, ys, Os, dOs, S_out):
+def _linear_terms(net, kind, masks, P, ys, Os, dOs, S_out, layout):
     """w Var(alpha) and Cov(alpha, beta) of Eq. 155, summed over the output units k:
     alpha_k = dS_k/dw in each subnetwork (backpropagation from unit k alone) and
-    beta_k = S_k - alpha_k w (Eq. 151)."""
+    beta_k = S_k - alpha_k w (Eq. 151). In a DAG too S_k = alpha_k w + beta_k with alpha_k
+    and beta_k free of w (a path uses a connection at most once), and E(S_k) is the
+    ensemble network's output (the gates along a path are distinct and independent), so
+    the derivation of Eq. 155 carries over unchanged."""
     L, K = net.n_layers, S_out.shape[1]
     wva = [0.0] * L
     cab = [0.0] * L
     for k in range(K):
         seed = np.zeros_like(S_out)
         seed[:, k] = 1.0
-        alpha, _ = _backward(net, kind, masks, ys, Os, dOs, seed)
+        alpha, _ = _backward(net, kind, masks, ys, Os, dOs, seed, layout)
         for h in range(L):
-            w = np.asarray(net.weights[h], np.float64)
+            w = layout[h][0]
             a = alpha[h]
             beta = S_out[:, k][:, None, None] - a * w
             Ea, Eb = np.tensordot(P, a, axes=1), np.tensordot(P, beta, axes=1)
