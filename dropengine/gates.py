@@ -1,4 +1,6 @@
-"""Bernoulli gates: dropout on units or connections (Eq. 6-23, 49), dropin (Section 11.6).
+"""Gates: Bernoulli dropout on units or connections (Eq. 6-23, 49), dropin (Section 11.6),
+spikes (Section 10.1), and continuous noise: Gaussian gates, additive noise on the units
+(Section 5) and noise on the weights (Section 4.1).
 
 ``keep[h]`` gates what feeds layer h: for ``on="units"`` the input units of layer h
 (the network input for h = 0; Eq. 13, 22), scalar or one value per unit; for
@@ -25,7 +27,8 @@ import numpy as np
 
 from ._validation import as_count, as_probabilities, as_real_array
 
-__all__ = ["Dropout", "Dropin", "NoGate", "Spikes"]
+__all__ = ["Dropout", "Dropin", "NoGate", "Spikes", "GaussianGate", "AdditiveNoise", "WeightNoise",
+           "CONTINUOUS_GATES", "refuse_continuous"]
 
 
 def _per_layer(value, net, name: str, matrix: bool, check=as_probabilities) -> list:
@@ -210,3 +213,219 @@ class Spikes:
         out = [one(rs[h], net, h, "r", sizes_r) if h in layers else np.zeros(0) for h in range(L)]
         return ("spikes" if self.on == "units" else "spikes_connections"), out, []
 
+
+
+# --- continuous noise ----------------------------------------------------------------------
+def _std_values(value, name: str) -> np.ndarray:
+    """A float64 array of standard deviations: finite reals >= 0 (no bools)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a standard deviation (a real number >= 0), not a bool")
+    a = as_real_array(value, name, dtype=np.float64, finite=True)
+    if (a < 0).any():
+        raise ValueError(f"{name} must be >= 0 (a standard deviation), got {a.min():g}")
+    return a
+
+
+def _mean_values(value, name: str) -> np.ndarray:
+    """A float64 array of means: finite reals (no bools)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number, not a bool")
+    return as_real_array(value, name, dtype=np.float64, finite=True)
+
+
+def _check_values(value, name: str, check, connections: bool) -> None:
+    """The values a user gave, checked before any network is known: a scalar, or a
+    per-layer list of scalars, arrays or (connections) dicts {l: ...}; the list's length
+    and the arrays' shapes are checked by ``resolve``, which knows the network."""
+    if isinstance(value, (list, tuple)):
+        for k, v in enumerate(value):
+            if connections and isinstance(v, Mapping):
+                for l, w in v.items():
+                    check(w, f"{name}[{k}][{l}]")
+            else:
+                check(v, f"{name}[{k}]")
+        return
+    if isinstance(value, Mapping):
+        raise TypeError(f"{name}: a dict {{l: ...}} over source layers is one layer's entry; give a list with one "
+                        f"entry per layer")
+    if check(value, name).ndim != 0:
+        raise ValueError(f"{name}: give a scalar, or a list with one entry per layer")
+
+
+def _in_dtype(check, net):
+    """``check``, then the values must stay finite in the network's dtype (the core
+    casts the noise to it)."""
+    def checked(value, name):
+        a = check(value, name)
+        with np.errstate(over="ignore"):
+            if not np.isfinite(a.astype(net.dtype)).all():
+                raise ValueError(f"{name} must be finite in the network's {net.dtype} "
+                                 f"(|value| <= {float(np.finfo(net.dtype).max):.3g})")
+        return a
+    return checked
+
+
+def _resolve_noise(kind: str, std, mean, net, matrix: bool):
+    """(kind, std per layer, [], mean per layer): the 4-tuple of the continuous gates."""
+    s = _per_layer(std, net, "std", matrix=matrix, check=_in_dtype(_std_values, net))
+    m = ([np.zeros(1) for _ in range(net.n_layers)] if mean is None
+         else _per_layer(mean, net, "mean", matrix=matrix, check=_in_dtype(_mean_values, net)))
+    return kind, s, [], m
+
+
+def _map_values(fn, value):
+    """fn over every array of a scalar, per-layer list or dict {l: ...} (same structure)."""
+    if isinstance(value, (list, tuple)):
+        return [_map_values(fn, v) for v in value]
+    if isinstance(value, Mapping):
+        return {l: _map_values(fn, v) for l, v in value.items()}
+    return fn(value)
+
+
+class GaussianGate:
+    """Multiplicative Gaussian noise in place of the Bernoulli coin: delta ~ N(mean, std^2).
+
+    Gaussian dropout. Where unit dropout multiplies O_j by delta_j in {0, 1} (Eq. 6, 49),
+    this gate multiplies by delta_j ~ N(mean_j, std_j^2). The paper's analysis needs only
+    the independence of the gates from the activities and weights (Section 5, after Eq.
+    54), so every result that uses the first two moments of delta carries over with
+
+        E(delta) = mean,   E(delta^2) = mean^2 + std^2.
+
+    In a linear network E(S) and every covariance depend only on these two moments
+    (Eq. 15-20, 24-26; ``exact.linear_moments`` computes them in closed form). Inverted
+    Bernoulli dropout at keep p multiplies by delta / p, with E = 1 and Var = (1 - p) / p:
+    ``GaussianGate(1.0, sqrt((1 - p) / p))`` (see ``from_dropout``) has the same E(S) and
+    Var(S) in every linear network, and Dropout(p) with the weights scaled by 1 / p gives
+    them too. For logistic units NWGM = sigma(E(S)) holds for any distribution of S
+    (Eq. 39-41), so the ensemble approximation of Eq. 52-54 applies with E(delta) = mean:
+    ``dropengine.ensemble`` scales each weight by its mean.
+
+    Parameters
+    ----------
+    mean : float or list
+        E(delta): a scalar for every layer, or per layer a scalar, a vector over the
+        layer's units (units) or an (n_out, n_in) matrix / dict {l: ...} (connections),
+        exactly as ``Dropout``'s keep.
+    std : float or list, >= 0
+        Standard deviation of delta, in the same forms. The default 1 is Gaussian dropout
+        at p = 1/2.
+    on : {"units", "connections"}
+        "units": unit j of source layer l (0 = the input) draws one delta_j per sample,
+        shared by all its outgoing connections, into any layer (as unit dropout, Eq. 22).
+        "connections": each connection w_ij of layer h draws its own delta_ij (as
+        connection dropout, Eq. 23), values per receiving layer over its concatenated
+        input (``Network.input_weights``).
+
+    Biases get no noise. Draws: Philox streams GaussianUnit (14) and GaussianConnection
+    (15), one Box-Muller normal per element (``dropengine._reference.draw_normals``).
+    """
+
+    def __init__(self, mean=1.0, std=1.0, on: str = "units"):
+        if on not in ("units", "connections"):
+            raise ValueError(f"on must be 'units' or 'connections', got {on!r}")
+        _check_values(mean, "mean", _mean_values, on == "connections")
+        _check_values(std, "std", _std_values, on == "connections")
+        self.mean, self.std, self.on = mean, std, on
+
+    @classmethod
+    def from_dropout(cls, keep, on: str = "units") -> "GaussianGate":
+        """Gaussian dropout with the first two moments of inverted Bernoulli dropout at
+        ``keep`` (delta / p: mean 1, std sqrt((1 - p) / p)); keep in (0, 1], in any form
+        ``Dropout`` takes."""
+        def std(p):
+            a = as_probabilities(p, "keep")
+            if (a <= 0).any():
+                raise ValueError("keep must be > 0: inverted dropout divides by it")
+            s = np.sqrt((1.0 - a) / a)
+            return float(s) if s.ndim == 0 else s
+        return cls(mean=1.0, std=_map_values(std, keep), on=on)
+
+    def __repr__(self) -> str:
+        return f"GaussianGate(mean={self.mean!r}, std={self.std!r}, on={self.on!r})"
+
+    def resolve(self, net):
+        """("gaussian_units" or "gaussian_connections", std per layer, [], mean per
+        layer) on ``net``: flat float64 arrays shaped as ``Dropout``'s keep (1 or n_l values
+        over source layer l; 1 or n_out * n_in over the connections of weights[k])."""
+        kind = "gaussian_units" if self.on == "units" else "gaussian_connections"
+        return _resolve_noise(kind, self.std, self.mean, net, matrix=self.on == "connections")
+
+
+class AdditiveNoise:
+    """Gaussian noise added to the units' outputs: unit j sends O_j + eps_j (Section 5).
+
+    eps_j ~ N(0, std_j^2), one draw per unit and sample shared by all its outgoing
+    connections (as unit dropout, Eq. 22), independent of everything else. The paper
+    notes (end of the derivation of Eq. 54) that the ensemble recursion applies "to
+    Gaussian noise added to the unit activities": E(O + eps) = E(O), so
+    ``dropengine.ensemble`` is the plain network, and in a linear network
+    Var(O + eps) = Var(O) + std^2 (``exact.linear_moments``). For logistic units
+    NWGM = sigma(E(S)) still holds (Eq. 39).
+
+    Parameters
+    ----------
+    std : float or list, >= 0
+        A scalar for every layer, or per source layer l (0 = the input; the output layer
+        sends nothing) a scalar or a vector over its units.
+    on : {"units"}
+        The only choice; noise on the connections is ``WeightNoise``.
+
+    Biases get no noise. Draws: Philox stream AdditiveNoise (16).
+    """
+
+    def __init__(self, std, on: str = "units"):
+        if on != "units":
+            raise ValueError(f"on must be 'units' (noise on the connections is WeightNoise), got {on!r}")
+        _check_values(std, "std", _std_values, False)
+        self.std, self.on = std, on
+
+    def __repr__(self) -> str:
+        return f"AdditiveNoise(std={self.std!r}, on={self.on!r})"
+
+    def resolve(self, net):
+        """("additive_noise", std per source layer, [], zeros(1) per layer)."""
+        return _resolve_noise("additive_noise", self.std, None, net, matrix=False)
+
+
+class WeightNoise:
+    """Gaussian noise on the weights: each connection uses w_ij + eps_ij (Section 4.1).
+
+    eps_ij ~ N(0, std_ij^2), drawn per connection and sample, independent of everything
+    else. Section 4.1 remarks that NWGM = sigma(E(S)) (Eq. 39) holds for any distribution
+    over the subnetworks, "if we add Gaussian or other noise to the weights" included.
+    E(S_i) = sum_j w_ij E(a_j), so ``dropengine.ensemble`` is the plain network; in a
+    linear network Cov(S_i, S_k) = (W Cov(a) W^T)_ik + [i = k] sum_j std_ij^2 E(a_j^2)
+    (``exact.linear_moments``).
+
+    Parameters
+    ----------
+    std : float or list, >= 0
+        A scalar for every layer, or per layer (weights[k], the connections into layer
+        k + 1) a scalar, a vector over its (concatenated) inputs, an (n_out, n_in) matrix,
+        or a dict {l: ...} over its source layers, exactly as ``Dropout``'s keep on
+        connections.
+
+    Biases get no noise. Draws: Philox stream WeightNoise (17).
+    """
+
+    def __init__(self, std):
+        _check_values(std, "std", _std_values, True)
+        self.std = std
+
+    def __repr__(self) -> str:
+        return f"WeightNoise(std={self.std!r})"
+
+    def resolve(self, net):
+        """("weight_noise", std per layer over its connections, [], zeros(1) per layer)."""
+        return _resolve_noise("weight_noise", self.std, None, net, matrix=True)
+
+
+#: The gates whose noise is continuous: no subnetworks to enumerate, no Bernoulli masks.
+CONTINUOUS_GATES = (GaussianGate, AdditiveNoise, WeightNoise)
+
+
+def refuse_continuous(gate, where: str, hint: str = "use sample or exact.linear_moments") -> None:
+    """The one-line ValueError of the engines that handle Bernoulli gates only."""
+    if isinstance(gate, CONTINUOUS_GATES):
+        raise ValueError(f"{where}: Gaussian gates are continuous; {hint}")
