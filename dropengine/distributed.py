@@ -21,6 +21,7 @@ import numpy as np
 from . import _engine as engine
 from . import exact as _exact
 from ._validation import as_count, as_threads, seed_key
+from .gates import refuse_continuous
 from .sampling import sample as _sample
 from .stats import SampleStats
 
@@ -195,6 +196,7 @@ def enumerate(net, inputs, gate=None, *, client=None, parts=None, chunk_inputs=N
     refused with MemoryError before anything is submitted.
     """
     engine.check_net(net)
+    refuse_continuous(gate, "distributed.enumerate")
     X = engine.as_inputs(net, inputs)
     engine.gate_spec(gate, net, allow_spikes=False)
     threads = as_threads(threads_per_task) or None

@@ -25,13 +25,16 @@ def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None,
     unit or connection), the subnetwork propagates O^h = f(W^h (delta * O^{h-1}) + b^h)
     (Eq. 49; Eq. 23 for connections), and E, Var, G, G', NWGM (Eq. 35-37), E(S),
     Var(S) and E(sigma'(S)) (Eq. 220) are accumulated in float64. Results are
-    bit-identical for any `threads`.
+    bit-identical for any `threads`. Continuous gates draw one Box-Muller normal per
+    unit or connection from their own Philox streams instead of a coin: GaussianGate
+    multiplies by delta ~ N(mean, std^2), AdditiveNoise adds eps ~ N(0, std^2) to a
+    unit's output (Section 5), WeightNoise adds eps_ij to each weight (Section 4.1).
 
     Parameters
     ----------
     net : Network
     inputs : array (n_inputs, n_in)
-    gate : Dropout, Dropin, NoGate or None
+    gate : Dropout, Dropin, Spikes, GaussianGate, AdditiveNoise, WeightNoise, NoGate or None
     n_samples : int >= 1
     seed : int, numpy.random.SeedSequence or None (fresh entropy, kept in ``seed_entropy``)
     threads : int >= 1 or None (all cores)
@@ -102,7 +105,10 @@ def ensemble(net: Network, inputs, gate=None, *, threads=None):
 
     U^h = W^h (p^h * W^{h-1}) + p_b b^h and W^h = f(U^h), W^{-1} = I: each weight
     multiplied by its keep probability (for connections, p_ij w_ij, Eq. 26); for dropin
-    each input is replaced by its expectation (1 - r) W + r.
+    each input is replaced by its expectation (1 - r) W + r. Continuous gates enter by
+    their expectation too: GaussianGate multiplies by E(delta) = mean (per unit or per
+    connection), AdditiveNoise and WeightNoise have zero-mean noise and give the plain
+    network (Eq. 54 needs only that the noise is independent of the activities).
 
     Returns
     -------

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 
 from .. import _engine as engine
+from ..gates import refuse_continuous
 from .._validation import as_count, as_threads
 from ..stats import SampleStats
 
@@ -12,9 +13,11 @@ __all__ = ["enumerate", "n_subnetworks", "max_parts", "DEFAULT_MAX_SUBNETWORKS"]
 DEFAULT_MAX_SUBNETWORKS = 2**30
 
 
-def _free_gates(net, gate):
-    """(free gates, the gate's typed description): one resolution, one core call."""
+def _free_gates(net, gate, where: str = "exact.enumerate"):
+    """(free gates, the gate's typed description): one resolution, one core call.
+    Continuous gates (Gaussian noise) have no subnetworks to count: ValueError."""
     engine.check_net(net)
+    refuse_continuous(gate, where)
     spec = engine.gate_spec(gate, net, allow_spikes=False)
     return engine.free_gates(net, spec), spec
 
@@ -26,14 +29,14 @@ def _parts_for(free: int) -> int:
 def n_subnetworks(net, gate) -> int:
     """Number of subnetworks the gate induces: 2^(gates with 0 < p < 1), exactly (a
     Python integer, however large)."""
-    return 2 ** _free_gates(net, gate)[0]
+    return 2 ** _free_gates(net, gate, "exact.n_subnetworks")[0]
 
 
 def max_parts(net, gate) -> int:
     """The most parts one enumeration can be split into (``part=(k, n)``, n a power of
     two up to this): 2^max(0, gates - 16), parts of at least 2^16 subnetworks. Exact for
     any number of gates (a Python integer); only counts up to 2^62 can actually run."""
-    return _parts_for(_free_gates(net, gate)[0])
+    return _parts_for(_free_gates(net, gate, "exact.max_parts")[0])
 
 
 def enumerate(net, inputs, gate=None, *, pairs=None, threads=None,
@@ -58,6 +61,9 @@ def enumerate(net, inputs, gate=None, *, pairs=None, threads=None,
     net : Network
     inputs : array (n_inputs, n_in)
     gate : Dropout, Dropin, NoGate or None
+        Continuous gates (GaussianGate, AdditiveNoise, WeightNoise) have no subnetworks
+        to enumerate and are refused with ValueError; use ``dropengine.sample``, or
+        ``exact.linear_moments`` for linear networks.
     pairs : list of ((h_a, i_a), (h_b, i_b)), optional
         Unit pairs whose exact covariance is computed.
     threads : int >= 1 or None (all cores)

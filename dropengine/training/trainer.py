@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _engine as engine
 from .._validation import as_count, as_real_array, as_threads, seed_key
-from ..gates import Dropin, Dropout, NoGate
+from ..gates import CONTINUOUS_GATES, Dropin, Dropout, NoGate
 from .._dag import split_blocks
 from ..network import Network
 from ..transfer import transfer_from_spec
@@ -107,6 +107,9 @@ class Trainer:
         checkpoint can always be written), then builds the core, once."""
         if not isinstance(net, Network):
             raise TypeError(f"net must be a dropengine.Network, got {type(net).__name__}")
+        if isinstance(gate, CONTINUOUS_GATES):
+            raise ValueError(f"gate: training with Gaussian gates ({type(gate).__name__}) is not supported yet; "
+                             "use Dropout, Dropin or NoGate")
         if gate is not None and not isinstance(gate, (Dropout, Dropin, NoGate)):
             raise TypeError(f"gate must be Dropout, Dropin, NoGate or None for training, got {type(gate).__name__}")
         if not isinstance(loss, str) or loss not in LOSSES:
