@@ -2,7 +2,9 @@
 
 `sample_reference` draws exactly the same Philox bits as the C++ sampler (see
 cpp/include/dropengine/rng_streams.h), propagates in float64 and returns the raw
-S and O of every layer, so the engine can be checked sample by sample.
+S and O of every layer, so the engine can be checked sample by sample. For the
+continuous gates (GaussianGate, AdditiveNoise, WeightNoise) it draws the same
+Box-Muller normals (`draw_normals`) and takes chains and DAGs alike.
 """
 from __future__ import annotations
 
@@ -10,14 +12,19 @@ import numpy as np
 
 from . import _engine as engine
 from ._engine import GateKind
+from .gates import CONTINUOUS_GATES
 from .transfer import Transfer
 
-__all__ = ["philox4x32_10", "draw_words", "keep_threshold", "transfer", "sample_reference", "stats_reference"]
+__all__ = ["philox4x32_10", "draw_words", "draw_normals", "keep_threshold", "transfer", "sample_reference",
+           "stats_reference"]
 
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
 _W0, _W1 = 0x9E3779B9, 0xBB67AE85
 _MASK = np.uint64(0xFFFFFFFF)
-STREAM = {"units": 1, "connections": 2, "bias": 3, "dropin": 4, "spike": 5, "spike_tie": 6, "connection_tie": 8}
+STREAM = {"units": 1, "connections": 2, "bias": 3, "dropin": 4, "spike": 5, "spike_tie": 6, "connection_tie": 8,
+          # the continuous gates, by their kind names (gates.py); layer = source layer l for
+          # the units kinds, the receiving layer's index k (weights[k]) for the connection kinds
+          "gaussian_units": 14, "gaussian_connections": 15, "additive_noise": 16, "weight_noise": 17}
 
 
 def philox4x32_10(c0, c1, c2, c3, k0, k1):
@@ -43,6 +50,24 @@ def draw_words(key, stream: int, layer: int, x: int, s, elements) -> np.ndarray:
     w = np.stack(words, axis=-1)
     word = np.broadcast_to((e & np.uint64(3)).astype(np.intp), w.shape[:2])
     return np.take_along_axis(w, word[..., None], axis=-1)[..., 0]
+
+
+def draw_normals(key, stream: int, layer: int, x: int, s, elements) -> np.ndarray:
+    """The standard normal z of `elements` of (stream, layer) for input x and samples s,
+    in float64: element e takes the two words v[2 (e % 2)], v[2 (e % 2) + 1] of counter
+    block e // 2, u_k = (w_k + 1/2) 2^-32 (never 0 or 1) and z = sqrt(-2 ln u1) cos(2 pi u2)
+    (Box-Muller, one normal per element). Addresses as ``draw_words``: c1 = sample low 32
+    bits, c2 = input, c3 = stream << 24 | layer << 16 | sample bits 32..47. Returns shape
+    (len(s), len(elements))."""
+    s = np.asarray(s, dtype=np.uint64).reshape(-1)[:, None]
+    e = np.asarray(elements, dtype=np.uint64).reshape(-1)[None, :]
+    c3 = np.uint64((stream << 24) | ((layer & 0xFF) << 16)) | ((s >> np.uint64(32)) & np.uint64(0xFFFF))
+    v = np.stack(philox4x32_10(e >> np.uint64(1), s & _MASK, np.uint64(x), c3, key[0], key[1]), axis=-1)
+    odd = np.broadcast_to((e & np.uint64(1)).astype(bool), v.shape[:2])
+    w0 = np.where(odd, v[..., 2], v[..., 0]).astype(np.float64)
+    w1 = np.where(odd, v[..., 3], v[..., 1]).astype(np.float64)
+    u1, u2 = (w0 + 0.5) * 2.0**-32, (w1 + 0.5) * 2.0**-32
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
 def draw_bits(key, stream: int, layer: int, x: int, s, elements) -> np.ndarray:
@@ -129,6 +154,8 @@ def transfer(f: Transfer, S: np.ndarray):
 
 def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, first_input: int = 0):
     """Raw S[h], O[h] of shape (n_inputs, n_samples, n_out_h), float64, same draws as the engine."""
+    if isinstance(gate, CONTINUOUS_GATES):
+        return _sample_reference_noise(net, X, gate, n_samples, key, first_sample, first_input)
     kind, p, keep_bias, *_ = engine.gate_spec(gate, net)
     X = np.asarray(X, dtype=np.float64).reshape(-1, net.n_in)
     s = np.arange(first_sample, first_sample + n_samples)
@@ -175,6 +202,71 @@ def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, f
             O = transfer(f, S)[0]
             Ss[h][x], Os[h][x] = S, O
             a = O
+    return Ss, Os
+
+
+def _sample_reference_noise(net, X, gate, n_samples: int, key, first_sample: int, first_input: int):
+    """``sample_reference`` for the continuous gates, on chains and DAGs (Eq. 21-23).
+
+    Units kinds: source layer l's output a^l (the input for l = 0) becomes, once per
+    sample, y_j = T(delta_j) a_j with delta_j = mean_j + std_j z_j (gaussian_units) or
+    y_j = a_j + T(std_j z_j) (additive_noise), z from stream (kind, layer l, element j);
+    every layer that receives from l reads the same y^l. Connection kinds: layer h = k + 1
+    computes S_i = sum_j W_ij T(delta_ij) a_j (gaussian_connections) or
+    sum_j (W_ij + T(std_ij z_ij)) a_j (weight_noise) over its concatenated input
+    (``Network.input_weights``), z from stream (kind, layer k, element i * n_in + j).
+    T(.) is the cast to the network's dtype, as in the core; the rest runs in float64.
+    Biases are not gated."""
+    kind, std, _, mean = gate.resolve(net)
+    stream = STREAM[kind]
+    units = kind in ("gaussian_units", "additive_noise")
+    T = np.dtype(net.dtype)
+
+    def cast(v):  # the noise as the core holds it: computed in float64, cast to T
+        return np.asarray(v, dtype=T).astype(np.float64)
+
+    X = np.asarray(X, dtype=np.float64).reshape(-1, net.n_in)
+    s = np.arange(first_sample, first_sample + n_samples)
+    L = net.n_layers
+    Ss = [np.empty((len(X), n_samples, n)) for n in net.sizes[1:]]
+    Os = [np.empty_like(a) for a in Ss]
+    for x in range(len(X)):
+        gx = first_input + x
+        out = {0: np.broadcast_to(X[x], (n_samples, net.n_in))}  # a^l
+        gated = {}  # y^l, drawn once per source layer
+
+        def source(l):
+            if not units:
+                return out[l]
+            if l not in gated:
+                z = draw_normals(key, stream, l, gx, s, range(net.sizes[l]))
+                if kind == "gaussian_units":
+                    gated[l] = cast(mean[l] + std[l] * z) * out[l]
+                else:
+                    gated[l] = out[l] + cast(std[l] * z)
+            return gated[l]
+
+        for h in range(1, L + 1):
+            W, blocks = net.input_weights(h)
+            W = np.asarray(W, dtype=np.float64)
+            n_out, n_cat = W.shape
+            a = np.hstack([source(l) for l, _, _ in blocks])
+            if units:
+                S = a @ W.T
+            else:
+                z = draw_normals(key, stream, h - 1, gx, s, range(n_out * n_cat)).reshape(n_samples, n_out, n_cat)
+                sd = std[h - 1].reshape(n_out, n_cat) if std[h - 1].size > 1 else std[h - 1][0]
+                if kind == "gaussian_connections":
+                    m = mean[h - 1].reshape(n_out, n_cat) if mean[h - 1].size > 1 else mean[h - 1][0]
+                    S = np.einsum("sij,ij,sj->si", cast(m + sd * z), W, a)
+                else:
+                    S = np.einsum("sij,sj->si", W + cast(sd * z), a)
+            b = net.biases[h - 1]
+            if b is not None:
+                S = S + np.asarray(b, dtype=np.float64)
+            O = transfer(net.transfers[h - 1], S)[0]
+            Ss[h - 1][x], Os[h - 1][x] = S, O
+            out[h] = O
     return Ss, Os
 
 
