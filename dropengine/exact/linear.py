@@ -1,4 +1,5 @@
-"""Exact moments of linear dropout networks (Eq. 15-20, 24-26): no enumeration."""
+"""Exact moments of linear dropout networks (Eq. 15-20, 24-26): no enumeration; Bernoulli
+gates and the continuous ones (Gaussian gates, additive and weight noise) in closed form."""
 from __future__ import annotations
 
 import os
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _engine as engine
-from .._engine import GateKind
+from ..gates import CONTINUOUS_GATES
 
 __all__ = ["linear_moments", "LinearMoments"]
 
@@ -59,11 +60,31 @@ def linear_moments(net, inputs, gate=None) -> LinearMoments:
     The recursion runs over covariances, not raw second moments, so it loses no
     precision when variances are small against means.
 
+    Continuous gates enter through the first two moments of their noise, which is
+    independent of everything before it (the only assumption of Eq. 54):
+
+    - ``GaussianGate(on="units")``: y_j = delta_j a_j, delta_j ~ N(m_j, s_j^2) shared by
+      the unit's outgoing connections: the unit-dropout formulas with p -> m and the coin
+      variance p q E[a^2] -> s^2 E[a^2] (E(delta^2) = m^2 + s^2):
+      E(y) = m E(a), Cov(y, z) = m Cov(a, z), Cov(y) = (m m^T) * Cov(a) + diag(s^2 E[a^2]).
+    - ``AdditiveNoise``: y_j = a_j + eps_j, eps_j ~ N(0, s_j^2): E(y) = E(a),
+      Cov(y, z) = Cov(a, z), Cov(y) = Cov(a) + diag(s^2).
+    - ``GaussianGate(on="connections")``: S_i = sum_j W_ij delta_ij a_j, independent
+      delta_ij ~ N(M_ij, S_ij^2): the connection formulas with P -> M and
+      P (1 - P) -> S^2: E(S) = (W M) E(a), Cov(S) = (W M) Cov(a) (W M)^T
+      + diag(sum_j W_ij^2 S_ij^2 E[a_j^2]).
+    - ``WeightNoise``: S_i = sum_j (W_ij + eps_ij) a_j, eps_ij ~ N(0, S_ij^2): E(S) = W E(a),
+      Cov(S, z) = W Cov(a, z), Cov(S) = W Cov(a) W^T + diag(sum_j S_ij^2 E[a_j^2]).
+
+    Biases get no noise under the continuous gates. Only the first two moments of each
+    gate enter, so ``GaussianGate(1, sqrt((1 - p) / p))`` and inverted dropout (Dropout(p)
+    with the weights divided by p) have the same moments here.
+
     Parameters
     ----------
     net : Network whose every layer is Linear (a chain or a DAG)
     inputs : array (n_inputs, n_in)
-    gate : Dropout, Dropin, NoGate or None
+    gate : Dropout, Dropin, GaussianGate, AdditiveNoise, WeightNoise, NoGate or None
 
     Returns
     -------
@@ -76,11 +97,21 @@ def linear_moments(net, inputs, gate=None) -> LinearMoments:
         raise ValueError(f"net: linear_moments needs linear units in every layer; layer {bad[0]} is "
                          f"{net.transfers[bad[0]]!r} (use dropengine.exact.enumerate or sample)")
     X = np.asarray(engine.as_inputs(net, inputs), dtype=np.float64)
-    kind, p, keep_bias, *_ = engine.gate_spec(gate, net, allow_spikes=False)
+    kind, p, keep_bias, mean = _resolve(gate, net)
     last_use = _last_use(net)
     _check_memory(X.shape[0], sum(net.sizes[1:]), _most_live(net, last_use))
     with np.errstate(over="ignore", invalid="ignore"):
-        return _recursion(net, X, kind, p, keep_bias, last_use)
+        return _recursion(net, X, kind, p, keep_bias, mean, last_use)
+
+
+def _resolve(gate, net) -> tuple:
+    """(kind name, values per layer, keep_bias, means per layer or None): the Bernoulli
+    gates' keep probabilities or rates, the continuous gates' standard deviations."""
+    if isinstance(gate, CONTINUOUS_GATES):
+        kind, std, _, mean = gate.resolve(net)
+        return kind, std, [], mean
+    spec = engine.gate_spec(gate, net, allow_spikes=False)
+    return spec.kind.name, spec.p, spec.keep_bias, None
 
 
 def _last_use(net) -> dict:
@@ -116,27 +147,60 @@ def _physical_memory() -> int:
         return 0
 
 
-def _gate_units(kind, p_l, n: int):
-    """(p, c) of the coins on a source layer's n units: y = delta a + (1 - delta) c."""
-    if kind == GateKind.units:
-        return np.broadcast_to(p_l, (n,)), 0.0
-    if kind == GateKind.dropin:
-        return 1.0 - np.broadcast_to(p_l, (n,)), 1.0
-    return np.ones(n), 0.0  # no gate; connection coins are applied at the receiving layer
+def _gate_units(kind: str, p_l, m_l, n: int):
+    """(alpha, beta, A, c, B) of the gate on a source layer's n units, each an array (n,):
+    the gated output y of a unit with output a (independent gate) has
+
+        E(y) = alpha E(a) + beta,   Cov(y, z) = alpha Cov(a, z)  (z computed before),
+        Var(y) = alpha^2 Var(a) + A E[(a - c)^2] + B.
+
+    Dropout y = delta a, dropin y = delta a + (1 - delta) (keep p = 1 - rate): alpha = p,
+    beta = q c, A = p q; Gaussian gate y = delta a: alpha = m, A = s^2; additive noise
+    y = a + eps: alpha = 1, B = s^2. Connection gates act at the receiving layer: y = a."""
+    one, zero = np.ones(n), np.zeros(n)
+    if kind in ("units", "dropin"):
+        keep = np.broadcast_to(p_l, (n,)) if kind == "units" else 1.0 - np.broadcast_to(p_l, (n,))
+        c = 0.0 if kind == "units" else 1.0
+        return keep, (1 - keep) * c, keep * (1 - keep), c, zero
+    if kind == "gaussian_units":
+        return np.broadcast_to(m_l, (n,)), zero, np.broadcast_to(p_l, (n,)) ** 2, 0.0, zero
+    if kind == "additive_noise":
+        return one, zero, zero, 0.0, np.broadcast_to(p_l, (n,)) ** 2
+    return one, zero, zero, 0.0, zero
 
 
-def _recursion(net, X, kind, p, keep_bias, last_use) -> LinearMoments:
+def _gate_connections(kind: str, p_k, m_k, W: np.ndarray, b: np.ndarray, pb: float):
+    """(factor F, C, bias variance) of the gate on the connections W of one layer: with
+    S_i = sum_j W_ij g_ij a_j + b_i g_i and independent gates,
+
+        E(S) = (W F) E(a) + pb b,
+        Cov(S) = (W F) Cov(a) (W F)^T + diag(E[a^2] @ C^T + bias variance).
+
+    Dropout (keep P): F = P, C = W^2 P (1 - P), bias b^2 pb (1 - pb); Gaussian gate
+    (mean M, std S): F = M, C = W^2 S^2; weight noise (std S): F = 1, C = S^2."""
+    def full(v):
+        return np.broadcast_to(v, (W.size,)).reshape(W.shape)
+    if kind == "connections":
+        P = full(p_k)
+        return P, W**2 * P * (1 - P), b**2 * pb * (1 - pb)
+    if kind == "gaussian_connections":
+        return full(m_k), W**2 * full(p_k) ** 2, np.zeros_like(b)
+    return np.ones(W.shape), full(p_k) ** 2, np.zeros_like(b)  # weight_noise
+
+
+def _recursion(net, X, kind, p, keep_bias, mean, last_use) -> LinearMoments:
     """The joint moments of two sets of variables, grown layer by layer: the units Z
     (S^1, ..., S^h so far: the result) and the held gated outputs V (y^l of the source
     layers some later layer still receives from, in layer order)."""
     B, L = X.shape[0], net.n_layers
-    conn = kind == GateKind.connections
-    bias_gated = bool(keep_bias) and kind in (GateKind.units, GateKind.connections)
-    # V starts as the gated input y^0; nothing is random before its coins, so Cov(y^0) is
-    # the coins' own variance p q (x - c)^2 and Cov(y^0, Z) is empty.
-    keep0, c0 = _gate_units(kind, p[0], X.shape[1])
-    mu_V = keep0 * X + (1 - keep0) * c0
-    C_VV = (keep0 * (1 - keep0) * (X - c0) ** 2)[:, :, None] * np.eye(X.shape[1])
+    conn = kind in ("connections", "gaussian_connections", "weight_noise")
+    bias_gated = bool(keep_bias) and kind in ("units", "connections")
+    m = mean if mean is not None else [None] * L
+    # V starts as the gated input y^0; nothing is random before its gates, so Cov(y^0) is
+    # the gates' own variance (p q (x - c)^2 for coins) and Cov(y^0, Z) is empty.
+    alpha0, beta0, A0, c0, B0 = _gate_units(kind, p[0], m[0], X.shape[1])
+    mu_V = alpha0 * X + beta0
+    C_VV = (A0 * (X - c0) ** 2 + B0)[:, :, None] * np.eye(X.shape[1])
     C_VZ = np.zeros((B, X.shape[1], 0))
     C_ZZ = np.zeros((B, 0, 0))
     held = [(0, X.shape[1])]  # (layer l, n_l) of V's blocks, in order
@@ -154,11 +218,11 @@ def _recursion(net, X, kind, p, keep_bias, last_use) -> LinearMoments:
         C_vV = C_VV if whole else C_VV[:, idx, :]
         C_vv = C_vV if whole else C_vV[:, :, idx]
         C_vZ = C_VZ if whole else C_VZ[:, idx, :]
-        if conn:  # Eq. 23, 26: one coin per connection (and per unit's bias)
-            P = np.broadcast_to(p[h - 1], (W.size,)).reshape(W.shape)
-            WP = W * P
+        if conn:  # Eq. 23, 26: one gate per connection (and, for coins, per unit's bias)
+            F, C, bias_var = _gate_connections(kind, p[h - 1], m[h - 1], W, b, pb)
+            WP = W * F
             second = np.einsum("bjj->bj", C_vv) + mu_v**2  # E[a_j^2]
-            extra = second @ (W**2 * P * (1 - P)).T + b**2 * pb * (1 - pb)
+            extra = second @ C.T + bias_var
             C_SS = extra[:, :, None] * np.eye(W.shape[0])
         else:  # the bias's one coin per layer and sample is shared by the layer's units
             WP = W
@@ -179,12 +243,12 @@ def _recursion(net, X, kind, p, keep_bias, last_use) -> LinearMoments:
         Es.append(mu_S)
         vars_.append(np.einsum("bii->bi", C_SS).copy())
         if last_use.get(h, 0) > h:  # gate S^h once for every layer above that receives it
-            keep, c = _gate_units(kind, p[h], n)
-            C_yZ = keep[:, None] * grown[:, N:, :]
-            C_yV = keep[:, None] * C_SV
-            coin = keep * (1 - keep) * (vars_[-1] + (mu_S - c) ** 2)  # p q E[(a - c)^2]
-            C_yy = keep[:, None] * C_SS * keep + coin[:, :, None] * np.eye(n)
-            mu_V = np.concatenate([mu_V, keep * mu_S + (1 - keep) * c], axis=1)
+            alpha, beta, A, c, Bn = _gate_units(kind, p[h], m[h], n)
+            C_yZ = alpha[:, None] * grown[:, N:, :]
+            C_yV = alpha[:, None] * C_SV
+            coin = A * (vars_[-1] + (mu_S - c) ** 2) + Bn  # the gate's own variance, e.g. p q E[(a - c)^2]
+            C_yy = alpha[:, None] * C_SS * alpha + coin[:, :, None] * np.eye(n)
+            mu_V = np.concatenate([mu_V, alpha * mu_S + beta], axis=1)
             C_VV = np.concatenate([np.concatenate([C_VV, np.swapaxes(C_yV, 1, 2)], axis=2),
                                    np.concatenate([C_yV, C_yy], axis=2)], axis=1)
             C_VZ = np.concatenate([C_VZ, C_yZ], axis=1)
