@@ -501,3 +501,36 @@ def test_ensemble_uses_the_mean_of_the_noise(core, topology, dtype):
         for h in range(net.n_layers):
             assert_allclose(U[h], U0[h], **tol, err_msg=f"{gate!r}: U[{h}]")
             assert_allclose(W[h], W0[h], **tol, err_msg=f"{gate!r}: W[{h}]")
+
+
+# Golden hashes of short runs, one per kind (as tests/test_determinism.py does for the
+# Bernoulli gates): they fail when the Gaussian streams or the reduction change. When that
+# is intended, bump kStreamVersion (cpp/include/dropengine/rng_streams.h) and update them
+# together. They assume IEEE float64 and the libm (log, cos) of x86-64 Linux.
+GOLDEN_HASHES = {
+    "gaussian_units": "4b549219b441ef046565b700dca0174771477020d783977498530b663b0eaae5",
+    "gaussian_connections": "15f0d5e29afac8ac9e27f26c55f133ade2b892a67496f24e8226e747aa1ac28c",
+    "additive_noise": "ad3992065f31db45672850f1340fcd6e96fd3dbc0b1f7e315271463bc59b0768",
+    "weight_noise": "94953d1df6f137423a1e5a010b8addc011797e285334f631cbdab3812e2fe721",
+}
+
+
+def golden_hash(gate):
+    import hashlib
+
+    net = de.Network([np.arange(12.0).reshape(4, 3) / 10 - 0.5, np.arange(8.0).reshape(2, 4) / 8 - 0.5],
+                     [np.array([0.1, -0.1, 0.2, 0.0]), None], ["logistic", "logistic"], dtype=np.float64)
+    st = de.sample(net, np.array([[1.0, -0.5, 0.25]]), gate, 500, seed=2014)
+    return hashlib.sha256(b"".join(st._acc[k].tobytes() for k in FIELDS)).hexdigest()
+
+
+GOLDEN_GATES = {"gaussian_units": de.GaussianGate(1.0, [0.6, 0.4]),
+                "gaussian_connections": de.GaussianGate(0.9, 0.5, on="connections"),
+                "additive_noise": de.AdditiveNoise([0.3, 0.2]), "weight_noise": de.WeightNoise(0.25)}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_golden_hash(core, kind):
+    h = golden_hash(GOLDEN_GATES[kind])
+    assert de.build_info()["stream_version"] == 3
+    assert h == GOLDEN_HASHES[kind], h
