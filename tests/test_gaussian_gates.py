@@ -9,8 +9,9 @@ and WeightNoise (w_ij + eps_ij, Section 4.1).
   NWGM = sigma(E(S)) (Eq. 39), thread counts and split runs; ``ensemble`` (E(delta));
 - the gates' argument checks and the engines that refuse continuous gates.
 
-The tests marked by the ``core`` fixture need a core whose ``GateKind`` has the Gaussian
-kinds; without it they fail with that one line.
+The tests that take the ``core`` fixture need a core whose ``GateKind`` has the Gaussian
+kinds and an ``_engine.gate_spec`` that accepts these gates; without them they fail with
+one line saying which is missing.
 """
 import math
 
@@ -34,6 +35,11 @@ FIELDS = ("count", "mean", "m2", "slog", "slogc", "mean_S", "m2_S", "mean_dO", "
 def core():
     if "gaussian_units" not in de._engine.GateKind.__members__:
         pytest.fail("the C++ core has no Gaussian gate kinds yet (GateKind.gaussian_units): copy the new _core*.so")
+    try:
+        de._engine.gate_spec(de.GaussianGate(), make_net("chain"))
+    except TypeError as e:
+        pytest.fail(f"dropengine._engine.gate_spec refuses the continuous gates ({e}); its type check needs "
+                    f"gates.CONTINUOUS_GATES")
 
 
 def make_net(topology, transfer="linear", dtype=np.float64, sizes=SIZES, seed=3):
