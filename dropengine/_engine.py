@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _core
 from ._validation import as_count, as_real_array
-from .gates import Dropin, Dropout, NoGate, Spikes
+from .gates import CONTINUOUS_GATES, Dropin, Dropout, NoGate, Spikes
 from .network import Network
 
 __all__ = ["GateKind", "TransferKind", "Loss", "LOSSES", "GateSpec", "OutOfMemory", "MAX_TOTAL_SAMPLES", "PARTS_LOG2_OFFSET",
@@ -118,8 +118,9 @@ def gate_spec(gate, net: Network, *, allow_spikes: bool = True) -> GateSpec:
     anything that is not a gate, ValueError for Spikes where only dropout gates apply."""
     if gate is None:
         gate = NoGate()
-    if not isinstance(gate, (Dropout, Dropin, NoGate, Spikes)):
-        raise TypeError(f"gate must be Dropout, Dropin, Spikes, NoGate or None, got {type(gate).__name__}")
+    if not isinstance(gate, (Dropout, Dropin, NoGate, Spikes) + CONTINUOUS_GATES):
+        raise TypeError(f"gate must be Dropout, Dropin, Spikes, GaussianGate, AdditiveNoise, WeightNoise, NoGate or "
+                        f"None, got {type(gate).__name__}")
     if isinstance(gate, Spikes) and not allow_spikes:
         raise ValueError("gate: spiking networks (Spikes) are simulated with dropengine.sample, not handled here")
     kind, p, keep_bias, *mean = gate.resolve(net)

@@ -368,8 +368,28 @@ def test_bernoulli_only_engines_refuse_continuous_gates(gate):
         de.exact.n_subnetworks(net, gate)
     with pytest.raises(ValueError, match="Gaussian gates are continuous"):
         de.exact.dropout_gradient(net, X2, np.zeros((2, 2)), gate, loss="squared")
-    with pytest.raises(ValueError, match="training with Gaussian gates"):
-        de.Trainer(net, gate)
+
+
+@pytest.mark.parametrize("gate", [de.GaussianGate(0.9, 0.4), de.GaussianGate(1.0, 0.3, on="connections"),
+                                  de.AdditiveNoise(0.1), de.WeightNoise(0.1)], ids=repr)
+def test_training_with_continuous_gates_learns_and_resumes(gate, tmp_path):
+    # Forward noise in training (Sections 4.1, 5); the gradient of one noisy step is
+    # checked against finite differences in tests/test_train_noise.py.
+    rng = np.random.default_rng(6)
+    centers = np.array([[2.0, 0, 0], [0, 2.0, 0], [0, 0, 2.0]])
+    y = rng.integers(0, 3, 300)
+    X = centers[y] + rng.normal(size=(300, 3)) * 0.5
+    net = de.Network.random([3, 8, 3], ["logistic", "softmax"], seed=1, skips=None)
+    tr = de.Trainer(net, gate, loss="cross_entropy", batch_size=20, learning_rate=0.5, momentum=0.5, seed=2)
+    start = list(tr.history["train_error"])
+    tr.fit(X, y, 3)
+    again = de.Trainer.load(tr.save(tmp_path / "ck.npz"))
+    assert repr(again.gate) == repr(gate)
+    tr.fit(X, y, 6)
+    again.fit(X, y, 6)
+    for a, b in zip(tr.network.weights, again.network.weights):
+        np.testing.assert_array_equal(a, b)  # resumed bit for bit, the same draws
+    assert start == [] and tr.history["train_error"][-1] < 0.2, tr.history["train_error"]
 
 
 # --- the C++ sampler (needs the core) ---------------------------------------------------------

@@ -31,11 +31,11 @@ import numpy as np
 
 from .._io import load_npz, save_npz_atomic
 from .._dag import split_blocks
-from ..gates import Dropin, Dropout, NoGate
+from ..gates import AdditiveNoise, Dropin, Dropout, GaussianGate, NoGate, WeightNoise
 from ..network import Network
 from ..transfer import transfer_from_spec
 
-__all__ = ["FORMAT", "write", "read", "jsonable", "gate_spec", "gate_from_spec", "CALLABLE"]
+__all__ = ["FORMAT", "write", "read", "jsonable", "gate_to_json", "gate_from_json", "CALLABLE"]
 
 FORMAT = "dropengine.Trainer/2"
 FORMAT_DAG = "dropengine.Trainer/3"
@@ -60,24 +60,46 @@ def jsonable(v):
     return v
 
 
-def gate_spec(gate):
+def gate_to_json(gate):
+    """The settings' JSON form of a training gate (None for no gate)."""
     if gate is None or isinstance(gate, NoGate):
         return None
     if isinstance(gate, Dropin):
         return {"kind": "dropin", "rate": jsonable(gate.rate)}
+    if isinstance(gate, GaussianGate):
+        return {"kind": "gaussian", "mean": jsonable(gate.mean), "std": jsonable(gate.std), "on": gate.on}
+    if isinstance(gate, AdditiveNoise):
+        return {"kind": "additive_noise", "std": jsonable(gate.std), "on": gate.on}
+    if isinstance(gate, WeightNoise):
+        return {"kind": "weight_noise", "std": jsonable(gate.std)}
     return {"kind": "dropout", "keep": jsonable(gate.keep), "on": gate.on, "keep_bias": jsonable(gate.keep_bias)}
 
 
-def gate_from_spec(s):
+_GATE_KEYS = {"dropin": ("kind", "rate"), "dropout": ("kind", "keep", "on", "keep_bias"),
+              "gaussian": ("kind", "mean", "std", "on"), "additive_noise": ("kind", "std", "on"),
+              "weight_noise": ("kind", "std")}
+
+
+def gate_from_json(s):
+    """The gate `gate_to_json` describes; ValueError naming the entry otherwise (the
+    gate's own checks run on the values)."""
     if s is None:
         return None
-    if not isinstance(s, dict) or s.get("kind") not in ("dropin", "dropout"):
-        raise ValueError(f"settings['gate'] must be null or a dropout/dropin description, got {s!r:.200}")
-    need = ("kind", "rate") if s["kind"] == "dropin" else ("kind", "keep", "on", "keep_bias")
+    if not isinstance(s, dict) or s.get("kind") not in _GATE_KEYS:
+        raise ValueError(f"settings['gate'] must be null or a description of a {', '.join(_GATE_KEYS)} gate, "
+                         f"got {s!r:.200}")
+    need = _GATE_KEYS[s["kind"]]
     if sorted(s) != sorted(need):
         raise ValueError(f"settings['gate'] must have the keys {list(need)}, got {sorted(s)}")
-    if s["kind"] == "dropin":
+    kind = s["kind"]
+    if kind == "dropin":
         return Dropin(rate=s["rate"])
+    if kind == "gaussian":
+        return GaussianGate(mean=s["mean"], std=s["std"], on=s["on"])
+    if kind == "additive_noise":
+        return AdditiveNoise(std=s["std"], on=s["on"])
+    if kind == "weight_noise":
+        return WeightNoise(std=s["std"])
     return Dropout(keep=s["keep"], on=s["on"], keep_bias=s["keep_bias"])
 
 

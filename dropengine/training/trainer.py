@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _engine as engine
 from .._validation import as_count, as_real_array, as_threads, seed_key
-from ..gates import CONTINUOUS_GATES, Dropin, Dropout, NoGate
+from ..gates import CONTINUOUS_GATES, Dropin, Dropout, GaussianGate, NoGate
 from .._dag import split_blocks
 from ..network import Network
 from ..transfer import transfer_from_spec
@@ -107,11 +107,9 @@ class Trainer:
         checkpoint can always be written), then builds the core, once."""
         if not isinstance(net, Network):
             raise TypeError(f"net must be a dropengine.Network, got {type(net).__name__}")
-        if isinstance(gate, CONTINUOUS_GATES):
-            raise ValueError(f"gate: training with Gaussian gates ({type(gate).__name__}) is not supported yet; "
-                             "use Dropout, Dropin or NoGate")
-        if gate is not None and not isinstance(gate, (Dropout, Dropin, NoGate)):
-            raise TypeError(f"gate must be Dropout, Dropin, NoGate or None for training, got {type(gate).__name__}")
+        if gate is not None and not isinstance(gate, (Dropout, Dropin, NoGate) + CONTINUOUS_GATES):
+            raise TypeError(f"gate must be Dropout, Dropin, GaussianGate, AdditiveNoise, WeightNoise, NoGate or None "
+                            f"for training, got {type(gate).__name__}")
         if not isinstance(loss, str) or loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
         self.batch_size = as_count(batch_size, "batch_size")
@@ -132,7 +130,7 @@ class Trainer:
         self._k0, self._k1 = key if key is not None else (k0, k1)
         self.seed = seed if seed is None or isinstance(seed, np.random.SeedSequence) else int(seed)
         self.loss, self.gate = loss, gate
-        self._gate_spec = ckpt.gate_spec(gate)  # here, so an unstorable gate fails now
+        self._gate_json = ckpt.gate_to_json(gate)  # here, so an unstorable gate fails now
         self._transfers = [tuple(float(v) for v in f.spec()) for f in net.transfers]
         self._has_bias = [b is not None for b in net.biases]
         # Layer h's weights as the core holds them: over its concatenated input (skip
@@ -427,7 +425,7 @@ class Trainer:
             X = as_real_array(X, "X", dtype=self.dtype, ndim=2)
             if X.shape[1] != n_in:
                 raise ValueError(f"X must have shape (n_examples, {n_in}), got {X.shape}")
-            if isinstance(self.gate, Dropout) and self.gate.on == "connections":
+            if isinstance(self.gate, (Dropout, GaussianGate)) and self.gate.on == "connections":
                 return ensemble(self.network, X, self.gate, threads=self.threads or None)[1][-1]
             # The core polls for Ctrl-C between chunks of rows (cpp/src/train.cpp).
             return self._core.predict(X)
@@ -459,7 +457,7 @@ class Trainer:
                     "momentum": self.momentum, "weight_decay": self.weight_decay, "max_norm": self.max_norm,
                     "backward": [{BACKPROP: "backprop", BACKPERCOLATION: "backpercolation"}.get(m, m)
                                  for m in self.backward],
-                    "gate": self._gate_spec, "partial_epoch": self._partial,
+                    "gate": self._gate_json, "partial_epoch": self._partial,
                     "seed": self.seed if isinstance(self.seed, int) else None,
                     "key": [self._k0, self._k1], "dtype": np.dtype(self.dtype).name}
         return ckpt.write(path, layers=layers, position=position, transfers=self._transfers,
@@ -481,7 +479,7 @@ class Trainer:
             schedule = tuple(s["schedule"])
         tr = cls.__new__(cls)
         try:  # threads and a given schedule are checked above: what fails here is the file's
-            tr._setup(c["network"], ckpt.gate_from_spec(s["gate"]), loss=s["loss"], batch_size=s["batch_size"],
+            tr._setup(c["network"], ckpt.gate_from_json(s["gate"]), loss=s["loss"], batch_size=s["batch_size"],
                       learning_rate=s["learning_rate"], schedule=schedule, momentum=s["momentum"],
                       weight_decay=s["weight_decay"], max_norm=s["max_norm"], backward=s["backward"],
                       seed=s["seed"] if s["seed"] is not None else 0, threads=threads or None, key=tuple(s["key"]))
