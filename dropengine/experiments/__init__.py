@@ -4,10 +4,12 @@ claims; ``progress`` shows a bar for steps long enough to need one).
 
 `training` trains on MNIST (dropout, no dropout, dropin, backpercolation) and measures
 the trained network (Figs. 9.3-9.15 after training, 9.10-9.11, 11.1-11.3); `regularizer`
-sets Section 11.5's approximations beside the exact expected gradient of small deep nets.
+sets Section 11.5's approximations beside the exact expected gradient of small deep nets;
+`general` takes Section 9.5 to a network with skip connections and sets Gaussian gates
+beside Bernoulli dropout.
 """
-from . import (approximations, gradients, regularizer, sampling_distributions, section8, spiking, training,
-               transfer_functions)
+from . import (approximations, general_networks, gradients, regularizer, sampling_distributions, section8, spiking,
+               training, transfer_functions)
 from .base import Claim, Result
 
 EXPERIMENTS = {
@@ -18,6 +20,7 @@ EXPERIMENTS = {
     "spiking": spiking,
     "gradients": gradients,
     "regularizer": regularizer,
+    "general": general_networks,
     "training": training,
 }
 
