@@ -40,7 +40,7 @@ def machine(threads=None) -> dict:
     """CPU, cores, threads used and dropengine's build_info, recorded with every result."""
     import dropengine as de
 
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+    return {"cpu": cpu_model(), "cores": os.cpu_count(),
             "threads": threads or os.cpu_count(), "build": de.build_info()}
 
 
