@@ -39,7 +39,7 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
         f"Network {'-'.join(map(str, sizes))} before training, small random weights (Glorot x 1/4, zero biases), "
         f"{len(X)} inputs x {n_samples} samples. From full Glorot-size weights the mean |E - W| per layer is "
         + ", ".join(f"{g:.1e}" for g in big) + ": the approximations need small weights or training."))
-    layers, _ = approximation_report(st, (U, W))
+    layers = approximation_report(st, (U, W))
     plt = pyplot()
     L = len(layers)
     fig, axes = plt.subplots(L, 2, figsize=(9, 2.3 * L))
