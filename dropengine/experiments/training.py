@@ -19,7 +19,7 @@ from ..analysis import bounds as B
 from ..datasets import PAPER_SIZES
 from ..training import Trainer, init_network
 from .base import Claim, Result, identity, pyplot, save
-from .criteria import bound2_claim, eq99_claim
+from .criteria import bound2_claim, eq99_claim, eq114_claim, eq116_claim, gaussian_claim
 
 #: The settings of both modes. Glorot-size initial weights: from very small ones the
 #: paper's 4-hidden-layer network stays at chance for many epochs. Backpercolation passes
@@ -286,6 +286,8 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
     fig.suptitle("Figs. 9.3-9.7 (trained): NWGM and W against E; E - W before and after training", fontsize=9)
     fig.tight_layout()
     res.figures.append(save(fig, out, "fig9_3_trained"))
+    _section95(res, out, trained, net0, probes, gate, (st, W), (st0, W0), n_samples, depth, seed, threads,
+               quick=quick, epochs=epochs, n_train=len(X))
     # Figs. 9.8, 9.9: E(O^2) against W and W^2 (the variance estimates W(1 - W) and 0),
     # before and after training, over all non-input units.
     fig, axes = plt.subplots(1, 3, figsize=(10, 2.8))
@@ -411,3 +413,66 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
                                    "inputs"))
     return res
 
+
+def _section95(res, out, trained, net0, probes, gate, after, before, n_samples, depth, seed, threads, *,
+               quick=False, epochs=0, n_train=0):
+    """Section 9.5 (Eq. 108-116, Figs. 9.6, 9.7): alpha = E - NWGM, beta = NWGM - W, Eq. 114's
+    Var(beta) and the correlation of alpha and beta on the trained network (where the
+    paper's simulations are), and the shape of NWGM - E and W - E per hidden layer before
+    and after training. A second run of the next n_samples samples (independent of the
+    first) keeps the Monte Carlo noise out of the second moments (analysis.cancellation)."""
+    from ..analysis.cancellation import cancellation
+
+    runs = {}
+    for tag, net, (st, Wx) in (("before", net0, before), ("after", trained, after)):
+        stB = sample(net, probes, gate, n_samples, seed=seed, threads=threads, first_sample=n_samples)
+        runs[tag] = (st, stB, Wx)
+    # after training, a "no" in quick mode may be the short run's as well as the paper's
+    short = (f"the paper, or the setting (a quick run: {epochs} epochs on {n_train} examples; the full run on the "
+             "paper's network is the test)" if quick else "")
+    st, stB, W = runs["after"]
+    for c in cancellation(trained, st, stB, W, gate, seed=seed):
+        res.claims.append(eq114_claim(c, f"eq114_trained[layer {c.layer + 1}]", "Section 9.5", ", trained"))
+        res.claims.append(eq116_claim(c, f"eq116_trained[layer {c.layer + 1}]", "Section 9.5", ", trained"))
+    plt = pyplot()
+    for fig_no, what, key, eq in (("9.6", "NWGM - E", "gauss_nwgm", "Eq. 108"), ("9.7", "W - E", "gauss_w",
+                                                                                 "Eq. 112-113")):
+        fig, axes = plt.subplots(2, depth, figsize=(2.6 * depth, 4.6), squeeze=False)
+        for row, tag in enumerate(("before", "after")):
+            a, b, Wx = runs[tag]
+            m = a.merge(b)
+            for h in range(depth):
+                if key == "gauss_nwgm":
+                    d = m.nwgm[h] - m.E[h]
+                    noise = float(np.nanvar((a.nwgm[h] - a.E[h]) - (b.nwgm[h] - b.E[h])) / 4)
+                else:
+                    d = np.asarray(Wx[h], np.float64) - m.E[h]
+                    noise = float(np.mean(m.sem[h] ** 2))
+                cause = (f"the setting: the initial weights ({SETTINGS['init']}) are not the small ones of "
+                         "Section 8" if tag == "before" else short)
+                res.claims.append(gaussian_claim(d, noise, f"{key}_{tag}[layer {h + 1}]",
+                                                 f"Section 9.5, Fig. {fig_no}", eq, what, h,
+                                                 f", {tag} training", seed=seed, cause=cause))
+                ax = axes[row, h]
+                x = d[np.isfinite(d)]
+                ax.hist(x, bins=50, density=True, color="C0", label=f"{what} ({m.n_samples} samples, "
+                        f"{x.size} pairs)")
+                mu, sd = float(x.mean()), float(x.std())
+                if sd > 0:
+                    g = np.linspace(x.min(), x.max(), 200)
+                    ax.plot(g, np.exp(-0.5 * ((g - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)), c="C3", lw=1,
+                            label="Gaussian, same mean and SD")
+                ax.set_title(f"layer {h + 1}, {tag} training", fontsize=8)
+                ax.set_xlabel(what, fontsize=8)
+                ax.tick_params(labelsize=7)
+                ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
+                ax.xaxis.get_offset_text().set_fontsize(7)
+                if h == 0:
+                    ax.set_ylabel("density", fontsize=8)
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, ["histogram of " + what, labels[1]] if len(labels) > 1 else labels,
+                   loc="lower center", ncol=2, fontsize=8, frameon=False)
+        fig.suptitle(f"Fig. {fig_no}: {what} per hidden layer, before and after training ({len(probes)} inputs)",
+                     fontsize=9)
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+        res.figures.append(save(fig, out, f"fig{fig_no.replace('.', '_')}"))
