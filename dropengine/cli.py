@@ -245,24 +245,30 @@ def cmd_reproduce(args) -> int:
     except ImportError:  # progress bars are optional
         tqdm = None
     bar = tqdm(names, desc="experiments", disable=args.quiet) if tqdm else names
-    results = []
+    results, seconds = [], {}
+    t_run = time.perf_counter()
     for name in bar:
         if tqdm is None and not args.quiet:
             print(f"running {name} ...", flush=True)
         if tqdm:
             bar.set_postfix_str(name)
+        t = time.perf_counter()
         results.append(EXPERIMENTS[name].run(out, quick=quick, seed=args.seed, threads=args.threads,
                                              progress=bool(tqdm) and not args.quiet))
+        seconds[name] = round(time.perf_counter() - t, 1)
     info = build_info()
+    threads = args.threads or info["max_threads"]
     header = (f"{'quick' if quick else 'full'} run, seed {args.seed}, dropengine {info['version']} "
-              f"(OpenMP {info['openmp']}, SIMD {info['simd']}).")
-    meta = {"mode": "quick" if quick else "full", "seed": args.seed, "version": info["version"]}
+              f"(OpenMP {info['openmp']}, SIMD {info['simd']}, {threads} threads).")
+    meta = {"mode": "quick" if quick else "full", "seed": args.seed, "version": info["version"],
+            "threads": threads, "wall_seconds": {**seconds, "total": round(time.perf_counter() - t_run, 1)}}
     md, page = write(results, out, header, meta)
     if not args.quiet:
         fnd = [c for r in results for c in r.claims if c.kind == "finding"]
         ids = [c for r in results for c in r.claims if c.kind == "identity"]
         print(f"findings: {sum(c.agrees for c in fnd)}/{len(fnd)} agree; identity checks: "
-              f"{sum(c.agrees for c in ids)}/{len(ids)} hold; report: {page} and {md}")
+              f"{sum(c.agrees for c in ids)}/{len(ids)} hold; {meta['wall_seconds']['total']:.0f} s; report: {page} "
+              f"and {md}")
     if old is not None:
         from .experiments.report import compare, load_claims
 

@@ -137,12 +137,14 @@ def test_approximation_report_on_a_small_network():
     X = np.random.default_rng(9).uniform(size=(5, 20))
     gate = de.Dropout([0.8, 0.5, 0.5])
     st = de.sample(net, X, gate, 4000, seed=10)
-    layers, grows = A.approximation_report(st, de.ensemble(net, X, gate))
+    layers = A.approximation_report(st, de.ensemble(net, X, gate))
     assert [r.layer for r in layers] == [0, 1, 2]
     for r in layers:
         assert 0 <= r.inside_bound1 <= 1 and 0 <= r.inside_bound2 <= 1
         assert abs(r.e_minus_w.mean) < 0.05 and r.e_minus_w.std < 0.05
         assert r.e_minus_nwgm.quantiles[0.01] <= r.e_minus_nwgm.quantiles[0.99]
-    assert isinstance(grows, bool)
+        s = r.e_minus_w
+        assert s.n == st.E[r.layer].size  # every (input, unit) pair
+        assert 0 <= s.normality_p <= 1 and np.isfinite(s.skewness) and s.excess_kurtosis >= -2
     with pytest.raises(TypeError, match="stats"):
         A.approximation_report("x", [])

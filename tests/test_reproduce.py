@@ -27,8 +27,14 @@ def test_quick_report_has_every_figure_and_claim(tmp_path, capsys):
         assert f"]({f})" in md  # linked from the markdown report
     assert page.count("data:image/png;base64,") == len(figures)  # embedded in the HTML report
     assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave no temporary files
+    for f in ("fig9_6.png", "fig9_7.png", "section6_7_ensembles.png"):  # Section 9.5's histograms; Sections 6, 7.1
+        assert f in figures
     data = json.loads((tmp_path / "claims.json").read_text())
     assert data["mode"] == "quick" and data["seed"] == 0 and data["version"]
+    # each experiment's wall time, in claims.json and in the report's Run time table
+    secs = data["wall_seconds"]
+    assert set(secs) == set(EXPERIMENTS) | {"total"} and all(v >= 0 for v in secs.values())
+    assert "## Run time" in md and "<table class='timing'" in page
     claims = data["claims"]
     for c in claims:
         for k in ("section", "statement", "criterion", "verdict", "kind", "mode", "seed", "version"):

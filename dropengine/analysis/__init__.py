@@ -11,8 +11,10 @@ gaussian_exact            exact E(f(S)) for Gaussian S by quadrature; Eq. 240-24
 covariance                Section 9.6: Var and E(O_i O_j) from W
 sampling_distributions    Sections 9.2-9.4: E and NWGM of samples (Fig. 9.1, 9.2)
 approximation_report      Section 9.5: per layer E - NWGM, E - W, NWGM - W
+cancellation              Section 9.5: Eq. 112-116 (Var(beta), alpha vs beta) from two runs; shape
 """
 from . import bounds
+from .cancellation import CancellationLayer, cancellation
 from .covariance import ConnectedPair, connected_pair, eprod_independent, variance_bounds
 from .deep_regularizer import DeepRegularizer, LayerTerms, deep_regularizer
 from .ensemble_error import EnsembleErrors, ensemble_errors
@@ -29,4 +31,5 @@ __all__ = ["Means", "Summary", "means", "summary", "summary_numpy", "bounds", "e
            "density_S_beta_O", "variance_bounds", "eprod_independent", "connected_pair", "ConnectedPair",
            "deep_regularizer", "DeepRegularizer", "LayerTerms", "expected_transfer_gaussian",
            "logistic_gaussian_approximations", "GaussianApproximations",
-           "DISTRIBUTIONS", "sampling_distribution", "sampling_curve", "approximation_report", "LayerReport"]
+           "DISTRIBUTIONS", "sampling_distribution", "sampling_curve", "approximation_report", "LayerReport",
+           "cancellation", "CancellationLayer"]

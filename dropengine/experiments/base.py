@@ -31,6 +31,7 @@ class Claim:
     ``kind``       "finding" or "identity"
     ``detail``     the measured numbers in words (shown beside ``measured``)
     ``reason``     for a "no": one sentence on whether the paper, the setting or the code is at fault
+                   (an experiment may set it either way; it is shown and recorded for a "no" only)
     """
 
     key: str
@@ -69,7 +70,7 @@ class Claim:
         return {"id": f"{experiment}/{self.key}", "experiment": experiment, "kind": self.kind,
                 "section": self.section, "equation": self.equation, "statement": self.statement,
                 "criterion": self.criterion, "measured": num(self.measured), "uncertainty": num(self.uncertainty),
-                "detail": self.detail, "verdict": self.verdict, "reason": self.reason}
+                "detail": self.detail, "verdict": self.verdict, "reason": "" if self.agrees else self.reason}
 
 
 def identity(key, section, equation, statement, criterion, measured, uncertainty, agrees, detail=""):

@@ -79,6 +79,21 @@ def write(results, out: Path, header: str, meta: dict | None = None) -> tuple:
             md += [f"![{f.stem}]({f.name})", ""]
             data = base64.b64encode(f.read_bytes()).decode()
             body.append(f"<p><img alt='{f.stem}' src='data:image/png;base64,{data}'></p>")
+    secs = meta.get("wall_seconds")
+    if secs:  # what each experiment took on the machine that wrote the report
+        names = [k for k in secs if k != "total"]
+        md += ["## Run time", "", "Wall-clock seconds per experiment on the machine that wrote this report "
+               "(shared machines run slower).", "", "| experiment | seconds |", "|---|---|"]
+        md += [f"| {k} | {secs[k]:.1f} |" for k in names]
+        if "total" in secs:
+            md.append(f"| **total** | **{secs['total']:.1f}** |")
+        md.append("")
+        body.append("<h2>Run time</h2><p>Wall-clock seconds per experiment on the machine that wrote this report "
+                    "(shared machines run slower).</p><table class='timing' border='1' cellpadding='4' "
+                    "style='border-collapse:collapse'><tr><th>experiment</th><th>seconds</th></tr>"
+                    + "".join(f"<tr><td>{html.escape(k)}</td><td>{secs[k]:.1f}</td></tr>" for k in names)
+                    + (f"<tr><td><b>total</b></td><td><b>{secs['total']:.1f}</b></td></tr>" if "total" in secs
+                       else "") + "</table>")
     # On load, the page counts the figures the browser could decode (a headless-browser
     # test reads it back): <p id="figures-loaded" data-loaded=... data-total=...>.
     check = ("<p id='figures-loaded'></p><script>window.addEventListener('load', function () {"

