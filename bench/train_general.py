@@ -15,6 +15,7 @@ bench/train_mnist.py). Runs (--epochs each):
                         N(p, p(1 - p)) per unit, p as above (Section 5)
   chain, dropout + backward noise   Gaussian noise of std 0.1 added to sigma' in the
                         backward pass (Section 10.2)
+  dag (skips start at 0)  a follow-up: the DAG with its skip blocks initialised at zero
 
 Test error is that of the ensemble network (Eq. 167, Trainer.predict). The criterion for
 "the DAG learns MNIST", fixed before the run: its test error after --epochs is below 3%
@@ -40,9 +41,10 @@ SKIPS = [(0, 2), (0, 3), (1, 3)]
 TARGET = 0.03
 
 
-def initial(skips):
+def initial(skips, zero_skips=False):
     """Glorot-uniform weights of the chain; a skip block gets its own draws, scaled as
-    the chain's are (bench/train_mnist.py's init, extended block by block)."""
+    the chain's are (bench/train_mnist.py's init, extended block by block), or zeros
+    (`zero_skips`: the DAG starts as the chain)."""
     chain = de.training.init_network(SIZES, TRANSFER, scheme="glorot", seed=0)
     if not skips:
         return chain
@@ -52,6 +54,8 @@ def initial(skips):
         n_in, n_out = SIZES[l], SIZES[h]
         lim = 4 * np.sqrt(6.0 / (n_in + n_out))
         W[h - 1][l] = rng.uniform(-lim, lim, size=(n_out, n_in)).astype(np.float32)
+        if zero_skips:
+            W[h - 1][l] = np.zeros_like(W[h - 1][l])
     return de.Network(W, list(chain.biases), TRANSFER)
 
 
@@ -90,7 +94,11 @@ def main():
             ("dag, dropout", initial(SKIPS), de.Dropout(KEEP), "backprop"),
             ("chain, gaussian N(p, p(1-p))", initial([]), de.GaussianGate(mean=list(p), std=list(np.sqrt(p * (1 - p)))),
              "backprop"),
-            ("chain, dropout + backward noise", initial([]), de.Dropout(KEEP), ("gaussian", 0.1))]
+            ("chain, dropout + backward noise", initial([]), de.Dropout(KEEP), ("gaussian", 0.1)),
+            # A follow-up added after the first record (2026-12-03), where the DAG above
+            # missed its criterion: the same DAG whose skip blocks start at zero. Not a
+            # replacement for the claim, which stays with the run above.
+            ("dag (skips start at 0), dropout", initial(SKIPS, zero_skips=True), de.Dropout(KEEP), "backprop")]
     results = []
     for name, net, gate, backward in runs:
         if args.only in name:
@@ -101,7 +109,7 @@ def main():
         print(f"  {r['name']:<34} {100 * r['test_error'][-1]:6.2f}% {100 * min(r['test_error']):6.2f}% "
               f"{r['examples_per_s']:>11,.0f}")
     claims = {}
-    dag = [r for r in results if r["name"].startswith("dag")]
+    dag = [r for r in results if r["name"] == "dag, dropout"]
     if dag:
         claims[f"the DAG learns MNIST (test error < {100 * TARGET:.0f}% after {args.epochs} epochs)"] = \
             dag[0]["test_error"][-1] < TARGET
