@@ -560,3 +560,15 @@ def test_golden_hash(core, kind):
     h = golden_hash(GOLDEN_GATES[kind])
     assert de.build_info()["stream_version"] == 3
     assert h == GOLDEN_HASHES[kind], h
+
+
+@pytest.mark.parametrize("gate", [de.AdditiveNoise(0.0), de.WeightNoise(0.0), de.GaussianGate(1.0, 0.0),
+                                  de.GaussianGate(1.0, 0.0, on="connections")], ids=repr)
+def test_no_noise_is_the_plain_network_bit_for_bit(gate, core):
+    # std 0 (and mean 1) draws nothing: the layer takes the plain product, so the
+    # statistics are those of no gate, to the bit.
+    net = de.Network.random([5, 4, 3], ["logistic", "softmax"], seed=0, dtype=np.float64)
+    X = np.random.default_rng(0).uniform(size=(2, 5))
+    a, b = de.sample(net, X, gate, 256, seed=1), de.sample(net, X, de.NoGate(), 256, seed=1)
+    for x, y in zip(a.E + a.var, b.E + b.var):
+        np.testing.assert_array_equal(x, y)

@@ -62,7 +62,9 @@ Sampler<T>::Sampler(const NetworkView<T>& net, const Gate& gate, const T* X, std
         if (gate.gaussian()) {
             // std and mean as given; a layer with no noise (std 0, mean 1) takes the plain product.
             pl.sd = p;
-            pl.mu = gate.mean.empty() ? std::vector<double>{1.0} : gate.mean[h];
+            // Additive kinds have no mean (a mean given for them is not read).
+            const bool multiplicative = gate.kind == GateKind::GaussianUnits || gate.kind == GateKind::GaussianConnections;
+            pl.mu = multiplicative && !gate.mean.empty() ? gate.mean[h] : std::vector<double>{1.0};
             pl.gated = std::any_of(p.begin(), p.end(), [](double v) { return v != 0.0; }) ||
                        std::any_of(pl.mu.begin(), pl.mu.end(), [](double v) { return v != 1.0; });
             const bool per_connection = !gate.per_unit() && pl.gated;

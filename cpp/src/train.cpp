@@ -91,7 +91,8 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
         if (l.need_Wr) l.Wr.assign(static_cast<std::size_t>(l.n_out * l.ldi), T(0));
         if (gate.gaussian()) {
             l.sd = gate.p[h];
-            l.mu = gate.mean.empty() ? std::vector<double>{1.0} : gate.mean[h];
+            const bool multiplicative = gate.kind == GateKind::GaussianUnits || gate.kind == GateKind::GaussianConnections;
+            l.mu = multiplicative && !gate.mean.empty() ? gate.mean[h] : std::vector<double>{1.0};  // additive: none
             l.gated = std::any_of(l.sd.begin(), l.sd.end(), [](double v) { return v != 0.0; }) ||
                       std::any_of(l.mu.begin(), l.mu.end(), [](double v) { return v != 1.0; });
             if (gate.kind == GateKind::GaussianUnits)  // the ensemble's E(delta) = mean

@@ -86,7 +86,7 @@ struct Gate {
     }
     /// delta's mean for element e of layer h (1 for the additive kinds, which do not use it).
     double mean_of(std::size_t h, std::int64_t e) const {
-        if (mean.empty()) return 1.0;
+        if (mean.empty() || !(kind == GateKind::GaussianUnits || kind == GateKind::GaussianConnections)) return 1.0;
         const auto& v = mean[h];
         return v.size() == 1 ? v[0] : v[static_cast<std::size_t>(e)];
     }
