@@ -28,12 +28,12 @@ struct RowScratch {
 template <class T>
 void ensemble_row(const NetworkView<T>& net, const Gate& gate, const T* x, std::int64_t row,
                   const std::vector<T*>& U, const std::vector<T*>& W, const std::vector<std::int64_t>& at,
-                  RowScratch& sc) {
+                  const std::vector<std::vector<Source>>& sources, RowScratch& sc) {
     for (std::int64_t j = 0; j < net.n_inputs(); ++j) sc.out[static_cast<std::size_t>(j)] = x[j];
     for (std::size_t h = 0; h < net.layers.size(); ++h) {
         const auto& l = net.layers[h];
         double* in = sc.in.data();
-        for (const Source& src : net.sources_of(static_cast<std::int64_t>(h))) {
+        for (const Source& src : sources[h]) {
             const auto sl = static_cast<std::size_t>(src.layer);
             const double* v = sc.out.data() + at[sl];
             double* e = in + src.offset;
@@ -97,8 +97,10 @@ void ensemble(const NetworkView<T>& net, const Gate& gate, const T* X, std::int6
     const int nt = detail::resolve_threads(threads);
     // at[l]: where the outputs of layer l (0: the network input) start in a row's scratch.
     std::vector<std::int64_t> at{0, net.n_inputs()};
+    std::vector<std::vector<Source>> sources;  // each layer's input blocks, once for all rows
     std::int64_t width = 1, macs = 0;
     for (const auto& l : net.layers) {
+        sources.push_back(net.sources_of(static_cast<std::int64_t>(sources.size())));
         at.push_back(at.back() + l.n_out);
         width = std::max({width, l.n_in, l.n_out});
         macs += l.n_out * l.n_in;
@@ -121,7 +123,7 @@ void ensemble(const NetworkView<T>& net, const Gate& gate, const T* X, std::int6
 #ifdef _OPENMP
             tid = omp_get_thread_num();
 #endif
-            ensemble_row(net, gate, X + x * net.n_inputs(), x, U, W, at, scratch[static_cast<std::size_t>(tid)]);
+            ensemble_row(net, gate, X + x * net.n_inputs(), x, U, W, at, sources, scratch[static_cast<std::size_t>(tid)]);
         }
     }
 }

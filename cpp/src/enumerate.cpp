@@ -20,9 +20,7 @@ std::vector<Site> all_sites(const NetworkView<T>& net, const Gate& gate) {
     if (gate.kind == GateKind::None || gate.spiking() || gate.gaussian()) return s;
     // A unit's coin lives on its outgoing connections (Eq. 22): a layer that feeds no
     // other (possible with skip connections) has no unit gates, and induces no subnetworks.
-    std::vector<bool> feeds(net.layers.size(), false);
-    for (std::size_t hh = 0; hh < net.layers.size(); ++hh)
-        for (const Source& src : net.sources_of(static_cast<std::int64_t>(hh))) feeds[static_cast<std::size_t>(src.layer)] = true;
+    const auto receivers = net.receivers();
     for (std::size_t hh = 0; hh < net.layers.size(); ++hh) {
         const auto& l = net.layers[hh];
         const auto h = static_cast<std::int32_t>(hh);
@@ -34,7 +32,7 @@ std::vector<Site> all_sites(const NetworkView<T>& net, const Gate& gate) {
         } else {
             // The units of source layer hh (gate.h): the inputs of layer hh in a chain.
             const std::int64_t n = net.n_source(static_cast<std::int64_t>(hh));
-            if (feeds[hh])
+            if (!receivers[hh].empty())
                 for (std::int64_t j = 0; j < n; ++j) s.push_back({h, SiteKind::Unit, 0, j, gate.prob(hh, j)});
             if (l.b && gate.kind == GateKind::Units) s.push_back({h, SiteKind::Bias, 0, 0, gate.bias_keep(hh)});
         }
@@ -326,12 +324,8 @@ Plan make_plan(const NetworkView<T>& net, const Gate& gate, const std::vector<Un
         off += l.n_out;
         P.layers.push_back(std::move(pl));
     }
-    P.receivers.resize(net.layers.size());
-    for (std::size_t h = 0; h < net.layers.size(); ++h) {
-        P.n_src.push_back(net.n_source(static_cast<std::int64_t>(h)));
-        for (const Source& src : P.layers[h].sources)
-            if (src.layer < net.n_layers()) P.receivers[static_cast<std::size_t>(src.layer)].push_back({h, src.offset});
-    }
+    P.receivers = net.receivers();
+    for (std::size_t h = 0; h < net.layers.size(); ++h) P.n_src.push_back(net.n_source(static_cast<std::int64_t>(h)));
     const auto sites = detail::all_sites(net, gate);
     // Top layer first, so that the gates flipped most often are those with the least
     // network above them.

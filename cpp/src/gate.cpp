@@ -15,7 +15,7 @@ void Gate::validate(const std::vector<std::int64_t>& n_out, const std::vector<st
         throw std::invalid_argument("gate: unknown kind " + std::to_string(static_cast<int>(kind)));
     if (gaussian()) {
         const bool units = per_unit();
-        const bool has_mean = kind == GateKind::GaussianUnits || kind == GateKind::GaussianConnections;
+        const bool has_mean = multiplicative_noise();
         if (p.size() != L) throw std::invalid_argument("gate: std must have one entry per layer (" + std::to_string(L) + ")");
         if (has_mean && mean.size() != L)
             throw std::invalid_argument("gate: mean must have one entry per layer (" + std::to_string(L) + ")");

@@ -37,6 +37,15 @@ std::vector<Source> NetworkView<T>::sources_of(std::int64_t h) const {
 }
 
 template <class T>
+std::vector<std::vector<std::pair<std::size_t, std::int64_t>>> NetworkView<T>::receivers() const {
+    std::vector<std::vector<std::pair<std::size_t, std::int64_t>>> r(layers.size());
+    for (std::size_t h = 0; h < layers.size(); ++h)
+        for (const Source& s : sources_of(static_cast<std::int64_t>(h)))
+            if (s.layer < n_layers()) r[static_cast<std::size_t>(s.layer)].push_back({h, s.offset});
+    return r;
+}
+
+template <class T>
 void NetworkView<T>::validate() const {
     if (layers.empty()) throw std::invalid_argument("network: at least one layer is required");
     if (layers.size() > 255) throw std::invalid_argument("network: at most 255 layers are supported");

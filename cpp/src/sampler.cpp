@@ -95,9 +95,7 @@ void Sampler<T>::run_block(Workspace<T>& w, std::int64_t x, std::int64_t s0, std
             in_place ? source_rows(w, sources_[h][0].layer, x) : std::pair<const T*, std::int64_t>{w.act.data(), ni};
         // 1. Inputs of layer h for each sample.
         if (!in_place) layer_inputs(w, h, x, gx, gs0, b);
-        const bool per_connection = (gate_.kind == GateKind::Connections || gate_.kind == GateKind::SpikesConnections ||
-                                     gate_.kind == GateKind::GaussianConnections || gate_.kind == GateKind::WeightNoise) &&
-                                    pl.gated;
+        const bool per_connection = gate_.per_connection() && pl.gated;
         if (opt_.input_stats && !per_connection)
             for (std::int64_t k = 0; k < b * ni; ++k) w.gated[static_cast<std::size_t>(k)] = static_cast<double>(w.act[static_cast<std::size_t>(k)]);
         // 2. Sums S (Eq. 13/14 with Eq. 9 for the bias; Eq. 128/129 for spikes).
@@ -163,7 +161,7 @@ void Sampler<T>::layer_inputs(Workspace<T>& w, std::size_t h, std::int64_t x, st
         const auto [in0, in_stride] = source_rows(w, src.layer, x);
         const auto l = static_cast<std::size_t>(src.layer);
         const bool gated = gate_.per_unit() && plans_[l].gated;
-        if (gated && (gate_.kind == GateKind::GaussianUnits || gate_.kind == GateKind::AdditiveNoise))
+        if (gated && gate_.gaussian())
             gaussian_units(w, plans_[l], l, gx, gs0, b, in0, in_stride, src.n, src.offset, ld);
         else if (gated && gate_.kind == GateKind::Spikes)
             spike_units(w, plans_[l], l, gx, gs0, b, in0, in_stride, src.n, src.offset, ld);

@@ -13,10 +13,10 @@ namespace dropengine::detail::sampling {
 template <class T>
 const std::uint32_t* Sampler<T>::normal_words(Workspace<T>& w, const DrawSite& site, std::uint64_t e0,
                                               std::int64_t n) const {
-    const std::uint64_t b0 = e0 >> 1, nb = ((e0 + static_cast<std::uint64_t>(n) - 1) >> 1) - b0 + 1;
-    kern_.philox_fill(static_cast<std::uint32_t>(b0), static_cast<std::int64_t>(nb), site.c1, site.c2, site.c3,
-                      site.k0, site.k1, w.words.data());
-    return w.words.data() + 2 * (e0 & 1u);
+    const NormalSpan span = normal_span(e0, n);
+    kern_.philox_fill(static_cast<std::uint32_t>(span.first_block), span.n_blocks, site.c1, site.c2, site.c3, site.k0,
+                      site.k1, w.words.data());
+    return w.words.data() + span.offset;
 }
 
 /// Unit j of source layer h in sample s sends delta_j O_j (GaussianUnits) or O_j + eps_j

@@ -62,11 +62,8 @@ Sampler<T>::Sampler(const NetworkView<T>& net, const Gate& gate, const T* X, std
         if (gate.gaussian()) {
             // std and mean as given; a layer with no noise (std 0, mean 1) takes the plain product.
             pl.sd = p;
-            // Additive kinds have no mean (a mean given for them is not read).
-            const bool multiplicative = gate.kind == GateKind::GaussianUnits || gate.kind == GateKind::GaussianConnections;
-            pl.mu = multiplicative && !gate.mean.empty() ? gate.mean[h] : std::vector<double>{1.0};
-            pl.gated = std::any_of(p.begin(), p.end(), [](double v) { return v != 0.0; }) ||
-                       std::any_of(pl.mu.begin(), pl.mu.end(), [](double v) { return v != 1.0; });
+            pl.mu = gate.noise_mean(h);
+            pl.gated = gate.noisy(h);
             const bool per_connection = !gate.per_unit() && pl.gated;
             if (!per_connection)
                 pl.Wp = pack_weights<T>(l.W, l.n_out, l.n_in, [](std::int64_t, std::int64_t) { return 1.0; });

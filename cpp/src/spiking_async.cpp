@@ -39,11 +39,7 @@ public:
             offset_.push_back(n_units_);
             n_units_ += l.n_out;
         }
-        // Skip connections (network.h): where each source layer's signals go.
-        receivers_.resize(L);
-        for (std::size_t k = 0; k < L; ++k)
-            for (const Source& s : net.sources_of(static_cast<std::int64_t>(k)))
-                if (s.layer < static_cast<std::int64_t>(L)) receivers_[static_cast<std::size_t>(s.layer)].push_back({k, s.offset});
+        receivers_ = net.receivers();  // skip connections (network.h): where each source's signals go
         // The signal statistics (input_stats) follow the units, layer by layer.
         std::int64_t u = n_units_;
         for (const auto& l : net.layers) {

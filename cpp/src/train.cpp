@@ -86,15 +86,12 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
         if (v.b) std::copy(v.b, v.b + v.n_out, l.b.begin());
         l.vb.assign(l.b.size(), T(0));
         l.gb.assign(l.b.size(), T(0));
-        l.need_Wr = gate.kind == GateKind::Connections || gate.kind == GateKind::GaussianConnections ||
-                    gate.kind == GateKind::WeightNoise;
+        l.need_Wr = gate.per_connection();  // (spikes are refused above)
         if (l.need_Wr) l.Wr.assign(static_cast<std::size_t>(l.n_out * l.ldi), T(0));
         if (gate.gaussian()) {
             l.sd = gate.p[h];
-            const bool multiplicative = gate.kind == GateKind::GaussianUnits || gate.kind == GateKind::GaussianConnections;
-            l.mu = multiplicative && !gate.mean.empty() ? gate.mean[h] : std::vector<double>{1.0};  // additive: none
-            l.gated = std::any_of(l.sd.begin(), l.sd.end(), [](double v) { return v != 0.0; }) ||
-                      std::any_of(l.mu.begin(), l.mu.end(), [](double v) { return v != 1.0; });
+            l.mu = gate.noise_mean(h);
+            l.gated = gate.noisy(h);
             if (gate.kind == GateKind::GaussianUnits)  // the ensemble's E(delta) = mean
                 for (std::int64_t j = 0; j < net.n_source(static_cast<std::int64_t>(h)); ++j)
                     l.expect.push_back(static_cast<T>(gate.mean_of(h, j)));
@@ -122,16 +119,10 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
     // A hidden layer whose outputs go anywhere but to all the inputs of the layer above
     // (more layers, other columns, or none) sums the errors of its receivers (Eq. 173 over
     // every layer it feeds) instead of taking the one above's.
-    std::vector<int> receivers(nL, 0);
-    for (std::size_t h = 0; h < nL; ++h)
-        for (const Source& s : L[h].sources)
-            if (s.layer >= 1) {
-                auto& u = L[static_cast<std::size_t>(s.layer - 1)];
-                ++receivers[static_cast<std::size_t>(s.layer - 1)];
-                if (!(h == static_cast<std::size_t>(s.layer) && L[h].sources.size() == 1)) u.fan_out = true;
-            }
+    const auto receivers = net.receivers();
     for (std::size_t h = 0; h + 1 < nL; ++h) {
-        if (receivers[h] != 1) L[h].fan_out = true;
+        const auto& r = receivers[h + 1];  // layer h's outputs are source h + 1
+        L[h].fan_out = !(r.size() == 1 && r[0].first == h + 1 && L[h + 1].sources.size() == 1);
         if (L[h].fan_out) ones.assign(std::max(ones.size(), static_cast<std::size_t>(L[h].n_out)), 1);
     }
     // Per-thread scratch at its largest now: an allocation inside a parallel region

@@ -27,6 +27,15 @@ namespace {
 
 constexpr double kTwo32 = 4294967296.0;
 
+/// The calling OpenMP thread's index into the per-thread scratch.
+inline std::size_t thread_index() {
+#ifdef _OPENMP
+    return static_cast<std::size_t>(omp_get_thread_num());
+#else
+    return 0;
+#endif
+}
+
 /// sigma'(S) from S and O = f(S) (softmax is only an output layer and never reaches here).
 template <class T>
 inline double derivative(const Transfer& f, T S, T O) {
@@ -77,20 +86,12 @@ void Trainer<T>::Impl::step(const TrainData<T>& data, const std::int64_t* rows, 
 
 template <class T>
 std::vector<std::uint32_t>& Trainer<T>::Impl::thread_words() {
-    int tid = 0;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-#endif
-    return words[static_cast<std::size_t>(tid)];
+    return words[thread_index()];
 }
 
 template <class T>
 T* Trainer<T>::Impl::noise_row() {
-    int tid = 0;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-#endif
-    return noise[static_cast<std::size_t>(tid)].data();
+    return noise[thread_index()].data();
 }
 
 template <class T>
@@ -113,10 +114,9 @@ void Trainer<T>::Impl::forward(const T* X, const std::int64_t* rows, std::int64_
         Layer& l = L[h];
         const std::int64_t ni = l.n_in, no = l.n_out;
         const bool unit_kind = gate.kind == GateKind::Units || gate.kind == GateKind::Dropin;
-        const bool gaussian_units = gate.kind == GateKind::GaussianUnits || gate.kind == GateKind::AdditiveNoise;
+        const bool gaussian_units = gate.gaussian() && gate.per_unit();
         // Weight noise has mean zero: its ensemble is the plain product.
-        const bool per_connection = (gate.kind == GateKind::Connections || gate.kind == GateKind::GaussianConnections ||
-                                     gate.kind == GateKind::WeightNoise) && !(ensemble && gate.kind == GateKind::WeightNoise);
+        const bool per_connection = gate.per_connection() && !(ensemble && gate.kind == GateKind::WeightNoise);
         if (ensemble && per_connection)
             throw std::invalid_argument("predict: connection gates need dropengine::ensemble");
         // 1. Gated inputs (Eq. 166): dropout zeroes a unit, dropin sets it to 1 (Section 11.6),
@@ -219,11 +219,7 @@ void Trainer<T>::Impl::top_errors(const TrainData<T>& data, const std::int64_t* 
         const T* Sr = l.S.data() + b * l.ldo;
         const T* O = l.O.data() + b * l.ldo;
         T* D = l.D.data() + b * l.ldo;
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        double* scratch = top_scratch[static_cast<std::size_t>(tid)].data();
+        double* scratch = top_scratch[thread_index()].data();
         double *t = scratch, *S = scratch + no, *lo = scratch + 2 * no, *loc = scratch + 3 * no, *g = scratch + 4 * no;
         std::fill(t, t + no, 0.0);
         const std::int64_t r = rows[b];
@@ -423,12 +419,13 @@ template <class T>
 const std::uint32_t* Trainer<T>::Impl::normal_words(std::size_t h, std::uint64_t s, std::int64_t b, std::int64_t i,
                                                      std::vector<std::uint32_t>& buf) const {
     const Layer& l = L[h];
-    const std::int64_t e0 = i * l.n_in, blk0 = e0 / 2, nblk = (e0 + l.n_in + 1) / 2 - blk0;
-    buf.resize(static_cast<std::size_t>(4 * ((nblk + 15) / 16 * 16)));
+    const NormalSpan span = normal_span(static_cast<std::uint64_t>(i * l.n_in), l.n_in);
+    buf.resize(static_cast<std::size_t>(4 * ((span.n_blocks + 15) / 16 * 16)));
     const Stream st = gate.kind == GateKind::WeightNoise ? Stream::TrainWeightNoise : Stream::TrainGaussianConnection;
     const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], st, static_cast<std::uint32_t>(h), s, static_cast<std::uint64_t>(b));
-    k.philox_fill(static_cast<std::uint32_t>(blk0), nblk, site.c1, site.c2, site.c3, site.k0, site.k1, buf.data());
-    return buf.data() + 2 * (e0 - 2 * blk0);
+    k.philox_fill(static_cast<std::uint32_t>(span.first_block), span.n_blocks, site.c1, site.c2, site.c3, site.k0, site.k1,
+                  buf.data());
+    return buf.data() + span.offset;
 }
 
 template <class T>

@@ -16,6 +16,7 @@
 // of the layer below, gated once per sample for the whole layer; with connection
 // dropout each unit's bias is its own connection, gated independently.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -84,9 +85,24 @@ struct Gate {
         return kind == GateKind::GaussianUnits || kind == GateKind::GaussianConnections ||
                kind == GateKind::AdditiveNoise || kind == GateKind::WeightNoise;
     }
+    /// Connection kinds: a draw per connection of the receiving layer.
+    bool per_connection() const { return kind != GateKind::None && !per_unit(); }
+    /// The Gaussian kinds that multiply (and so have a mean); the additive ones have none.
+    bool multiplicative_noise() const { return kind == GateKind::GaussianUnits || kind == GateKind::GaussianConnections; }
+    /// Layer h's means of delta (1 or n values); {1} for the additive kinds, which do not use it.
+    std::vector<double> noise_mean(std::size_t h) const {
+        return multiplicative_noise() && !mean.empty() ? mean[h] : std::vector<double>{1.0};
+    }
+    /// Gaussian kinds: whether layer h draws anything (some std != 0 or mean != 1): a layer
+    /// that does not takes the plain product.
+    bool noisy(std::size_t h) const {
+        const auto mu = noise_mean(h);
+        return std::any_of(p[h].begin(), p[h].end(), [](double v) { return v != 0.0; }) ||
+               std::any_of(mu.begin(), mu.end(), [](double v) { return v != 1.0; });
+    }
     /// delta's mean for element e of layer h (1 for the additive kinds, which do not use it).
     double mean_of(std::size_t h, std::int64_t e) const {
-        if (mean.empty() || !(kind == GateKind::GaussianUnits || kind == GateKind::GaussianConnections)) return 1.0;
+        if (mean.empty() || !multiplicative_noise()) return 1.0;
         const auto& v = mean[h];
         return v.size() == 1 ? v[0] : v[static_cast<std::size_t>(e)];
     }

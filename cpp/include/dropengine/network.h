@@ -11,6 +11,7 @@
 // outputs of layers[l - 1]; so a chain's layer h has the single source h.
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "dropengine/transfer.h"
@@ -53,6 +54,10 @@ struct NetworkView {
     std::int64_t n_source(std::int64_t l) const { return l == 0 ? n_inputs() : layers[static_cast<std::size_t>(l - 1)].n_out; }
     /// Layer h's input blocks: its sources, or {h, 0, n_in} for a chain layer.
     std::vector<Source> sources_of(std::int64_t h) const;
+    /// The other direction, for every source layer l = 0 .. n_layers() - 1: the layers it
+    /// feeds, lowest first, each with the column of l's block in its input (a layer that
+    /// feeds none has an empty list; a chain's layer l feeds {l, 0}).
+    std::vector<std::vector<std::pair<std::size_t, std::int64_t>>> receivers() const;
     /// Checks shapes, chaining (or the sources' blocks) and finiteness of weights and
     /// biases; throws std::invalid_argument naming the layer otherwise.
     void validate() const;

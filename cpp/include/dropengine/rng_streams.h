@@ -22,6 +22,7 @@
 // Changing anything here changes every random result: bump kStreamVersion and the
 // golden hash in the tests together, and say so in the changelog.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <cmath>
 
@@ -111,6 +112,18 @@ inline double gaussian_from_words(std::uint32_t w0, std::uint32_t w1) {
     constexpr double kInv32 = 1.0 / 4294967296.0, kTwoPi = 6.283185307179586476925286766559;
     const double u1 = (static_cast<double>(w0) + 0.5) * kInv32, u2 = (static_cast<double>(w1) + 0.5) * kInv32;
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
+}
+/// The counter blocks holding the normals of elements e0 .. e0 + n - 1 (n >= 1): fill
+/// n_blocks blocks from first_block on; element e0's two words start at word `offset`.
+struct NormalSpan {
+    std::uint64_t first_block;
+    std::int64_t n_blocks;
+    std::size_t offset;
+};
+inline NormalSpan normal_span(std::uint64_t e0, std::int64_t n) {
+    const std::uint64_t b0 = e0 >> 1;
+    return {b0, static_cast<std::int64_t>(((e0 + static_cast<std::uint64_t>(n) - 1) >> 1) - b0 + 1),
+            static_cast<std::size_t>(2 * (e0 & 1u))};
 }
 inline double gaussian_draw(const DrawSite& site, std::uint64_t e) {
     const Philox4x32 r = site.block(e >> 1);
