@@ -204,13 +204,10 @@ class Spikes:
             a = as_real_array(value, name, dtype=np.float64)
             if (a < 0).any():
                 raise ValueError(f"{name}: spike sizes must be >= 0")
-            with np.errstate(over="ignore"):
-                if not np.isfinite(a.astype(net.dtype)).all():
-                    raise ValueError(f"{name}: spike sizes must be finite in the network's {net.dtype}")
             return a
 
         one = _connections if self.on == "connections" else _units
-        out = [one(rs[h], net, h, "r", sizes_r) if h in layers else np.zeros(0) for h in range(L)]
+        out = [one(rs[h], net, h, "r", _in_dtype(sizes_r, net)) if h in layers else np.zeros(0) for h in range(L)]
         return ("spikes" if self.on == "units" else "spikes_connections"), out, []
 
 
