@@ -6,7 +6,7 @@ Intelligence 210 (2014), with a C++ core. Equation numbers in docstrings are the
 from __future__ import annotations
 
 from . import _engine, datasets, exact, spiking, training
-from .gates import AdditiveNoise, Dropin, Dropout, GaussianGate, NoGate, Spikes, WeightNoise
+from .gates import AdditiveNoise, Dropin, Dropout, Gates, GaussianGate, NoGate, Spikes, WeightNoise
 from .network import Network
 from .sampling import ensemble, forward, sample
 from .stats import DropoutWarning, SampleStats
@@ -16,7 +16,7 @@ from .transfer import Linear, Logistic, ReLU, Softmax, Softplus, Tanh, Transfer
 __version__ = _engine.build_info()["version"]
 
 __all__ = ["Trainer", "train", "Network", "Dropout", "Dropin", "NoGate", "Spikes", "GaussianGate", "AdditiveNoise",
-           "WeightNoise", "sample", "ensemble", "forward", "SampleStats",
+           "WeightNoise", "Gates", "sample", "ensemble", "forward", "SampleStats",
            "DropoutWarning", "Transfer", "Linear", "Logistic", "Tanh", "ReLU", "Softplus", "Softmax",
            "build_info", "exact", "spiking"]
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _core
 from ._validation import as_count, as_real_array
-from .gates import CONTINUOUS_GATES, Dropin, Dropout, NoGate, Spikes
+from .gates import CONTINUOUS_GATES, Dropin, Dropout, Gates, NoGate, Spikes
 from .network import Network
 
 __all__ = ["GateKind", "TransferKind", "Loss", "LOSSES", "GateSpec", "OutOfMemory", "MAX_TOTAL_SAMPLES", "PARTS_LOG2_OFFSET",
@@ -105,12 +105,18 @@ class GateSpec(NamedTuple):
     """What the core draws: ``kind``, per layer the flat float64 ``p`` (keep
     probabilities, dropin rates, spike sizes, or the noise's standard deviations; see
     cpp/include/dropengine/gate.h), ``keep_bias`` (empty when biases are never gated) and
-    ``mean`` (per layer, the multiplicative Gaussian kinds' means; else empty)."""
+    ``mean`` (per layer, the multiplicative Gaussian kinds' means; else empty) and ``kinds``
+    (``GateKind.mixed`` only: each entry's kind; else empty)."""
 
     kind: GateKind
     p: list
     keep_bias: list
     mean: list = []
+    kinds: list = []
+
+    def kind_of(self, h: int) -> GateKind:
+        """The kind of entry h (gate.h's ``Gate::kind_of``)."""
+        return self.kinds[h] if self.kind == GateKind.mixed else self.kind
 
 
 def gate_spec(gate, net: Network, *, allow_spikes: bool = True) -> GateSpec:
@@ -118,13 +124,17 @@ def gate_spec(gate, net: Network, *, allow_spikes: bool = True) -> GateSpec:
     anything that is not a gate, ValueError for Spikes where only dropout gates apply."""
     if gate is None:
         gate = NoGate()
-    if not isinstance(gate, (Dropout, Dropin, NoGate, Spikes) + CONTINUOUS_GATES):
-        raise TypeError(f"gate must be Dropout, Dropin, Spikes, GaussianGate, AdditiveNoise, WeightNoise, NoGate or "
-                        f"None, got {type(gate).__name__}")
+    if not isinstance(gate, (Dropout, Dropin, NoGate, Spikes, Gates) + CONTINUOUS_GATES):
+        raise TypeError(f"gate must be Dropout, Dropin, Spikes, GaussianGate, AdditiveNoise, WeightNoise, Gates, NoGate "
+                        f"or None, got {type(gate).__name__}")
     if isinstance(gate, Spikes) and not allow_spikes:
         raise ValueError("gate: spiking networks (Spikes) are simulated with dropengine.sample, not handled here")
-    kind, p, keep_bias, *mean = gate.resolve(net)
-    return GateSpec(GateKind.__members__[kind], p, keep_bias, mean[0] if mean else [])
+    kind, p, keep_bias, *rest = gate.resolve(net)
+    mean = rest[0] if rest else []
+    kinds = [GateKind.__members__[k] for k in rest[1]] if len(rest) > 1 else []
+    if kinds and not any(k in (GateKind.gaussian_units, GateKind.gaussian_connections) for k in kinds):
+        mean = []
+    return GateSpec(GateKind.__members__[kind], p, keep_bias, mean, kinds)
 
 
 def transfer_row(f) -> tuple:

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _engine as engine
 from ._engine import GateKind
-from .gates import CONTINUOUS_GATES
+from .gates import CONTINUOUS_GATES, Gates
 from .transfer import Transfer
 
 __all__ = ["philox4x32_10", "draw_words", "draw_normals", "keep_threshold", "transfer", "sample_reference",
@@ -156,6 +156,8 @@ def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, f
     """Raw S[h], O[h] of shape (n_inputs, n_samples, n_out_h), float64, same draws as the engine."""
     if isinstance(gate, CONTINUOUS_GATES):
         return _sample_reference_noise(net, X, gate, n_samples, key, first_sample, first_input)
+    if isinstance(gate, Gates):
+        return _sample_reference_mixed(net, X, gate, n_samples, key, first_sample, first_input)
     kind, p, keep_bias, *_ = engine.gate_spec(gate, net)
     X = np.asarray(X, dtype=np.float64).reshape(-1, net.n_in)
     s = np.arange(first_sample, first_sample + n_samples)
@@ -264,6 +266,83 @@ def _sample_reference_noise(net, X, gate, n_samples: int, key, first_sample: int
             b = net.biases[h - 1]
             if b is not None:
                 S = S + np.asarray(b, dtype=np.float64)
+            O = transfer(net.transfers[h - 1], S)[0]
+            Ss[h - 1][x], Os[h - 1][x] = S, O
+            out[h] = O
+    return Ss, Os
+
+
+def _sample_reference_mixed(net, X, gate, n_samples: int, key, first_sample: int, first_input: int):
+    """``sample_reference`` for a ``Gates`` mix, on chains and DAGs: entry l's kind and
+    values, drawn from that kind's stream exactly as the whole-network gate draws them.
+
+    A unit kind at entry l turns source layer l's output a^l into y^l once per sample
+    (dropout: a_j if word < t_j else 0; dropin: 1 if word < t_j else a_j; Gaussian:
+    T(m_j + s_j z_j) a_j; additive: a_j + T(s_j z_j)), read by every layer l feeds. A
+    connection kind at entry k acts on the concatenated y of layer k + 1's sources
+    (dropout: one bit at keep 1/2, 16-bit draws for one other keep, words otherwise;
+    Gaussian: T(m_ij + s_ij z_ij); weight noise: W_ij + T(s_ij z_ij)), then the biases
+    (one draw per layer under a units dropout entry, one per unit under a connections one)."""
+    _, p, keep_bias, mean, kinds = gate.resolve(net)
+    T = np.dtype(net.dtype)
+
+    def cast(v):
+        return np.asarray(v, dtype=T).astype(np.float64)
+
+    X = np.asarray(X, dtype=np.float64).reshape(-1, net.n_in)
+    s = np.arange(first_sample, first_sample + n_samples)
+    L = net.n_layers
+    Ss = [np.empty((len(X), n_samples, n)) for n in net.sizes[1:]]
+    Os = [np.empty_like(a) for a in Ss]
+    for x in range(len(X)):
+        gx = first_input + x
+        out = {0: np.broadcast_to(X[x], (n_samples, net.n_in))}
+        gated = {}
+
+        def source(l):
+            if l not in gated:
+                a, k, n = out[l], kinds[l], net.sizes[l]
+                if k in ("units", "dropin"):
+                    w = draw_words(key, STREAM[k], l, gx, s, range(n)) < keep_threshold(p[l])
+                    a = np.where(w, a, 0.0) if k == "units" else np.where(w, 1.0, a)
+                elif k == "gaussian_units":
+                    a = cast(mean[l] + p[l] * draw_normals(key, STREAM[k], l, gx, s, range(n))) * a
+                elif k == "additive_noise":
+                    a = a + cast(p[l] * draw_normals(key, STREAM[k], l, gx, s, range(n)))
+                gated[l] = a
+            return gated[l]
+
+        for h in range(1, L + 1):
+            W, blocks = net.input_weights(h)
+            W = np.asarray(W, dtype=np.float64)
+            n_out, n_cat = W.shape
+            a = np.hstack([source(l) for l, _, _ in blocks])
+            k, ph, e = kinds[h - 1], p[h - 1], range(n_out * n_cat)
+            if k == "connections":
+                thr = keep_threshold(ph)
+                if ph.size == 1 and float(ph[0]) == 0.5:
+                    m = draw_bits(key, STREAM["connections"], h - 1, gx, s, e) == 1
+                elif ph.size == 1:
+                    t = float(thr[0])
+                    m = draw_keep16(key, h - 1, gx, s, e, t) if t < 2.0**32 else np.ones((n_samples, len(e)), bool)
+                else:
+                    m = draw_words(key, STREAM["connections"], h - 1, gx, s, e) < thr
+                S = np.einsum("sij,ij,sj->si", m.reshape(n_samples, n_out, n_cat), W, a)
+            elif k in ("gaussian_connections", "weight_noise"):
+                z = draw_normals(key, STREAM[k], h - 1, gx, s, e).reshape(n_samples, n_out, n_cat)
+                sd = ph.reshape(n_out, n_cat) if ph.size > 1 else ph[0]
+                if k == "gaussian_connections":
+                    mu = mean[h - 1].reshape(n_out, n_cat) if mean[h - 1].size > 1 else mean[h - 1][0]
+                    S = np.einsum("sij,ij,sj->si", cast(mu + sd * z), W, a)
+                else:
+                    S = np.einsum("sij,sj->si", W + cast(sd * z), a)
+            else:
+                S = a @ W.T
+            b = net.biases[h - 1]
+            if b is not None:
+                bt = keep_threshold(keep_bias[h - 1]) if keep_bias and k in ("units", "connections") else 2.0**32
+                gb = draw_words(key, STREAM["bias"], h - 1, gx, s, range(n_out) if k == "connections" else [0]) < bt
+                S = S + gb * np.asarray(b, dtype=np.float64)
             O = transfer(net.transfers[h - 1], S)[0]
             Ss[h - 1][x], Os[h - 1][x] = S, O
             out[h] = O

@@ -27,8 +27,8 @@ import numpy as np
 
 from ._validation import as_count, as_probabilities, as_real_array
 
-__all__ = ["Dropout", "Dropin", "NoGate", "Spikes", "GaussianGate", "AdditiveNoise", "WeightNoise",
-           "CONTINUOUS_GATES", "refuse_continuous"]
+__all__ = ["Dropout", "Dropin", "NoGate", "Spikes", "GaussianGate", "AdditiveNoise", "WeightNoise", "Gates",
+           "CONTINUOUS_GATES", "refuse_continuous", "refuse_mixed", "entry_kinds"]
 
 
 def _per_layer(value, net, name: str, matrix: bool, check=as_probabilities) -> list:
@@ -424,5 +424,127 @@ CONTINUOUS_GATES = (GaussianGate, AdditiveNoise, WeightNoise)
 
 def refuse_continuous(gate, where: str, hint: str = "use sample or exact.linear_moments") -> None:
     """The one-line ValueError of the engines that handle Bernoulli gates only."""
-    if isinstance(gate, CONTINUOUS_GATES):
+    if isinstance(gate, CONTINUOUS_GATES) or (isinstance(gate, Gates) and gate.continuous):
         raise ValueError(f"{where}: Gaussian gates are continuous; {hint}")
+
+
+def refuse_mixed(gate, where: str) -> None:
+    """The one-line ValueError of the routines written for one gate kind per network."""
+    if isinstance(gate, Gates):
+        raise ValueError(f"{where}: a Gates mix of kinds is not supported here; give one gate for the whole network")
+
+
+# --- one gate per layer --------------------------------------------------------------------
+#: The gates a Gates entry may hold (spikes are a network's mode, not mixed).
+_ENTRY_GATES = (Dropout, Dropin, NoGate) + CONTINUOUS_GATES
+
+
+def _entry_value(value, name: str):
+    """Inside Gates a gate describes its own layer only, so a list is an array of values,
+    never one entry per layer."""
+    if isinstance(value, (list, tuple)):
+        return np.asarray(value, dtype=object if any(isinstance(v, Mapping) for v in value) else None)
+    return value
+
+
+def _resolve_entry(g, net, h: int) -> tuple:
+    """(kind name, p, keep_bias, mean) of entry h, for Gates.resolve; p and mean as the
+    whole-network gates resolve them for their layer h (``_units``: source layer h;
+    ``_connections``: the connections into layer h + 1)."""
+    name = f"gates[{h}]"
+    if g is None or isinstance(g, NoGate):
+        return "none", np.ones(1), 1.0, np.ones(1)
+    if isinstance(g, Dropout):
+        one = _connections if g.on == "connections" else _units
+        p = one(_entry_value(g.keep, f"{name}.keep"), net, h, f"{name}.keep", as_probabilities)
+        kb = as_probabilities(_entry_value(g.keep_bias, f"{name}.keep_bias"), f"{name}.keep_bias")
+        if kb.ndim != 0:
+            raise ValueError(f"{name}.keep_bias must be a scalar")
+        return g.on, p, float(kb), np.ones(1)
+    if isinstance(g, Dropin):
+        return "dropin", _units(_entry_value(g.rate, f"{name}.rate"), net, h, f"{name}.rate", as_probabilities), 1.0, \
+            np.ones(1)
+    on_connections = isinstance(g, WeightNoise) or (isinstance(g, GaussianGate) and g.on == "connections")
+    one = _connections if on_connections else _units
+    std = one(_entry_value(g.std, f"{name}.std"), net, h, f"{name}.std", _in_dtype(_std_values, net))
+    if isinstance(g, GaussianGate):
+        mean = one(_entry_value(g.mean, f"{name}.mean"), net, h, f"{name}.mean", _in_dtype(_mean_values, net))
+        return ("gaussian_connections" if on_connections else "gaussian_units"), std, 1.0, mean
+    return ("weight_noise" if on_connections else "additive_noise"), std, 1.0, np.ones(1)
+
+
+class Gates:
+    """One gate (or None) per layer: a network that mixes gate kinds (issue "General networks").
+
+    ``gates[l]`` is a ``Dropout``, ``Dropin``, ``GaussianGate``, ``AdditiveNoise``,
+    ``WeightNoise``, ``NoGate`` or None, and describes entry l only: its values are a
+    scalar, a vector or a matrix (or, on connections, a dict {source layer: ...}); a list
+    is read as an array, never as one value per layer. What entry l gates follows the kind, as in the whole-network gates:
+
+    - unit kinds (``Dropout(on="units")``, ``Dropin``, ``GaussianGate(on="units")``,
+      ``AdditiveNoise``): the units of layer l (0 = the input), one draw per unit and
+      sample shared by all its outgoing connections, into any layer (Eq. 22);
+    - connection kinds (``Dropout(on="connections")``, ``GaussianGate(on="connections")``,
+      ``WeightNoise``): the connections into layer l + 1 (``weights[l]``), from all its
+      sources (Eq. 23), with the bias gates of layer l + 1 for ``Dropout``.
+
+    In a chain the two readings are the same layer's inputs. With skip connections a
+    connection from layer l < k into layer k + 1 can meet a unit gate (entry l) and a
+    connection gate (entry k): both apply and their draws multiply. They are independent,
+    so the expectations factor: E(delta_unit delta_conn) = E(delta_unit) E(delta_conn)
+    (Eq. 24-26; the ensemble network and ``exact.linear_moments`` use this). Every entry
+    draws from its own kind's Philox stream, addressed as for the whole-network gate, so
+    an entry of a Gates draws exactly what the same gate draws on that layer alone.
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> gate = de.Gates([de.Dropout(0.8), de.GaussianGate(1.0, 0.5), None])
+    """
+
+    def __init__(self, gates):
+        if isinstance(gates, (str, bytes)) or not isinstance(gates, (list, tuple)):
+            raise TypeError(f"gates must be a list with one gate (or None) per layer, got {type(gates).__name__}")
+        for k, g in enumerate(gates):
+            if g is not None and not isinstance(g, _ENTRY_GATES):
+                what = "spikes are a network's mode, not mixed" if isinstance(g, Spikes) else (
+                    "Gates do not nest" if isinstance(g, Gates) else f"got {type(g).__name__}")
+                raise TypeError(f"gates[{k}] must be Dropout, Dropin, GaussianGate, AdditiveNoise, WeightNoise, "
+                                f"NoGate or None ({what})")
+        self.gates = list(gates)
+
+    @property
+    def continuous(self) -> bool:
+        """Whether some entry's noise is continuous (no subnetworks to enumerate)."""
+        return any(isinstance(g, CONTINUOUS_GATES) for g in self.gates)
+
+    def __len__(self) -> int:
+        return len(self.gates)
+
+    def __getitem__(self, l: int):
+        return self.gates[l]
+
+    def __repr__(self) -> str:
+        return f"Gates({self.gates!r})"
+
+    def resolve(self, net):
+        """("mixed", p per entry, keep_bias per layer (empty: all 1), mean per entry,
+        kind name per entry) on ``net``; see ``dropengine._engine.gate_spec``."""
+        L = net.n_layers
+        if len(self.gates) != L:
+            raise ValueError(f"gates must have one entry per layer ({L}), got {len(self.gates)}")
+        entries = [_resolve_entry(g, net, h) for h, g in enumerate(self.gates)]
+        kinds = [e[0] for e in entries]
+        kb = [e[2] for e in entries]
+        return "mixed", [e[1] for e in entries], ([] if all(v == 1.0 for v in kb) else kb), \
+            [e[3] for e in entries], kinds
+
+
+def entry_kinds(gate, net) -> list:
+    """The kind name of every entry of ``gate`` on ``net`` (gate.h's reading of an entry):
+    one per layer, the same for a whole-network gate."""
+    if isinstance(gate, Gates):
+        return gate.resolve(net)[4]
+    if gate is None:
+        return ["none"] * net.n_layers
+    return [gate.resolve(net)[0]] * net.n_layers

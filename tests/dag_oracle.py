@@ -11,7 +11,8 @@ Networks (Eq. 21): layer h = 1..L receives from source layers l < h (0 = the inp
 S^h = sum_{l in sources(h)} W_hl y^l + b^h and O^h = f_h(S^h), y^l the gated outputs of
 layer l (O^0 = the input x).
 
-Gates, as ``OracleGate(kind, keep, keep_bias)``:
+Gates, as ``OracleGate(kind, keep, keep_bias)``, or as a list with one ``OracleGate``
+per entry (a network mixing kinds: entry e's own kind and values, see ``expand_gate``):
 
 - ``"units"`` (Eq. 6, 13, 22): ``keep[l]`` over the units of layer l = 0..L-1, a scalar
   or one value per unit. ONE selector delta_j^l per unit and sample, shared by all of
@@ -45,7 +46,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["OracleGate", "read_network", "expand_gate", "transfer", "exact_moments", "ensemble_eq167",
+__all__ = ["OracleGate", "read_network", "expand_gate", "entry_kinds", "transfer", "exact_moments", "ensemble_eq167",
            "free_selectors"]
 
 
@@ -139,68 +140,79 @@ def _per_layer(value, L: int) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value] * L
 
 
-def expand_gate(plain: Plain, gate: OracleGate):
-    """(per-source probabilities, per-layer bias keeps):
-
-    units / dropin: a list over l = 0..L-1 of arrays (n_l,): keep (dropin: rate);
-    connections: a list over h = 1..L of dicts {l: (n_h, n_l)};
-    none: None. Bias keeps: a list over h = 1..L of floats (1 where biases are not gated).
-    """
-    L, n = len(plain.layers), plain.sizes
-    kind = gate.kind
-    if kind not in ("units", "connections", "dropin", "none"):
-        raise ValueError(f"unknown gate kind {kind!r}")
-    if kind == "none":
-        return None, [1.0] * L
-    keep = _per_layer(gate.keep, L)
-    assert len(keep) == L, "one keep entry per layer"
-    if kind in ("units", "dropin"):
-        probs = [np.broadcast_to(np.asarray(k, np.float64), (n[l],)).copy() for l, k in enumerate(keep)]
-        kb = [1.0] * L if kind == "dropin" else [float(b) for b in _per_layer(gate.keep_bias, L)]
-        return probs, kb
-    probs = []
-    for h, (k, pairs) in enumerate(zip(keep, plain.layers), 1):
-        widths = [(l, W.shape[1]) for l, W in pairs]
-        if isinstance(k, Mapping):
-            assert sorted(k) == [l for l, _ in widths], "one entry per source layer"
-            # a vector over a source's units is one keep per sending unit: broadcast over rows
-            probs.append({l: np.broadcast_to(np.asarray(k[l], np.float64), (n[h], w)).copy() for l, w in widths})
-        else:
-            cat = np.broadcast_to(np.asarray(k, np.float64), (n[h], sum(w for _, w in widths)))
-            cols = np.cumsum([0] + [w for _, w in widths])
-            probs.append({l: cat[:, a:b].copy() for (l, _), a, b in zip(widths, cols[:-1], cols[1:])})
-    return probs, [float(b) for b in _per_layer(gate.keep_bias, L)]
-
-
-# --- the selectors ------------------------------------------------------------------------
-def _selectors(plain: Plain, gate: OracleGate):
-    """Every selector of the network as (address, probability of 1), addresses:
-    ("unit", l, j); ("conn", h, l, i, j); ("bias", h) (units) or ("bias", h, i) (connections)."""
-    probs, kb = expand_gate(plain, gate)
+def _entries(plain: Plain, gate) -> list:
+    """[(kind, keep, keep_bias)] per entry e = 0..L-1. An ``OracleGate`` gives every entry
+    its kind; a list of ``OracleGate`` (one network mixing kinds) gives entry e the kind
+    and the values of its e-th item, whose keep and keep_bias are that entry's own values
+    (not per-layer lists)."""
     L = len(plain.layers)
+    if isinstance(gate, OracleGate):
+        keep, kb = _per_layer(gate.keep, L), _per_layer(gate.keep_bias, L)
+        assert len(keep) == L and len(kb) == L, "one keep entry per layer"
+        return [(gate.kind, keep[e], kb[e]) for e in range(L)]
+    assert len(gate) == L, "one gate per layer"
+    return [(g.kind, g.keep, g.keep_bias) for g in gate]
+
+
+def expand_gate(plain: Plain, gate):
+    """Per entry e = 0..L-1: (kind, probabilities, bias keep of layer e + 1).
+
+    An entry of kind units / dropin gates the units of layer e, wherever they go
+    (probabilities (n_e,): keep, or the dropin rate); an entry of kind connections gates
+    the connections into layer h = e + 1 from all its sources (probabilities {l: (n_h, n_l)})
+    and the biases of layer h. When a skip connection from layer l into layer h meets a
+    units entry l and a connections entry h - 1, both selectors apply (independent draws
+    multiply). Bias keeps are 1 where biases are not gated (dropin, none).
+    """
+    n = plain.sizes
     out = []
-    if gate.kind in ("units", "dropin"):
-        feeding = {l for pairs in plain.layers for l, _ in pairs}  # layers with outgoing connections
-        for l in range(L):
-            if l in feeding:
-                out += [(("unit", l, j), float(probs[l][j])) for j in range(plain.sizes[l])]
-    elif gate.kind == "connections":
-        for h, P in enumerate(probs, 1):
-            for l, Phl in P.items():
-                out += [(("conn", h, l, i, j), float(Phl[i, j]))
-                        for i in range(Phl.shape[0]) for j in range(Phl.shape[1])]
-    if gate.kind in ("units", "connections"):
-        for h, b in enumerate(plain.biases, 1):
-            if b is None:
-                continue
-            if gate.kind == "units":
-                out.append((("bias", h), kb[h - 1]))
+    for e, (kind, k, kb) in enumerate(_entries(plain, gate)):
+        if kind not in ("units", "connections", "dropin", "none"):
+            raise ValueError(f"unknown gate kind {kind!r}")
+        if kind == "none":
+            out.append((kind, None, 1.0))
+        elif kind in ("units", "dropin"):
+            probs = np.broadcast_to(np.asarray(k, np.float64), (n[e],)).copy()
+            out.append((kind, probs, 1.0 if kind == "dropin" else float(kb)))
+        else:
+            h, pairs = e + 1, plain.layers[e]
+            widths = [(l, W.shape[1]) for l, W in pairs]
+            if isinstance(k, Mapping):
+                assert sorted(k) == [l for l, _ in widths], "one entry per source layer"
+                # a vector over a source's units is one keep per sending unit: broadcast over rows
+                probs = {l: np.broadcast_to(np.asarray(k[l], np.float64), (n[h], w)).copy() for l, w in widths}
             else:
-                out += [(("bias", h, i), kb[h - 1]) for i in range(b.size)]
+                cat = np.broadcast_to(np.asarray(k, np.float64), (n[h], sum(w for _, w in widths)))
+                cols = np.cumsum([0] + [w for _, w in widths])
+                probs = {l: cat[:, a:b].copy() for (l, _), a, b in zip(widths, cols[:-1], cols[1:])}
+            out.append((kind, probs, float(kb)))
     return out
 
 
-def free_selectors(net, gate: OracleGate) -> int:
+# --- the selectors ------------------------------------------------------------------------
+def _selectors(plain: Plain, gate):
+    """Every selector of the network as (address, probability of 1), addresses:
+    ("unit", l, j); ("conn", h, l, i, j); ("bias", h) (units) or ("bias", h, i) (connections)."""
+    entries = expand_gate(plain, gate)
+    feeding = {l for pairs in plain.layers for l, _ in pairs}  # layers with outgoing connections
+    out = []
+    for e, (kind, probs, kb) in enumerate(entries):
+        h = e + 1
+        if kind in ("units", "dropin") and e in feeding:
+            out += [(("unit", e, j), float(probs[j])) for j in range(plain.sizes[e])]
+        elif kind == "connections":
+            for l, Phl in probs.items():
+                out += [(("conn", h, l, i, j), float(Phl[i, j]))
+                        for i in range(Phl.shape[0]) for j in range(Phl.shape[1])]
+        b = plain.biases[e]
+        if b is not None and kind == "units":
+            out.append((("bias", h), kb))
+        elif b is not None and kind == "connections":
+            out += [(("bias", h, i), kb) for i in range(b.size)]
+    return out
+
+
+def free_selectors(net, gate) -> int:
     """How many selectors have 0 < p < 1: the network has 2^this configurations."""
     return sum(0.0 < p < 1.0 for _, p in _selectors(read_network(net), gate))
 
@@ -226,9 +238,11 @@ def _configurations(selectors, max_free: int):
     return value, P
 
 
-def _propagate(plain: Plain, x: np.ndarray, kind: str, value, M: int):
-    """S^h and O^h (M, n_h) of every layer in every configuration (Eq. 21-23)."""
+def _propagate(plain: Plain, x: np.ndarray, kinds, value, M: int):
+    """S^h and O^h (M, n_h) of every layer in every configuration (Eq. 21-23); kinds: the
+    kind of every entry (a single kind: the same for all)."""
     L = len(plain.layers)
+    kinds = [kinds] * L if isinstance(kinds, str) else list(kinds)
     O = {0: np.broadcast_to(np.asarray(x, np.float64), (M, plain.sizes[0]))}
     S_all, O_all = [], []
 
@@ -239,22 +253,21 @@ def _propagate(plain: Plain, x: np.ndarray, kind: str, value, M: int):
         n_h = plain.sizes[h]
         S = np.zeros((M, n_h))
         for l, W in plain.layers[h - 1]:
-            a = O[l]
-            if kind in ("units", "dropin"):
+            y = O[l]
+            if kinds[l] in ("units", "dropin"):  # the sender's selector (Eq. 22); dropin: set to 1
                 d = np.stack([column(("unit", l, j)) for j in range(plain.sizes[l])], axis=1)
-                y = d * a if kind == "units" else np.where(d == 1.0, 1.0, a)  # Eq. 22; dropin: set to 1
-                S += y @ W.T
-            elif kind == "connections":  # Eq. 23
+                y = d * y if kinds[l] == "units" else np.where(d == 1.0, 1.0, y)
+            if kinds[h - 1] == "connections":  # each connection's own selector (Eq. 23)
                 D = np.stack([np.stack([column(("conn", h, l, i, j)) for j in range(plain.sizes[l])], axis=1)
                               for i in range(n_h)], axis=1)  # (M, n_h, n_l)
-                S += np.einsum("mij,ij,mj->mi", D, W, a)
+                S += np.einsum("mij,ij,mj->mi", D, W, y)
             else:
-                S += a @ W.T
+                S += y @ W.T
         b = plain.biases[h - 1]
         if b is not None:
-            if kind == "units":  # one selector for the layer's bias
+            if kinds[h - 1] == "units":  # one selector for the layer's bias
                 S += column(("bias", h))[:, None] * b
-            elif kind == "connections":  # one per unit's bias
+            elif kinds[h - 1] == "connections":  # one per unit's bias
                 S += np.stack([column(("bias", h, i)) for i in range(n_h)], axis=1) * b
             else:
                 S += b
@@ -265,8 +278,13 @@ def _propagate(plain: Plain, x: np.ndarray, kind: str, value, M: int):
     return S_all, O_all
 
 
+def entry_kinds(plain: Plain, gate) -> list:
+    """The kind of every entry."""
+    return [kind for kind, _, _ in _entries(plain, gate)]
+
+
 # --- exact statistics -----------------------------------------------------------------------
-def exact_moments(net, x, gate: OracleGate, *, max_free: int = 18) -> dict:
+def exact_moments(net, x, gate, *, max_free: int = 18) -> dict:
     """Exact statistics of every non-input unit for one input x over all 2^(free)
     configurations of the selectors.
 
@@ -286,7 +304,7 @@ def exact_moments(net, x, gate: OracleGate, *, max_free: int = 18) -> dict:
     """
     plain = read_network(net)
     value, P = _configurations(_selectors(plain, gate), max_free)
-    S_all, O_all = _propagate(plain, np.asarray(x, np.float64), gate.kind, value, P.size)
+    S_all, O_all = _propagate(plain, np.asarray(x, np.float64), entry_kinds(plain, gate), value, P.size)
     out = {k: [] for k in ("E", "var", "E_S", "var_S", "E_dsigma", "G", "Gc", "log_G", "log_Gc", "nwgm",
                            "mu4", "var_logO", "var_logOc", "var_logit")}
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -324,34 +342,31 @@ def exact_moments(net, x, gate: OracleGate, *, max_free: int = 18) -> dict:
     return out
 
 
-def ensemble_eq167(net, x, gate: OracleGate):
+def ensemble_eq167(net, x, gate):
     """The ensemble network (Eq. 24, 26, 167) on a DAG, for one input x: per layer U^h, W^h.
 
-    U^h = sum_{l in sources(h)} W_hl E(y^l) + p_b b^h and W^h = f_h(U^h), W^0 = x, where
-    E(y^l) is the expected gated output with W^l in place of O^l: p^l * W^l for unit
-    dropout (Eq. 167), (1 - r^l) W^l + r^l for dropin (the package's convention: the
-    unit's expectation E(delta 1 + (1 - delta) O) with O replaced by W), W^l itself under
-    connection dropout, where the weights are multiplied elementwise by their keeps
-    instead, (P_hl * W_hl) W^l (Eq. 26). p_b = keep_bias under unit and connection
-    dropout, 1 for dropin and no gate (biases are not gated there).
+    U^h = sum_{l in sources(h)} (P_hl * W_hl) E(y^l) + p_b b^h and W^h = f_h(U^h),
+    W^0 = x, where E(y^l) is the expected gated output with W^l in place of O^l:
+    p^l * W^l under a units entry l (Eq. 167), (1 - r^l) W^l + r^l under a dropin entry
+    (the package's convention: the unit's expectation E(delta 1 + (1 - delta) O) with O
+    replaced by W), W^l itself otherwise; P_hl the keeps of a connections entry h - 1
+    (Eq. 26), all ones otherwise (the selectors are independent, so the expectations
+    multiply). p_b = keep_bias under a units or connections entry h - 1, else 1.
     """
     plain = read_network(net)
-    probs, kb = expand_gate(plain, gate)
+    entries = expand_gate(plain, gate)
     Wv = {0: np.asarray(x, np.float64)}
     U_all, W_all = [], []
     for h in range(1, len(plain.layers) + 1):
         U = np.zeros(plain.sizes[h])
         for l, W in plain.layers[h - 1]:
-            if gate.kind == "units":
-                U += W @ (probs[l] * Wv[l])
-            elif gate.kind == "dropin":
-                U += W @ ((1.0 - probs[l]) * Wv[l] + probs[l])
-            elif gate.kind == "connections":
-                U += (probs[h - 1][l] * W) @ Wv[l]
-            else:
-                U += W @ Wv[l]
+            kind_l, probs_l, _ = entries[l]
+            y = probs_l * Wv[l] if kind_l == "units" else (
+                (1.0 - probs_l) * Wv[l] + probs_l if kind_l == "dropin" else Wv[l])
+            kind_h, probs_h, _ = entries[h - 1]
+            U += ((probs_h[l] * W) if kind_h == "connections" else W) @ y
         if plain.biases[h - 1] is not None:
-            U += kb[h - 1] * plain.biases[h - 1]
+            U += entries[h - 1][2] * plain.biases[h - 1]
         name, prm = plain.transfers[h - 1]
         Wv[h] = transfer(name, prm, U[None, :])[0][0]
         U_all.append(U)

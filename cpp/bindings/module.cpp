@@ -86,14 +86,16 @@ NetArgs<T> make_net(const py::tuple& net) {
 }
 
 /// A gate as Python describes it: (GateKind, p per layer, keep_bias per layer, mean per
-/// layer), the means only for the multiplicative Gaussian kinds (else an empty list).
+/// layer, kinds per layer), the means only for the multiplicative Gaussian kinds (else an
+/// empty list), the kinds only for GateKind.mixed (else an empty list).
 Gate make_gate(const py::tuple& gate) {
-    if (gate.size() != 4) throw std::invalid_argument("gate must be (kind, p, keep_bias, mean)");
+    if (gate.size() != 5) throw std::invalid_argument("gate must be (kind, p, keep_bias, mean, kinds)");
     Gate g;
     g.kind = gate[0].cast<GateKind>();
     for (const auto& a : gate[1].cast<std::vector<carray<double>>>()) g.p.emplace_back(a.data(), a.data() + a.size());
     g.keep_bias = gate[2].cast<std::vector<double>>();
     for (const auto& a : gate[3].cast<std::vector<carray<double>>>()) g.mean.emplace_back(a.data(), a.data() + a.size());
+    g.kinds = gate[4].cast<std::vector<GateKind>>();
     return g;
 }
 
@@ -525,7 +527,8 @@ PYBIND11_MODULE(_core, m) {
         .value("gaussian_units", GateKind::GaussianUnits)
         .value("gaussian_connections", GateKind::GaussianConnections)
         .value("additive_noise", GateKind::AdditiveNoise)
-        .value("weight_noise", GateKind::WeightNoise);
+        .value("weight_noise", GateKind::WeightNoise)
+        .value("mixed", GateKind::Mixed);
     py::enum_<TransferKind>(m, "TransferKind", "Transfer functions (dropengine/transfer.h)")
         .value("linear", TransferKind::Linear)
         .value("logistic", TransferKind::Logistic)

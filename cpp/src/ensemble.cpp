@@ -39,11 +39,12 @@ void ensemble_row(const NetworkView<T>& net, const Gate& gate, const T* x, std::
             double* e = in + src.offset;
             // E(input_j): p_j W_j for unit dropout (Eq. 24, 54), (1 - r_j) W_j + r_j for
             // dropin; spikes: E(Delta_j) = r_j E(O_j) (Eq. 130, 133).
-            if (gate.kind == GateKind::Units || (gate.kind == GateKind::Spikes && !gate.p[sl].empty()))
+            const GateKind k = gate.kind_of(sl);
+            if (k == GateKind::Units || (k == GateKind::Spikes && !gate.p[sl].empty()))
                 for (std::int64_t j = 0; j < src.n; ++j) e[j] = v[j] * gate.prob(sl, j);
-            else if (gate.kind == GateKind::GaussianUnits)  // E(delta) = mean; additive noise has mean 0
+            else if (k == GateKind::GaussianUnits)  // E(delta) = mean; additive noise has mean 0
                 for (std::int64_t j = 0; j < src.n; ++j) e[j] = v[j] * gate.mean_of(sl, j);
-            else if (gate.kind == GateKind::Dropin)
+            else if (k == GateKind::Dropin)
                 for (std::int64_t j = 0; j < src.n; ++j) {
                     const double r = gate.prob(sl, j);
                     e[j] = (1.0 - r) * v[j] + r;
@@ -51,16 +52,17 @@ void ensemble_row(const NetworkView<T>& net, const Gate& gate, const T* x, std::
             else
                 std::copy(v, v + src.n, e);
         }
-        const double pb = (gate.kind == GateKind::Units || gate.kind == GateKind::Connections) ? gate.bias_keep(h) : 1.0;
+        const GateKind k = gate.kind_of(h);  // the connection kinds act on the concatenated input
+        const double pb = (k == GateKind::Units || k == GateKind::Connections) ? gate.bias_keep(h) : 1.0;
         double* u = sc.u.data();
         for (std::int64_t i = 0; i < l.n_out; ++i) {
             double acc = 0.0;
             const T* Wi = l.W + i * l.n_in;
-            if (gate.kind == GateKind::Connections)  // Eq. 26
+            if (k == GateKind::Connections)  // Eq. 26
                 for (std::int64_t j = 0; j < l.n_in; ++j) acc += gate.prob(h, i * l.n_in + j) * Wi[j] * in[j];
-            else if (gate.kind == GateKind::GaussianConnections)  // E(delta_ij) = mean_ij; weight noise: E(eps) = 0
+            else if (k == GateKind::GaussianConnections)  // E(delta_ij) = mean_ij; weight noise: E(eps) = 0
                 for (std::int64_t j = 0; j < l.n_in; ++j) acc += gate.mean_of(h, i * l.n_in + j) * Wi[j] * in[j];
-            else if (gate.kind == GateKind::SpikesConnections && !gate.p[h].empty()) {  // Eq. 134
+            else if (k == GateKind::SpikesConnections && !gate.p[h].empty()) {  // Eq. 134
                 const auto& r = gate.p[h];
                 for (std::int64_t j = 0; j < l.n_in; ++j) {
                     const double rij = r.size() == 1 ? r[0] : r.size() == static_cast<std::size_t>(l.n_in)

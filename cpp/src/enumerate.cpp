@@ -17,14 +17,16 @@ template <class T>
 std::vector<Site> all_sites(const NetworkView<T>& net, const Gate& gate) {
     std::vector<Site> s;
     // Spiking and continuous noise: refused by enumerate().
-    if (gate.kind == GateKind::None || gate.spiking() || gate.gaussian()) return s;
+    if (gate.any_spiking() || gate.any_gaussian()) return s;
     // A unit's coin lives on its outgoing connections (Eq. 22): a layer that feeds no
     // other (possible with skip connections) has no unit gates, and induces no subnetworks.
     const auto receivers = net.receivers();
     for (std::size_t hh = 0; hh < net.layers.size(); ++hh) {
         const auto& l = net.layers[hh];
         const auto h = static_cast<std::int32_t>(hh);
-        if (gate.kind == GateKind::Connections) {
+        const GateKind k = gate.kind_of(hh);
+        if (k == GateKind::None) continue;
+        if (k == GateKind::Connections) {
             for (std::int64_t i = 0; i < l.n_out; ++i)
                 for (std::int64_t j = 0; j < l.n_in; ++j) s.push_back({h, SiteKind::Conn, i, j, gate.prob(hh, i * l.n_in + j)});
             if (l.b)
@@ -34,7 +36,7 @@ std::vector<Site> all_sites(const NetworkView<T>& net, const Gate& gate) {
             const std::int64_t n = net.n_source(static_cast<std::int64_t>(hh));
             if (!receivers[hh].empty())
                 for (std::int64_t j = 0; j < n; ++j) s.push_back({h, SiteKind::Unit, 0, j, gate.prob(hh, j)});
-            if (l.b && gate.kind == GateKind::Units) s.push_back({h, SiteKind::Bias, 0, 0, gate.bias_keep(hh)});
+            if (l.b && k == GateKind::Units) s.push_back({h, SiteKind::Bias, 0, 0, gate.bias_keep(hh)});
         }
     }
     return s;
@@ -76,7 +78,7 @@ struct Plan {
     std::vector<std::int64_t> n_src;  // units of source layer l (0: the network input)
     /// The layers source l feeds, lowest first, with the column of its block in each.
     std::vector<std::vector<std::pair<std::size_t, std::int64_t>>> receivers;
-    GateKind kind;
+    std::vector<GateKind> kinds;  // per entry (gate.h)
     std::vector<Site> free;        // free gates, top layer first: bit k of the code is free[k]
     std::vector<Site> fixed;       // gates with p = 0 or 1
     int block_log2;                // bits walked inside a block
@@ -113,7 +115,7 @@ public:
             const auto& l = P_.layers[h];
             unit_on_[h].assign(static_cast<std::size_t>(P_.n_src[h]), 1);  // source layer h
             bias_on_[h].assign(static_cast<std::size_t>(l.n_out), 1);
-            if (P_.kind == GateKind::Connections) conn_on_[h].assign(static_cast<std::size_t>(l.n_out * l.n_in), 1);
+            if (P_.kinds[h] == GateKind::Connections) conn_on_[h].assign(static_cast<std::size_t>(l.n_out * l.n_in), 1);
             gin_[h].assign(static_cast<std::size_t>(l.n_in), 0.0);
             acc_[h].assign(static_cast<std::size_t>(l.n_out), TwoSumAcc{});
             for (auto* v : {&S_[h], &O_[h], &lo_[h], &loc_[h], &dO_[h]}) v->assign(static_cast<std::size_t>(l.n_out), 0.0);
@@ -157,7 +159,7 @@ public:
 private:
     double gated(const Site& s, double a) const {
         const bool on = unit_on_[static_cast<std::size_t>(s.h)][static_cast<std::size_t>(s.j)];
-        return P_.kind == GateKind::Dropin ? (on ? 1.0 : a) : (on ? a : 0.0);
+        return P_.kinds[static_cast<std::size_t>(s.h)] == GateKind::Dropin ? (on ? 1.0 : a) : (on ? a : 0.0);
     }
 
     void set_bit(const Site& s, bool on) {
@@ -181,16 +183,17 @@ private:
         for (const Source& src : l.sources) {
             const double* in = source(src.layer);
             const auto& on_l = unit_on_[static_cast<std::size_t>(src.layer)];
+            const bool dropin = P_.kinds[static_cast<std::size_t>(src.layer)] == GateKind::Dropin;
             for (std::int64_t j = 0; j < src.n; ++j) {
                 const bool on = on_l[static_cast<std::size_t>(j)];
                 g[static_cast<std::size_t>(src.offset + j)] =
-                    P_.kind == GateKind::Dropin ? (on ? 1.0 : in[j]) : (on ? in[j] : 0.0);
+                    dropin ? (on ? 1.0 : in[j]) : (on ? in[j] : 0.0);
             }
         }
         for (std::int64_t i = 0; i < l.n_out; ++i) {
             const double* Wi = l.W.data() + i * l.n_in;
             TwoSumAcc s;
-            if (P_.kind == GateKind::Connections) {
+            if (P_.kinds[h] == GateKind::Connections) {
                 const auto* c = conn_on_[h].data() + i * l.n_in;
                 for (std::int64_t j = 0; j < l.n_in; ++j)
                     if (c[j]) s.add(Wi[j] * g[static_cast<std::size_t>(j)]);
@@ -231,8 +234,11 @@ private:
                 const auto col = j + static_cast<std::size_t>(P_.receivers[src].front().second);
                 const double was = gin_[h][col], now = gated(s, in[j]);
                 gin_[h][col] = now;
-                // Remove the old term and add the new one: the same products recompute() sums.
+                // Remove the old term and add the new one: the same products recompute() sums
+                // (a mixed gate may also gate the connections of layer h; gate.h).
+                const std::uint8_t* conn = P_.kinds[h] == GateKind::Connections ? conn_on_[h].data() : nullptr;
                 for (std::int64_t i = 0; i < l.n_out; ++i) {
+                    if (conn && !conn[static_cast<std::size_t>(i * l.n_in) + col]) continue;
                     const double w = l.W[static_cast<std::size_t>(i * l.n_in) + col];
                     if (was != 0.0) S[static_cast<std::size_t>(i)].add(-(w * was));
                     if (now != 0.0) S[static_cast<std::size_t>(i)].add(w * now);
@@ -307,7 +313,7 @@ private:
 template <class T>
 Plan make_plan(const NetworkView<T>& net, const Gate& gate, const std::vector<UnitPair>& pairs) {
     Plan P;
-    P.kind = gate.kind;
+    for (std::size_t h = 0; h < net.layers.size(); ++h) P.kinds.push_back(gate.kind_of(h));
     std::int64_t off = 0, macs = 1;
     for (const auto& l : net.layers) macs += l.n_out * l.n_in;
     while (P.poll_mask < 4095 && static_cast<std::int64_t>(2 * (P.poll_mask + 1)) * macs <= 1'000'000)
@@ -354,10 +360,10 @@ void validate(const NetworkView<T>& net, const Gate& gate, const T* X, std::int6
               const EnumerateOptions& opt) {
     net.validate();
     gate.validate(net);
-    if (gate.spiking())
+    if (gate.any_spiking())
         throw std::invalid_argument("enumerate: spiking gates are not enumerated (their coins depend on the outputs); "
                                     "use sample");
-    if (gate.gaussian())
+    if (gate.any_gaussian())
         throw std::invalid_argument("enumerate: Gaussian noise is continuous, there are no subnetworks to enumerate; "
                                     "use sample (or linear_moments for linear networks)");
     if (n_rows < 0) throw std::invalid_argument("enumerate: the number of inputs must be >= 0");

@@ -39,7 +39,7 @@ bool enumerate_halves(const NetworkView<T>& net, const Gate& gate, const T* X, s
     if (net.layers.size() != 1 || !opt.pairs.empty()) return false;
     const auto& l = net.layers[0];
     if (l.f.kind != TransferKind::Logistic || !(l.f.c > 0)) return false;
-    if (gate.kind != GateKind::Units && gate.kind != GateKind::Dropin) return false;
+    if (gate.kind_of(0) != GateKind::Units && gate.kind_of(0) != GateKind::Dropin) return false;
     std::vector<Site> free, fixed;
     for (const auto& s : all_sites(net, gate)) (s.p > 0.0 && s.p < 1.0 ? free : fixed).push_back(s);
     const int n = static_cast<int>(free.size());
@@ -71,7 +71,7 @@ bool enumerate_halves(const NetworkView<T>& net, const Gate& gate, const T* X, s
     const double table_bytes = 8.0 * static_cast<double>(k) * static_cast<double>(NO + NI);
     if (physical_memory() > 0 && table_bytes > 0.25 * static_cast<double>(physical_memory())) return false;
     const double lam = l.f.lam, logc = std::log(l.f.c);
-    const bool dropin = gate.kind == GateKind::Dropin;
+    const bool dropin = gate.kind_of(0) == GateKind::Dropin;
     const int threads = detail::resolve_threads(opt.threads);
     const auto& kern = kernels<double>();
     out = SampleStats(n_rows, k, {});
@@ -96,7 +96,7 @@ bool enumerate_halves(const NetworkView<T>& net, const Gate& gate, const T* X, s
                 if (dropin) base += static_cast<double>(l.W[i * nin + j]) * static_cast<double>(in[j]);
             for (const auto& s : fixed)
                 if (s.p >= 1.0) base += delta(s, i);
-            if (l.b && gate.kind == GateKind::Dropin) base += static_cast<double>(l.b[i]);
+            if (l.b && dropin) base += static_cast<double>(l.b[i]);
             // Subset sums by doubling, in site order (fixed rounding).
             auto subset_sums = [&](const std::vector<Site>& sites, double start, double* dst) {
                 dst[0] = start;

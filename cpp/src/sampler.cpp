@@ -70,7 +70,7 @@ void Sampler<T>::init_workspace(Workspace<T>& w) const {
     w.idx.assign(static_cast<std::size_t>(B * max_in_ + B * (nkb + 1)), 0);
     w.val.assign(static_cast<std::size_t>(B * max_in_), T(0));
     // A row's words: one per unit or connection, two per Gaussian draw, 16 blocks of slack.
-    w.words.assign(static_cast<std::size_t>(4 * ((gate_.gaussian() ? max_in_ / 2 : max_in_ / 4) + 2 + 16)), 0u);
+    w.words.assign(static_cast<std::size_t>(4 * ((gate_.any_gaussian() ? max_in_ / 2 : max_in_ / 4) + 2 + 16)), 0u);
     w.thr.assign(static_cast<std::size_t>(B * max_in_), 0u);
     w.th8.assign(static_cast<std::size_t>(B * th8_stride(max_in_)), 0u);
     w.ties.reserve(max_in_);
@@ -89,20 +89,20 @@ void Sampler<T>::run_block(Workspace<T>& w, std::int64_t x, std::int64_t s0, std
         const std::int64_t ni = l.n_in, no = l.n_out;
         // Connection-specific spikes read their inputs (the coins' probabilities) in place
         // when they are one layer's outputs, else from their concatenation in w.act.
-        const bool spike_connections = gate_.kind == GateKind::SpikesConnections && pl.gated;
+        const bool spike_connections = gate_.kind_of(h) == GateKind::SpikesConnections && pl.gated;
         const bool in_place = spike_connections && sources_[h].size() == 1;
         const auto [in0, in_stride] =
             in_place ? source_rows(w, sources_[h][0].layer, x) : std::pair<const T*, std::int64_t>{w.act.data(), ni};
         // 1. Inputs of layer h for each sample.
         if (!in_place) layer_inputs(w, h, x, gx, gs0, b);
-        const bool per_connection = gate_.per_connection() && pl.gated;
+        const bool per_connection = gate_.per_connection(h) && pl.gated;
         if (opt_.input_stats && !per_connection)
             for (std::int64_t k = 0; k < b * ni; ++k) w.gated[static_cast<std::size_t>(k)] = static_cast<double>(w.act[static_cast<std::size_t>(k)]);
         // 2. Sums S (Eq. 13/14 with Eq. 9 for the bias; Eq. 128/129 for spikes).
         const std::int64_t ldS = row_stride_of<T>(no);
         if (spike_connections)
             spike_connection_sums(w, l, pl, h, gx, gs0, b, ldS, in0, in_stride);
-        else if (per_connection && gate_.gaussian())
+        else if (per_connection && gate_.gaussian(h))
             gaussian_connection_sums(w, l, pl, h, gx, gs0, b, ldS);
         else if (per_connection)
             connection_sums(w, l, pl, h, gx, gs0, b, ldS);
@@ -160,10 +160,10 @@ void Sampler<T>::layer_inputs(Workspace<T>& w, std::size_t h, std::int64_t x, st
     for (const Source& src : sources_[h]) {
         const auto [in0, in_stride] = source_rows(w, src.layer, x);
         const auto l = static_cast<std::size_t>(src.layer);
-        const bool gated = gate_.per_unit() && plans_[l].gated;
-        if (gated && gate_.gaussian())
+        const bool gated = gate_.per_unit(l) && plans_[l].gated;
+        if (gated && gate_.gaussian(l))
             gaussian_units(w, plans_[l], l, gx, gs0, b, in0, in_stride, src.n, src.offset, ld);
-        else if (gated && gate_.kind == GateKind::Spikes)
+        else if (gated && gate_.kind_of(l) == GateKind::Spikes)
             spike_units(w, plans_[l], l, gx, gs0, b, in0, in_stride, src.n, src.offset, ld);
         else if (gated)
             gate_units(w, plans_[l], l, gx, gs0, b, in0, in_stride, src.n, src.offset, ld);
@@ -199,9 +199,9 @@ void Sampler<T>::add_bias(Workspace<T>& w, const LayerView<T>& l, const LayerPla
         T* S = w.S.data() + s * ldS;
         const DrawSite site = DrawSite::make(opt_.key[0], opt_.key[1], Stream::BiasGate,
                                              static_cast<std::uint32_t>(h), gx, gs0 + s);
-        if (gated && gate_.kind == GateKind::Units && !(site.word(0) < pl.bias_thr)) continue;
+        if (gated && gate_.kind_of(h) == GateKind::Units && !(site.word(0) < pl.bias_thr)) continue;
         for (std::int64_t i = 0; i < l.n_out; ++i) {
-            if (gated && gate_.kind == GateKind::Connections && !(site.word(static_cast<std::uint64_t>(i)) < pl.bias_thr))
+            if (gated && gate_.kind_of(h) == GateKind::Connections && !(site.word(static_cast<std::uint64_t>(i)) < pl.bias_thr))
                 continue;
             S[i] += l.b[i];
         }
@@ -272,7 +272,7 @@ SampleStats sample(const NetworkView<T>& net, const Gate& gate, const T* X, std:
         throw std::invalid_argument("sample: one output buffer per recorded layer is required");
     for (std::int64_t h : opt.record_layers)
         if (h < 0 || h >= net.n_layers()) throw std::invalid_argument("sample: recorded layer out of range");
-    if (gate.spiking()) detail::check_spiking(net, gate, X, n_rows, "sample");
+    if (gate.any_spiking()) detail::check_spiking(net, gate, X, n_rows, "sample");
     // The input statistics are accumulated as extra columns after the units, then split off.
     std::int64_t n_stats = nu;
     std::vector<std::int64_t> n_in;

@@ -26,7 +26,7 @@ template <class T>
 void Sampler<T>::gaussian_units(Workspace<T>& w, const LayerPlan<T>& pl, std::size_t h, std::uint64_t gx,
                                 std::uint64_t gs0, std::int64_t b, const T* in0, std::int64_t in_stride,
                                 std::int64_t ni, std::int64_t act_off, std::int64_t act_ld) const {
-    const bool additive = gate_.kind == GateKind::AdditiveNoise;
+    const bool additive = gate_.kind_of(h) == GateKind::AdditiveNoise;
     const Stream st = additive ? Stream::AdditiveNoise : Stream::GaussianUnit;
     const bool one_sd = pl.sd.size() == 1, one_mu = pl.mu.size() == 1;
     for (std::int64_t s = 0; s < b; ++s) {
@@ -54,7 +54,7 @@ void Sampler<T>::gaussian_connection_sums(Workspace<T>& w, const LayerView<T>& l
                                           std::size_t h, std::uint64_t gx, std::uint64_t gs0, std::int64_t b,
                                           std::int64_t ldS) const {
     const std::int64_t ni = l.n_in, no = l.n_out;
-    const bool additive = gate_.kind == GateKind::WeightNoise;
+    const bool additive = gate_.kind_of(h) == GateKind::WeightNoise;
     const Stream st = additive ? Stream::WeightNoise : Stream::GaussianConnection;
     const bool one_sd = pl.sd.size() == 1, one_mu = pl.mu.size() == 1;
     if (opt_.input_stats) std::fill(w.gated.begin(), w.gated.begin() + b * ni, 0.0);

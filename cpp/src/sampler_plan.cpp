@@ -22,18 +22,19 @@ Sampler<T>::Sampler(const NetworkView<T>& net, const Gate& gate, const T* X, std
     for (std::size_t h = 0; h < L; ++h) {
         const auto& l = net.layers[h];
         auto& pl = plans_[h];
-        const auto& p = gate.kind == GateKind::None ? std::vector<double>{1.0} : gate.p[h];
+        const GateKind kind = gate.kind_of(h);
+        const auto& p = kind == GateKind::None ? std::vector<double>{1.0} : gate.p[h];
         pl.in_offset = n_stats_;
         if (opt.input_stats) n_stats_ += l.n_in;
-        if (gate.spiking()) {
+        if (gate.spiking(h)) {
             // Spike sizes r; the coin of each unit (or connection) is its own output O.
             pl.gated = !p.empty();
-            if (gate.kind == GateKind::Spikes && pl.gated) {
+            if (kind == GateKind::Spikes && pl.gated) {
                 // Over the units of source layer h (gate.h).
                 pl.r.assign(static_cast<std::size_t>(net.n_source(static_cast<std::int64_t>(h))), p.size() == 1 ? p[0] : 0.0);
                 if (p.size() != 1) std::copy(p.begin(), p.end(), pl.r.begin());
             }
-            if (gate.kind == GateKind::SpikesConnections && pl.gated) {
+            if (kind == GateKind::SpikesConnections && pl.gated) {
                 // r_ij as given (1, n_in or n_out * n_in values): a row of r is the
                 // whole vector unless r is per connection. W r is W itself for r = 1,
                 // so the common case copies nothing.
@@ -53,18 +54,18 @@ Sampler<T>::Sampler(const NetworkView<T>& net, const Gate& gate, const T* X, std
                     pl.wr = pl.WR.data();
                 }
             }
-            if (gate.kind != GateKind::SpikesConnections || !pl.gated)
+            if (kind != GateKind::SpikesConnections || !pl.gated)
                 pl.Wp = pack_weights<T>(l.W, l.n_out, l.n_in, [](std::int64_t, std::int64_t) { return 1.0; });
             max_in_ = std::max(max_in_, l.n_in);
             max_pad_ = std::max(max_pad_, row_stride_of<T>(l.n_out));
             continue;
         }
-        if (gate.gaussian()) {
+        if (gate.gaussian(h)) {
             // std and mean as given; a layer with no noise (std 0, mean 1) takes the plain product.
             pl.sd = p;
             pl.mu = gate.noise_mean(h);
             pl.gated = gate.noisy(h);
-            const bool per_connection = !gate.per_unit() && pl.gated;
+            const bool per_connection = !gate.per_unit(h) && pl.gated;
             if (!per_connection)
                 pl.Wp = pack_weights<T>(l.W, l.n_out, l.n_in, [](std::int64_t, std::int64_t) { return 1.0; });
             max_in_ = std::max(max_in_, l.n_in);
@@ -72,14 +73,14 @@ Sampler<T>::Sampler(const NetworkView<T>& net, const Gate& gate, const T* X, std
             continue;
         }
         for (double v : p) pl.thr.push_back(keep_threshold(v));
-        if (gate.kind == GateKind::Dropin)
+        if (kind == GateKind::Dropin)
             pl.gated = std::any_of(p.begin(), p.end(), [](double v) { return v > 0; });
         else
             pl.gated = std::any_of(p.begin(), p.end(), [](double v) { return v < 1; });
-        if (gate.kind == GateKind::Units || gate.kind == GateKind::Connections)
+        if (kind == GateKind::Units || kind == GateKind::Connections)
             pl.bias_thr = keep_threshold(gate.bias_keep(h));
         // An ungated layer (keep 1) of a connection gate takes the plain product.
-        if (gate.kind != GateKind::Connections || !pl.gated)
+        if (kind != GateKind::Connections || !pl.gated)
             pl.Wp = pack_weights<T>(l.W, l.n_out, l.n_in, [](std::int64_t, std::int64_t) { return 1.0; });
         max_in_ = std::max(max_in_, l.n_in);
         max_pad_ = std::max(max_pad_, row_stride_of<T>(l.n_out));

@@ -26,7 +26,8 @@ template <class T>
 void Sampler<T>::gate_units(Workspace<T>& w, const LayerPlan<T>& pl, std::size_t h, std::uint64_t gx,
                             std::uint64_t gs0, std::int64_t b, const T* in0, std::int64_t in_stride,
                             std::int64_t ni, std::int64_t act_off, std::int64_t act_ld) const {
-    const Stream st = gate_.kind == GateKind::Dropin ? Stream::Dropin : Stream::UnitGate;
+    const bool dropin = gate_.kind_of(h) == GateKind::Dropin;
+    const Stream st = dropin ? Stream::Dropin : Stream::UnitGate;
     const bool one = pl.thr.size() == 1;
     for (std::int64_t s = 0; s < b; ++s) {
         T* a = w.act.data() + s * act_ld + act_off;
@@ -36,7 +37,7 @@ void Sampler<T>::gate_units(Workspace<T>& w, const LayerPlan<T>& pl, std::size_t
         // The words of units 0 .. ni-1 (rng_streams.h), 16 Philox counters at a time.
         kern_.philox_fill(0, (ni + 3) / 4, site.c1, site.c2, site.c3, site.k0, site.k1, w.words.data());
         const std::uint32_t* words = w.words.data();
-        if (gate_.kind == GateKind::Dropin) {
+        if (dropin) {
             for (std::int64_t j = 0; j < ni; ++j)
                 if (words[j] < pl.thr[one ? 0 : static_cast<std::size_t>(j)]) a[j] = T(1);
         } else if (one) {

@@ -220,7 +220,7 @@ SampleStats sample_async(const NetworkView<T>& net, const Gate& gate, const T* X
                          const AsyncOptions& opt) {
     net.validate();
     gate.validate(net);
-    if (!gate.spiking()) throw std::invalid_argument("sample_async: the gate must be Spikes");
+    if (!gate.any_spiking()) throw std::invalid_argument("sample_async: the gate must be Spikes");
     for (std::size_t h = 0; h < net.layers.size(); ++h)
         if (net.layers[h].f.kind == TransferKind::Softmax)
             throw std::invalid_argument("sample_async: layer " + std::to_string(h) +

@@ -36,7 +36,7 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
     const std::size_t nL = net.layers.size();
     if (nL == 0) throw std::invalid_argument("train: the network has no layers");
     gate.validate(net);
-    if (gate.spiking())
+    if (gate.any_spiking())
         throw std::invalid_argument("train: spiking gates are for simulation; train with Dropout, Dropin or no gate");
     for (double kb : gate.keep_bias)
         if (kb != 1.0) throw std::invalid_argument("train: gated biases (keep_bias < 1) are not supported in training");
@@ -86,20 +86,21 @@ Trainer<T>::Impl::Impl(const NetworkView<T>& net, const Gate& g, TrainOptions o)
         if (v.b) std::copy(v.b, v.b + v.n_out, l.b.begin());
         l.vb.assign(l.b.size(), T(0));
         l.gb.assign(l.b.size(), T(0));
-        l.need_Wr = gate.per_connection();  // (spikes are refused above)
+        l.kind = gate.kind_of(h);
+        l.need_Wr = gate.per_connection(h);  // (spikes are refused above)
         if (l.need_Wr) l.Wr.assign(static_cast<std::size_t>(l.n_out * l.ldi), T(0));
-        if (gate.gaussian()) {
+        if (gate.gaussian(h)) {
             l.sd = gate.p[h];
             l.mu = gate.noise_mean(h);
             l.gated = gate.noisy(h);
-            if (gate.kind == GateKind::GaussianUnits)  // the ensemble's E(delta) = mean
+            if (l.kind == GateKind::GaussianUnits)  // the ensemble's E(delta) = mean
                 for (std::int64_t j = 0; j < net.n_source(static_cast<std::int64_t>(h)); ++j)
                     l.expect.push_back(static_cast<T>(gate.mean_of(h, j)));
-        } else if (gate.kind != GateKind::None) {
+        } else if (l.kind != GateKind::None) {
             for (double p : gate.p[h]) l.thr.push_back(keep_threshold(p));
-            const std::uint64_t full = gate.kind == GateKind::Dropin ? 0 : std::uint64_t{1} << 32;
+            const std::uint64_t full = l.kind == GateKind::Dropin ? 0 : std::uint64_t{1} << 32;
             l.gated = std::any_of(l.thr.begin(), l.thr.end(), [&](std::uint64_t t) { return t != full; });
-            if (gate.kind == GateKind::Units || gate.kind == GateKind::Dropin)
+            if (l.kind == GateKind::Units || l.kind == GateKind::Dropin)
                 for (std::int64_t j = 0; j < net.n_source(static_cast<std::int64_t>(h)); ++j)
                     l.expect.push_back(static_cast<T>(gate.prob(h, j)));
         }
@@ -149,7 +150,10 @@ void Trainer<T>::Impl::reserve(std::int64_t rows) {
     for (auto& l : L) {
         l.A.assign(static_cast<std::size_t>(B * l.n_in), T(0));
         l.pass.assign(l.A.size(), 1);
-        if (gate.kind == GateKind::GaussianUnits) l.mult.assign(l.A.size(), T(1));
+        // delta of multiplicative Gaussian units, 1 elsewhere (blocks of other kinds).
+        if (std::any_of(l.sources.begin(), l.sources.end(),
+                        [&](const Source& src) { return gate.kind_of(static_cast<std::size_t>(src.layer)) == GateKind::GaussianUnits; }))
+            l.mult.assign(l.A.size(), T(1));
         l.S.assign(static_cast<std::size_t>(B * l.ldo), T(0));
         l.O.assign(l.S.size(), T(0));
         l.D.assign(l.S.size(), T(0));
@@ -165,7 +169,7 @@ void Trainer<T>::Impl::reserve(std::int64_t rows) {
     val.assign(static_cast<std::size_t>(lists), T(0));
     start.assign(static_cast<std::size_t>(starts), 0);
     G.assign(static_cast<std::size_t>(B * ldmax), T(0));
-    if (L.front().need_Wr) gr.assign(static_cast<std::size_t>(nmax), T(0));
+    if (std::any_of(L.begin(), L.end(), [](const Layer& l) { return l.need_Wr; })) gr.assign(static_cast<std::size_t>(nmax), T(0));
     loss.assign(static_cast<std::size_t>(B), 0.0);
     wrong.assign(static_cast<std::size_t>(B), 0);
 }

@@ -40,6 +40,7 @@ struct TrainLayer {
     // inputs of layer h in a chain): keep or dropin thresholds (1 or n_source(h)); the
     // connections of this layer (1 or n_out * n_in).
     std::vector<std::uint64_t> thr;
+    GateKind kind = GateKind::None;  ///< this entry's kind (Gate::kind_of)
     bool gated = false;
     /// The expectation of the gate per unit of source layer h (ensemble network, Eq. 167):
     /// keep p_j for unit dropout, the dropin rate r_j for dropin; empty otherwise.

@@ -113,10 +113,8 @@ void Trainer<T>::Impl::forward(const T* X, const std::int64_t* rows, std::int64_
     for (std::size_t h = 0; h < L.size(); ++h) {
         Layer& l = L[h];
         const std::int64_t ni = l.n_in, no = l.n_out;
-        const bool unit_kind = gate.kind == GateKind::Units || gate.kind == GateKind::Dropin;
-        const bool gaussian_units = gate.gaussian() && gate.per_unit();
         // Weight noise has mean zero: its ensemble is the plain product.
-        const bool per_connection = gate.per_connection() && !(ensemble && gate.kind == GateKind::WeightNoise);
+        const bool per_connection = gate.per_connection(h) && !(ensemble && l.kind == GateKind::WeightNoise);
         if (ensemble && per_connection)
             throw std::invalid_argument("predict: connection gates need dropengine::ensemble");
         // 1. Gated inputs (Eq. 166): dropout zeroes a unit, dropin sets it to 1 (Section 11.6),
@@ -126,6 +124,8 @@ void Trainer<T>::Impl::forward(const T* X, const std::int64_t* rows, std::int64_
         for (std::int64_t b = 0; b < nb; ++b) {
             for (const Source& src : l.sources) {
                 const Layer& g = L[static_cast<std::size_t>(src.layer)];  // the source's gate (unit kinds)
+                const bool dropin = g.kind == GateKind::Dropin, unit_kind = g.kind == GateKind::Units || dropin;
+                const bool gaussian_units = g.kind == GateKind::GaussianUnits || g.kind == GateKind::AdditiveNoise;
                 const std::int64_t n = src.n;
                 T* a = l.A.data() + b * ni + src.offset;
                 std::uint8_t* ps = l.pass.data() + b * ni + src.offset;
@@ -136,7 +136,7 @@ void Trainer<T>::Impl::forward(const T* X, const std::int64_t* rows, std::int64_
                 std::fill(ps, ps + n, std::uint8_t{1});
                 if (ensemble && (unit_kind || gaussian_units) && !g.expect.empty()) {
                     const T* e = g.expect.data();
-                    if (gate.kind == GateKind::Dropin)
+                    if (dropin)
                         for (std::int64_t j = 0; j < n; ++j) a[j] = (T(1) - e[j]) * a[j] + e[j];
                     else
                         for (std::int64_t j = 0; j < n; ++j) a[j] *= e[j];
@@ -148,7 +148,6 @@ void Trainer<T>::Impl::forward(const T* X, const std::int64_t* rows, std::int64_
                 if (!(unit_kind && g.gated) || ensemble) continue;
                 auto& w = thread_words();
                 w.resize(static_cast<std::size_t>(4 * ((n + 3) / 4 + 16)));
-                const bool dropin = gate.kind == GateKind::Dropin;
                 const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], dropin ? Stream::TrainDropin : Stream::TrainUnitGate,
                                                      static_cast<std::uint32_t>(src.layer), s, static_cast<std::uint64_t>(b));
                 k.philox_fill(0, (n + 3) / 4, site.c1, site.c2, site.c3, site.k0, site.k1, w.data());
@@ -397,7 +396,7 @@ void Trainer<T>::Impl::gaussian_inputs(const Layer& g, const Source& src, std::u
     const std::int64_t n = src.n;
     auto& w = thread_words();
     w.resize(static_cast<std::size_t>(4 * ((n + 1) / 2 + 16)));
-    const bool additive = gate.kind == GateKind::AdditiveNoise;
+    const bool additive = g.kind == GateKind::AdditiveNoise;
     const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], additive ? Stream::TrainAdditiveNoise : Stream::TrainGaussianUnit,
                                          static_cast<std::uint32_t>(src.layer), s, static_cast<std::uint64_t>(b));
     k.philox_fill(0, (n + 1) / 2, site.c1, site.c2, site.c3, site.k0, site.k1, w.data());
@@ -421,7 +420,7 @@ const std::uint32_t* Trainer<T>::Impl::normal_words(std::size_t h, std::uint64_t
     const Layer& l = L[h];
     const NormalSpan span = normal_span(static_cast<std::uint64_t>(i * l.n_in), l.n_in);
     buf.resize(static_cast<std::size_t>(4 * ((span.n_blocks + 15) / 16 * 16)));
-    const Stream st = gate.kind == GateKind::WeightNoise ? Stream::TrainWeightNoise : Stream::TrainGaussianConnection;
+    const Stream st = l.kind == GateKind::WeightNoise ? Stream::TrainWeightNoise : Stream::TrainGaussianConnection;
     const DrawSite site = DrawSite::make(opt.key[0], opt.key[1], st, static_cast<std::uint32_t>(h), s, static_cast<std::uint64_t>(b));
     k.philox_fill(static_cast<std::uint32_t>(span.first_block), span.n_blocks, site.c1, site.c2, site.c3, site.k0, site.k1,
                   buf.data());
@@ -434,7 +433,7 @@ void Trainer<T>::Impl::connection_noise(std::size_t h, std::uint64_t s, std::int
     const Layer& l = L[h];
     const std::int64_t ni = l.n_in;
     const std::uint32_t* w = normal_words(h, s, b, i, buf);
-    const bool one_sd = l.sd.size() == 1, one_mu = l.mu.size() == 1, additive = gate.kind == GateKind::WeightNoise;
+    const bool one_sd = l.sd.size() == 1, one_mu = l.mu.size() == 1, additive = l.kind == GateKind::WeightNoise;
     for (std::int64_t j = 0; j < ni; ++j) {
         const auto jj = static_cast<std::size_t>(j), e = static_cast<std::size_t>(i * ni + j);
         const double z = gaussian_from_words(w[2 * jj], w[2 * jj + 1]), sd = l.sd[one_sd ? 0 : e];
@@ -447,9 +446,9 @@ void Trainer<T>::Impl::connection_forward(std::size_t h, std::int64_t nb, std::u
     Layer& l = L[h];
     const std::int64_t ni = l.n_in, no = l.n_out;
     const bool one = l.thr.size() == 1;
-    if (gate.gaussian()) {
+    if (gate.gaussian(h)) {
         // S_i = sum_j W_ij delta_ij a_j (Gaussian connections) or sum_j (W_ij + eps_ij) a_j.
-        const bool additive = gate.kind == GateKind::WeightNoise;
+        const bool additive = l.kind == GateKind::WeightNoise;
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (std::int64_t b = 0; b < nb; ++b) {
             auto& buf = thread_words();
@@ -495,10 +494,10 @@ void Trainer<T>::Impl::connection_backward(std::size_t h, std::int64_t nb, std::
     Layer& l = L[h];
     const std::int64_t ni = l.n_in, no = l.n_out;
     const bool one = l.thr.size() == 1;
-    if (gate.gaussian()) {
+    if (gate.gaussian(h)) {
         // dS_i/dw_ij = delta_ij a_j (or a_j for weight noise); dS_i/da_j = W_ij delta_ij
         // (or W_ij + eps_ij): the same draws, regenerated.
-        const bool additive = gate.kind == GateKind::WeightNoise;
+        const bool additive = l.kind == GateKind::WeightNoise;
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (std::int64_t i = 0; i < no; ++i) {
             auto& buf = thread_words();

@@ -80,5 +80,45 @@ int main() {
     Gate wrong = gate;
     wrong.p = {{p0, p0}, {p1}};  // 2 values for the 3 inputs
     CHECK_THROWS(sample(net, wrong, x, 1, opt));
+
+    // One network, two kinds (GateKind::Mixed): the input's units (entry 0) and layer 2's
+    // connections (entry 1). The skip connections from the input meet both gates.
+    Gate mixed;
+    mixed.kind = GateKind::Mixed;
+    mixed.kinds = {GateKind::Units, GateKind::Connections};
+    const double q = 0.45;
+    mixed.p = {{p0}, {q}};
+    double Em = 0, M2m = 0;
+    for (int m = 0; m < 256; ++m) {
+        double P = 1, a[3], o[2];
+        for (int j = 0; j < 3; ++j) {
+            const bool k = (m >> j) & 1;
+            a[j] = k ? x[j] : 0.0;
+            P *= k ? p0 : 1 - p0;
+        }
+        for (int i = 0; i < 2; ++i) o[i] = W1[3 * i] * a[0] + W1[3 * i + 1] * a[1] + W1[3 * i + 2] * a[2] + b1[i];
+        const double in[5] = {a[0], a[1], a[2], o[0], o[1]};
+        double S = 0;
+        for (int j = 0; j < 5; ++j) {
+            const bool c = (m >> (3 + j)) & 1;
+            S += c ? W2[j] * in[j] : 0.0;
+            P *= c ? q : 1 - q;
+        }
+        Em += P * S;
+        M2m += P * S * S;
+    }
+    const SampleStats exm = enumerate(net, mixed, x, 1, eo);
+    CHECK_NEAR(exm.mean[2], Em, 1e-12);
+    CHECK_NEAR(exm.m2[2] / exm.count[0], M2m - Em * Em, 1e-12);
+    ensemble(net, mixed, x, 1, Uv, Wv);
+    CHECK_NEAR(Wo[2], Em, 1e-12);
+    opt.threads = 1;
+    const SampleStats sm = sample(net, mixed, x, 1, opt);
+    CHECK(std::fabs(sm.mean[2] - Em) < 5 * std::sqrt((M2m - Em * Em) / 40000));
+    Gate bad_kinds = mixed;
+    bad_kinds.kinds = {GateKind::Units};  // one kind for two entries
+    CHECK_THROWS(sample(net, bad_kinds, x, 1, opt));
+    bad_kinds.kinds = {GateKind::Units, GateKind::Spikes};  // spikes are not mixed
+    CHECK_THROWS(sample(net, bad_kinds, x, 1, opt));
     return finish("test_dag");
 }

@@ -8,7 +8,7 @@ import numpy as np
 from .. import _engine as engine
 from .._engine import GateKind
 from .._reference import transfer
-from ..gates import refuse_continuous
+from ..gates import refuse_continuous, refuse_mixed
 
 __all__ = ["variance_bounds", "eprod_independent", "connected_pair", "ConnectedPair"]
 
@@ -43,6 +43,7 @@ def connected_pair(net, inputs, gate, layer: int, i: int, j: int) -> ConnectedPa
     """Estimates of E(O_i O_j) for a connected pair: unit i of `layer` (>= 1) and unit j
     of `layer - 1`, which feeds it through w_ij (Eq. 120-124)."""
     engine.check_net(net)
+    refuse_mixed(gate, "analysis.connected_pair")
     refuse_continuous(gate, "analysis.connected_pair", "its estimates are written for Bernoulli gates (Eq. 120-124)")
     engine.require_chain(net, "analysis.connected_pair")
     X = engine.as_inputs(net, inputs)

@@ -18,7 +18,7 @@ from .._reference import transfer
 from .._validation import as_count, as_real_array
 from .. import _engine as engine
 from .._engine import LOSSES, GateKind
-from ..gates import refuse_continuous
+from ..gates import refuse_continuous, refuse_mixed
 
 __all__ = ["dropout_gradient", "DropoutGradient", "LOSSES"]
 # The losses are the trainer's (_engine.LOSSES): squared 1/2 sum (t - O)^2 (Eq. 55, 142);
@@ -269,6 +269,7 @@ def dropout_gradient(net, inputs, targets, gate=None, loss: str = "squared", *,
     DropoutGradient
     """
     engine.check_net(net)
+    refuse_mixed(gate, "exact.dropout_gradient")
     refuse_continuous(gate, "exact.dropout_gradient", "the gradient is averaged over Bernoulli subnetworks")
     X = np.asarray(engine.as_inputs(net, inputs), np.float64)
     T = as_real_array(targets, "targets", dtype=np.float64, ndim=(1, 2))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _engine as engine
-from ..gates import CONTINUOUS_GATES
+from ..gates import CONTINUOUS_GATES, Gates
 
 __all__ = ["linear_moments", "LinearMoments"]
 
@@ -84,7 +84,11 @@ def linear_moments(net, inputs, gate=None) -> LinearMoments:
     ----------
     net : Network whose every layer is Linear (a chain or a DAG)
     inputs : array (n_inputs, n_in)
-    gate : Dropout, Dropin, GaussianGate, AdditiveNoise, WeightNoise, NoGate or None
+    gate : Dropout, Dropin, GaussianGate, AdditiveNoise, WeightNoise, Gates, NoGate or None
+        A ``Gates`` mix takes each entry's formulas above: a unit kind at entry l on the
+        outputs of layer l, a connection kind at entry h - 1 on the connections into
+        layer h; where both meet on a skip connection their gates are independent and the
+        formulas compose.
 
     Returns
     -------
@@ -97,21 +101,25 @@ def linear_moments(net, inputs, gate=None) -> LinearMoments:
         raise ValueError(f"net: linear_moments needs linear units in every layer; layer {bad[0]} is "
                          f"{net.transfers[bad[0]]!r} (use dropengine.exact.enumerate or sample)")
     X = np.asarray(engine.as_inputs(net, inputs), dtype=np.float64)
-    kind, p, keep_bias, mean = _resolve(gate, net)
+    kinds, p, keep_bias, mean = _resolve(gate, net)
     last_use = _last_use(net)
     _check_memory(X.shape[0], sum(net.sizes[1:]), _most_live(net, last_use))
     with np.errstate(over="ignore", invalid="ignore"):
-        return _recursion(net, X, kind, p, keep_bias, mean, last_use)
+        return _recursion(net, X, kinds, p, keep_bias, mean, last_use)
 
 
 def _resolve(gate, net) -> tuple:
-    """(kind name, values per layer, keep_bias, means per layer or None): the Bernoulli
-    gates' keep probabilities or rates, the continuous gates' standard deviations."""
+    """(kind name per entry, values per entry, keep_bias, means per entry or None): the
+    Bernoulli gates' keep probabilities or rates, the continuous gates' standard deviations."""
+    L = net.n_layers
     if isinstance(gate, CONTINUOUS_GATES):
         kind, std, _, mean = gate.resolve(net)
-        return kind, std, [], mean
+        return [kind] * L, std, [], mean
+    if isinstance(gate, Gates):
+        _, p, keep_bias, mean, kinds = gate.resolve(net)
+        return kinds, p, keep_bias, mean
     spec = engine.gate_spec(gate, net, allow_spikes=False)
-    return spec.kind.name, spec.p, spec.keep_bias, None
+    return [spec.kind.name] * L, spec.p, spec.keep_bias, None
 
 
 def _last_use(net) -> dict:
@@ -188,17 +196,18 @@ def _gate_connections(kind: str, p_k, m_k, W: np.ndarray, b: np.ndarray, pb: flo
     return np.ones(W.shape), full(p_k) ** 2, np.zeros_like(b)  # weight_noise
 
 
-def _recursion(net, X, kind, p, keep_bias, mean, last_use) -> LinearMoments:
+def _recursion(net, X, kinds, p, keep_bias, mean, last_use) -> LinearMoments:
     """The joint moments of two sets of variables, grown layer by layer: the units Z
     (S^1, ..., S^h so far: the result) and the held gated outputs V (y^l of the source
-    layers some later layer still receives from, in layer order)."""
+    layers some later layer still receives from, in layer order). kinds[l]: entry l's
+    kind; a units kind gates source layer l's outputs as they enter V, a connections kind
+    the connections into layer l + 1 (both may meet on a skip connection; independent
+    gates, so the formulas compose: V already holds the unit-gated y)."""
     B, L = X.shape[0], net.n_layers
-    conn = kind in ("connections", "gaussian_connections", "weight_noise")
-    bias_gated = bool(keep_bias) and kind in ("units", "connections")
     m = mean if mean is not None else [None] * L
     # V starts as the gated input y^0; nothing is random before its gates, so Cov(y^0) is
     # the gates' own variance (p q (x - c)^2 for coins) and Cov(y^0, Z) is empty.
-    alpha0, beta0, A0, c0, B0 = _gate_units(kind, p[0], m[0], X.shape[1])
+    alpha0, beta0, A0, c0, B0 = _gate_units(kinds[0], p[0], m[0], X.shape[1])
     mu_V = alpha0 * X + beta0
     C_VV = (A0 * (X - c0) ** 2 + B0)[:, :, None] * np.eye(X.shape[1])
     C_VZ = np.zeros((B, X.shape[1], 0))
@@ -210,7 +219,8 @@ def _recursion(net, X, kind, p, keep_bias, mean, last_use) -> LinearMoments:
         W = np.asarray(W, np.float64)
         b = net.biases[h - 1]
         b = np.zeros(W.shape[0]) if b is None else np.asarray(b, np.float64)
-        pb = keep_bias[h - 1] if bias_gated else 1.0
+        kind = kinds[h - 1]  # the gate of layer h's connections and bias
+        pb = keep_bias[h - 1] if keep_bias and kind in ("units", "connections") else 1.0
         start = dict(zip((l for l, _ in held), np.cumsum([0] + [n for _, n in held])))
         idx = np.concatenate([np.arange(start[l], start[l] + n) for l, _, n in blocks])
         whole = idx.size == mu_V.shape[1]  # every held block feeds h (a chain): no gather
@@ -218,7 +228,7 @@ def _recursion(net, X, kind, p, keep_bias, mean, last_use) -> LinearMoments:
         C_vV = C_VV if whole else C_VV[:, idx, :]
         C_vv = C_vV if whole else C_vV[:, :, idx]
         C_vZ = C_VZ if whole else C_VZ[:, idx, :]
-        if conn:  # Eq. 23, 26: one gate per connection (and, for coins, per unit's bias)
+        if kind in ("connections", "gaussian_connections", "weight_noise"):  # Eq. 23, 26: one gate per connection (and, for coins, per unit's bias)
             F, C, bias_var = _gate_connections(kind, p[h - 1], m[h - 1], W, b, pb)
             WP = W * F
             second = np.einsum("bjj->bj", C_vv) + mu_v**2  # E[a_j^2]
@@ -243,7 +253,7 @@ def _recursion(net, X, kind, p, keep_bias, mean, last_use) -> LinearMoments:
         Es.append(mu_S)
         vars_.append(np.einsum("bii->bi", C_SS).copy())
         if last_use.get(h, 0) > h:  # gate S^h once for every layer above that receives it
-            alpha, beta, A, c, Bn = _gate_units(kind, p[h], m[h], n)
+            alpha, beta, A, c, Bn = _gate_units(kinds[h], p[h], m[h], n)
             C_yZ = alpha[:, None] * grown[:, N:, :]
             C_yV = alpha[:, None] * C_SV
             coin = A * (vars_[-1] + (mu_S - c) ** 2) + Bn  # the gate's own variance, e.g. p q E[(a - c)^2]

@@ -31,7 +31,7 @@ import numpy as np
 
 from .._io import load_npz, save_npz_atomic
 from .._dag import split_blocks
-from ..gates import AdditiveNoise, Dropin, Dropout, GaussianGate, NoGate, WeightNoise
+from ..gates import AdditiveNoise, Dropin, Dropout, Gates, GaussianGate, NoGate, WeightNoise
 from ..network import Network
 from ..transfer import transfer_from_spec
 
@@ -72,12 +72,14 @@ def gate_to_json(gate):
         return {"kind": "additive_noise", "std": jsonable(gate.std), "on": gate.on}
     if isinstance(gate, WeightNoise):
         return {"kind": "weight_noise", "std": jsonable(gate.std)}
+    if isinstance(gate, Gates):
+        return {"kind": "gates", "gates": [gate_to_json(g) for g in gate.gates]}
     return {"kind": "dropout", "keep": jsonable(gate.keep), "on": gate.on, "keep_bias": jsonable(gate.keep_bias)}
 
 
 _GATE_KEYS = {"dropin": ("kind", "rate"), "dropout": ("kind", "keep", "on", "keep_bias"),
               "gaussian": ("kind", "mean", "std", "on"), "additive_noise": ("kind", "std", "on"),
-              "weight_noise": ("kind", "std")}
+              "weight_noise": ("kind", "std"), "gates": ("kind", "gates")}
 
 
 def gate_from_json(s):
@@ -100,6 +102,10 @@ def gate_from_json(s):
         return AdditiveNoise(std=s["std"], on=s["on"])
     if kind == "weight_noise":
         return WeightNoise(std=s["std"])
+    if kind == "gates":
+        if not isinstance(s["gates"], list) or any(isinstance(g, dict) and g.get("kind") == "gates" for g in s["gates"]):
+            raise ValueError(f"settings['gate']['gates'] must be a list of gate descriptions, got {s['gates']!r:.200}")
+        return Gates([gate_from_json(g) for g in s["gates"]])
     return Dropout(keep=s["keep"], on=s["on"], keep_bias=s["keep_bias"])
 
 

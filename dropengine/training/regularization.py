@@ -21,7 +21,7 @@ from .._validation import as_count
 from ._reference import targets, top_loss
 from .. import _engine as engine
 from .._engine import GateKind
-from ..gates import Dropin, Dropout, NoGate, refuse_continuous
+from ..gates import Dropin, Dropout, NoGate, refuse_continuous, refuse_mixed
 from ..sampling import sample
 
 __all__ = ["ensemble_loss", "ensemble_gradient", "regularization_check"]
@@ -39,6 +39,7 @@ def _gate_inputs(kind, p, h, Wprev):
 def _forward(net, X, gate):
     engine.check_net(net)
     engine.require_chain(net, "training.ensemble_loss and ensemble_gradient")
+    refuse_mixed(gate, "training.ensemble_loss and ensemble_gradient")
     refuse_continuous(gate, "training.ensemble_loss and ensemble_gradient", "they need Bernoulli gates (Eq. 167)")
     kind, p, *_ = engine.gate_spec(gate, net, allow_spikes=False)
     p = [np.asarray(v, dtype=np.float64) for v in p]

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _engine as engine
 from .._validation import as_count, as_real_array, as_threads, seed_key
-from ..gates import CONTINUOUS_GATES, Dropin, Dropout, GaussianGate, NoGate
+from ..gates import CONTINUOUS_GATES, Dropin, Dropout, Gates, GaussianGate, NoGate
 from .._dag import split_blocks
 from ..network import Network
 from ..transfer import transfer_from_spec
@@ -107,9 +107,9 @@ class Trainer:
         checkpoint can always be written), then builds the core, once."""
         if not isinstance(net, Network):
             raise TypeError(f"net must be a dropengine.Network, got {type(net).__name__}")
-        if gate is not None and not isinstance(gate, (Dropout, Dropin, NoGate) + CONTINUOUS_GATES):
-            raise TypeError(f"gate must be Dropout, Dropin, GaussianGate, AdditiveNoise, WeightNoise, NoGate or None "
-                            f"for training, got {type(gate).__name__}")
+        if gate is not None and not isinstance(gate, (Dropout, Dropin, NoGate, Gates) + CONTINUOUS_GATES):
+            raise TypeError(f"gate must be Dropout, Dropin, GaussianGate, AdditiveNoise, WeightNoise, Gates, NoGate or "
+                            f"None for training, got {type(gate).__name__}")
         if not isinstance(loss, str) or loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
         self.batch_size = as_count(batch_size, "batch_size")
@@ -425,7 +425,7 @@ class Trainer:
             X = as_real_array(X, "X", dtype=self.dtype, ndim=2)
             if X.shape[1] != n_in:
                 raise ValueError(f"X must have shape (n_examples, {n_in}), got {X.shape}")
-            if isinstance(self.gate, (Dropout, GaussianGate)) and self.gate.on == "connections":
+            if _gates_connections(self.gate):
                 return ensemble(self.network, X, self.gate, threads=self.threads or None)[1][-1]
             # The core polls for Ctrl-C between chunks of rows (cpp/src/train.cpp).
             return self._core.predict(X)
@@ -505,3 +505,10 @@ def train(net: Network, X, y, gate=None, *, epochs: int = 10, X_test=None, y_tes
     tr = Trainer(net, gate, **options)
     tr.fit(X, y, epochs, X_test=X_test, y_test=y_test, **fit_opts)
     return tr.network, tr.history
+
+
+def _gates_connections(gate) -> bool:
+    """Whether some entry gates connections with a nonzero-mean gate: the ensemble then
+    scales each weight (Eq. 26), which the core's predict does not."""
+    entries = gate.gates if isinstance(gate, Gates) else [gate]
+    return any(isinstance(g, (Dropout, GaussianGate)) and g.on == "connections" for g in entries)

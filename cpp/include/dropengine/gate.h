@@ -12,6 +12,12 @@
 // network input), which for a chain is exactly "the inputs of layer l". The connection
 // kinds stay per receiving layer, over its concatenated input.
 //
+// One network may mix kinds (Gates in Python): kind Mixed takes kinds[h] per entry h.
+// A unit kind at entry l gates the units of source layer l wherever they go; a connection
+// kind at entry h gates the connections into layer h, from all its sources. For a chain
+// the two readings coincide; on a skip connection both apply and their draws multiply
+// (they are independent, so E and the moments factor).
+//
 // Biases (Eq. 9-10): with unit dropout the bias of layer h behaves as one extra unit
 // of the layer below, gated once per sample for the whole layer; with connection
 // dropout each unit's bias is its own connection, gated independently.
@@ -45,17 +51,35 @@ enum class GateKind : std::int32_t {
     AdditiveNoise = 8,
     /// ... or each weight plus its own eps ~ N(0, std^2) (Section 4.1).
     WeightNoise = 9,
+    /// One kind per entry, in Gate::kinds (never Mixed itself).
+    Mixed = 10,
 };
+
+/// Unit kinds: one draw per unit of a source layer, shared by its outgoing connections.
+inline bool is_unit_kind(GateKind k) {
+    return k == GateKind::Units || k == GateKind::Dropin || k == GateKind::Spikes || k == GateKind::GaussianUnits ||
+           k == GateKind::AdditiveNoise;
+}
+/// Continuous noise: not enumerable, no bias gates.
+inline bool is_gaussian_kind(GateKind k) {
+    return k == GateKind::GaussianUnits || k == GateKind::GaussianConnections || k == GateKind::AdditiveNoise ||
+           k == GateKind::WeightNoise;
+}
+inline bool is_spiking_kind(GateKind k) { return k == GateKind::Spikes || k == GateKind::SpikesConnections; }
 
 struct Gate {
     GateKind kind = GateKind::None;
+    /// kind == Mixed only: the kind of each entry (one per layer; None, dropout, dropin or
+    /// a continuous kind; spikes are a network's mode and are not mixed).
+    std::vector<GateKind> kinds;
     /// Per layer: keep probabilities (Units: 1 or n_in values, per source layer in a DAG; Connections: 1 or
     /// n_out * n_in values, row-major), dropin rates (Dropin: 1 or n_in values), or
     /// spike sizes r >= 0 of the units feeding the layer (Spikes: 1 or n_in values;
     /// SpikesConnections: 1, n_in or n_out * n_in values; empty: that layer's inputs
     /// do not spike and pass their values).
     std::vector<std::vector<double>> p;
-    /// Per layer, GaussianUnits / GaussianConnections only: the means of delta (as p).
+    /// Per layer, when some entry is GaussianUnits / GaussianConnections: the means of delta
+    /// (as p; {1} for the other entries).
     std::vector<std::vector<double>> mean;
     /// Per layer: probability that the bias is present (empty: always present).
     std::vector<double> keep_bias;
@@ -75,38 +99,42 @@ struct Gate {
         }
         validate(n_out, n_in, n_src);
     }
-    /// Unit kinds: one coin per unit of a source layer, shared by its outgoing connections.
-    bool per_unit() const {
-        return kind == GateKind::Units || kind == GateKind::Dropin || kind == GateKind::Spikes ||
-               kind == GateKind::GaussianUnits || kind == GateKind::AdditiveNoise;
+    /// The kind of entry h (unit kinds: source layer h; connection kinds: layer h's inputs).
+    GateKind kind_of(std::size_t h) const { return kind == GateKind::Mixed ? kinds[h] : kind; }
+    /// Whether any entry has a kind for which pred holds.
+    template <class Pred>
+    bool any(Pred pred) const {
+        if (kind != GateKind::Mixed) return pred(kind);
+        return std::any_of(kinds.begin(), kinds.end(), pred);
     }
-    /// Continuous noise: not enumerable, no bias gates.
-    bool gaussian() const {
-        return kind == GateKind::GaussianUnits || kind == GateKind::GaussianConnections ||
-               kind == GateKind::AdditiveNoise || kind == GateKind::WeightNoise;
-    }
+    bool per_unit(std::size_t h) const { return is_unit_kind(kind_of(h)); }
+    bool gaussian(std::size_t h) const { return is_gaussian_kind(kind_of(h)); }
     /// Connection kinds: a draw per connection of the receiving layer.
-    bool per_connection() const { return kind != GateKind::None && !per_unit(); }
+    bool per_connection(std::size_t h) const { return kind_of(h) != GateKind::None && !per_unit(h); }
+    bool any_gaussian() const { return any(is_gaussian_kind); }
+    bool any_spiking() const { return any(is_spiking_kind); }
     /// The Gaussian kinds that multiply (and so have a mean); the additive ones have none.
-    bool multiplicative_noise() const { return kind == GateKind::GaussianUnits || kind == GateKind::GaussianConnections; }
-    /// Layer h's means of delta (1 or n values); {1} for the additive kinds, which do not use it.
-    std::vector<double> noise_mean(std::size_t h) const {
-        return multiplicative_noise() && !mean.empty() ? mean[h] : std::vector<double>{1.0};
+    bool multiplicative_noise(std::size_t h) const {
+        return kind_of(h) == GateKind::GaussianUnits || kind_of(h) == GateKind::GaussianConnections;
     }
-    /// Gaussian kinds: whether layer h draws anything (some std != 0 or mean != 1): a layer
+    /// Entry h's means of delta (1 or n values); {1} for the kinds without one.
+    std::vector<double> noise_mean(std::size_t h) const {
+        return multiplicative_noise(h) && !mean.empty() ? mean[h] : std::vector<double>{1.0};
+    }
+    /// Gaussian kinds: whether entry h draws anything (some std != 0 or mean != 1): one
     /// that does not takes the plain product.
     bool noisy(std::size_t h) const {
         const auto mu = noise_mean(h);
         return std::any_of(p[h].begin(), p[h].end(), [](double v) { return v != 0.0; }) ||
                std::any_of(mu.begin(), mu.end(), [](double v) { return v != 1.0; });
     }
-    /// delta's mean for element e of layer h (1 for the additive kinds, which do not use it).
+    /// delta's mean for element e of entry h (1 for the kinds without one).
     double mean_of(std::size_t h, std::int64_t e) const {
-        if (mean.empty() || !multiplicative_noise()) return 1.0;
+        if (mean.empty() || !multiplicative_noise(h)) return 1.0;
         const auto& v = mean[h];
         return v.size() == 1 ? v[0] : v[static_cast<std::size_t>(e)];
     }
-    bool spiking() const { return kind == GateKind::Spikes || kind == GateKind::SpikesConnections; }
+    bool spiking(std::size_t h) const { return is_spiking_kind(kind_of(h)); }
     double prob(std::size_t h, std::int64_t e) const {
         const auto& v = p[h];
         return v.size() == 1 ? v[0] : v[static_cast<std::size_t>(e)];
