@@ -8,14 +8,16 @@ transfer_functions        ReLU errors (Eq. 72, 74, 190, 193), fit_logistic (Eq. 
 gaussian                  Appendix D-F: E(sigma(S)) for Gaussian S, E(sigma'(S)), densities
 deep_regularizer          Section 11.5 exactly: E(dE_D/dw) beside Eq. 179-188 and the sign of A
 gaussian_exact            exact E(f(S)) for Gaussian S by quadrature; Eq. 240-242 beside it
-covariance                Section 9.6: Var and E(O_i O_j) from W
+covariance                Section 9.6: Var and E(O_i O_j) from W; Eq. 123 with its term in sigma'
+higher_moments            Appendix C: Eq. 212-218, NWGM(O^k), E(O^2) and Var(O) from the moments of S
 sampling_distributions    Sections 9.2-9.4: E and NWGM of samples (Fig. 9.1, 9.2)
 approximation_report      Section 9.5: per layer E - NWGM, E - W, NWGM - W
 cancellation              Section 9.5: Eq. 112-116 (Var(beta), alpha vs beta) from two runs; shape
 """
-from . import bounds
+from . import bounds, higher_moments
 from .cancellation import CancellationLayer, cancellation
-from .covariance import ConnectedPair, connected_pair, eprod_independent, variance_bounds
+from .covariance import (ConnectedPair, connected_pair, eprod_eq123, eprod_independent, eq123_second_term,
+                         variance_bounds)
 from .deep_regularizer import DeepRegularizer, LayerTerms, deep_regularizer
 from .ensemble_error import EnsembleErrors, ensemble_errors
 from .gaussian import ALPHA, density_O_gaussian_S, density_S_beta_O, expected_dsigma, expected_logistic_gaussian
@@ -29,6 +31,7 @@ __all__ = ["Means", "Summary", "means", "summary", "summary_numpy", "bounds", "e
            "EnsembleErrors", "relu_error_gaussian", "relu_error_uniform", "relu_error_discrete", "fit_logistic",
            "nwgm_gap", "ALPHA", "expected_logistic_gaussian", "expected_dsigma", "density_O_gaussian_S",
            "density_S_beta_O", "variance_bounds", "eprod_independent", "connected_pair", "ConnectedPair",
+           "eq123_second_term", "eprod_eq123", "higher_moments",
            "deep_regularizer", "DeepRegularizer", "LayerTerms", "expected_transfer_gaussian",
            "logistic_gaussian_approximations", "GaussianApproximations",
            "DISTRIBUTIONS", "sampling_distribution", "sampling_curve", "approximation_report", "LayerReport",
