@@ -230,3 +230,32 @@ def test_appendix_c_argument_errors():
         H.variance_eq218(object(), 0.2)
     with pytest.raises(ValueError, match="E must lie"):
         H.eq212_interval([-0.1])
+
+
+# --- the report's claims (experiments.training) -------------------------------------------
+
+def test_report_claims_for_eq123_and_appendix_c():
+    """The helpers that put Eq. 123 and Eq. 218 into the training experiment, on small
+    networks: every claim is a finding with a finite number, an SE and a reason for a "no";
+    Eq. 218 beats Eq. 212's bounds for small weights (units near 1/2) and not for large ones
+    (saturated units), as its expansion around O = 1/2 says it should."""
+    from dropengine.experiments import training as T
+    from dropengine.experiments.base import Result
+
+    sizes, tr = [20, 10, 10, 10, 5], ["logistic"] * 3 + ["softmax"]
+    small = de.Network.random(sizes, tr, seed=1, dtype=np.float64, scale=0.05)
+    large = de.Network.random(sizes, tr, seed=2, dtype=np.float64, scale=3.0)
+    X = np.random.default_rng(0).random((4, 20))
+    gate = de.Dropout([0.8, 0.5, 0.5, 0.5])
+    connected = [((1, 2), (0, 3)), ((2, 1), (1, 4)), ((2, 5), (1, 0))]
+    st = de.sample(large, X, gate, 2000, seed=0, pairs=connected)
+    eq124 = np.stack([A.connected_pair(large, X, gate, a, i, j).eprod for (a, i), (_, j) in connected], axis=1)
+    res = Result("t", "t")
+    T._section96_eq123(res, large, small, X, gate, connected, st.E_prod, np.abs(st.E_prod - eq124), 0.1, 2000, 0, 1)
+    T._appendix_c(res, [("before", small, de.sample(small, X, gate, 2000, seed=0)), ("after", large, st)], 4)
+    claims = {c.key: c for c in res.claims}
+    assert set(claims) == {"eq123_term_before", "eq123_term_after", "eq123_lambda_sigma", "eq218_variance[before]",
+                           "eq218_variance[after]"}
+    for c in res.claims:
+        assert c.kind == "finding" and np.isfinite(c.measured) and c.uncertainty > 0 and c.reason
+    assert claims["eq218_variance[before]"].agrees and not claims["eq218_variance[after]"].agrees
