@@ -75,12 +75,14 @@ def test_eq123_estimates_of_dsigma_and_E_OjOj():
 
 def test_lambda_sigma_refinement_near_0_and_1():
     """Where unit i is saturated, sigma' = lambda sigma (1 - sigma) ~ lambda sigma (near 0)
-    or lambda (1 - sigma) (near 1): the refinement is within a factor 1 / (1 - W_ij) (or
-    1 / W_ij) of sigma'(U_ij), and both are close to the exact E(sigma'(A))."""
+    or lambda (1 - sigma) (near 1). The refinement replaces E(sigma(A)) by W_ij, so against
+    the exact E(sigma'(A)) (enumeration of the network with w_ij = 0, where S_i = A) its
+    error is at most lambda |W_ij - E(sigma(A))| + lambda E(sigma(A)^2) near 0 (since
+    lambda sigma - sigma' = lambda sigma^2), and with (1 - sigma) for sigma near 1."""
     base = de.Network.random([5, 4, 3], LOGISTIC, seed=3, dtype=np.float64, scale=0.5)
     X = np.random.default_rng(4).normal(size=(4, 5))
     gate = de.Dropout([1.0, 0.5])
-    i, j = 2, 1
+    i, j, lam = 2, 1, LOGISTIC.lam
     for shift in (-3.0, 3.0):
         bs = [b.copy() for b in base.biases]
         bs[1][i] += shift  # lambda = 2: U_i moves by 6, W_i to about 0.01 or 0.99
@@ -88,11 +90,16 @@ def test_lambda_sigma_refinement_near_0_and_1():
         cp = A.connected_pair(net, X, gate, 1, i, j)
         near = np.minimum(cp.W_ij, 1 - cp.W_ij)
         assert np.all(near < 0.02)
+        # within the factor 1 / (1 - near) of sigma'(U_ij) = lambda W_ij (1 - W_ij)
         assert_allclose(cp.lambda_sigma_ij, cp.dsigma_ij / (1 - near), rtol=1e-12)
-        exact = enumerate_subnetworks(_with_weight(net, 1, i, j, 0.0), X, gate).E_dsigma[1][:, i]
-        # the gap between lambda E(sigma(A)) and E(sigma'(A)) is lambda E(sigma(A)^2) <= the
-        # largest sigma(A) times E(sigma'(A)) / (1 - ...); with A's spread it stays within 10%
-        assert np.all(np.abs(cp.lambda_sigma_ij / exact - 1) < 0.1)
+        ex = enumerate_subnetworks(_with_weight(net, 1, i, j, 0.0), X, gate)
+        E_sigma, E_sigma2, E_dsigma = ex.E[1][:, i], ex.var[1][:, i] + ex.E[1][:, i] ** 2, ex.E_dsigma[1][:, i]
+        if shift < 0:  # near 0: E(sigma^2)
+            gap = E_sigma2
+        else:  # near 1: E((1 - sigma)^2)
+            gap = 1 - 2 * E_sigma + E_sigma2
+        bound = lam * np.abs(cp.W_ij - E_sigma) + lam * gap
+        assert np.all(np.abs(cp.lambda_sigma_ij - E_dsigma) <= bound * (1 + 1e-9))
 
 
 def test_eq123_argument_errors():
