@@ -10,7 +10,13 @@ the same examples in the same order and the same number of threads.
 Before timing, one engine minibatch gradient is checked against the NumPy twin of the
 trainer (dropengine.training._reference), which replays the same Philox draws.
 
-    python bench/bench_training.py --quick      # about a minute
+A second table times dropout on connections (Eq. 14, 23: every connection of every
+example its own coin, keep 0.8 / 0.5 as above) on the same network, against NumPy and
+PyTorch written as a skilled user would: masks from random bits (one byte per eight
+connections at keep 1/2), the gated weights of the whole minibatch as one batched
+product, in-place updates. --skip-connections leaves it out.
+
+    python bench/bench_training.py --quick      # about two minutes
     python bench/bench_training.py              # more batches, more repeats
 """
 from __future__ import annotations
@@ -109,6 +115,78 @@ class TorchTrainer:
         self.opt.step()
 
 
+# ---- connection dropout: every example its own mask over every connection ----------
+def _bits_mask(rng, shape, keep):
+    """Bernoulli(keep) masks as a skilled NumPy user draws them: from random bytes, one
+    bit per connection at keep 1/2; else one float32 uniform per connection."""
+    if keep == 0.5:
+        n = int(np.prod(shape))
+        return np.unpackbits(rng.integers(0, 256, (n + 7) // 8, dtype=np.uint8))[:n].reshape(shape).view(bool)
+    return rng.random(shape, dtype=np.float32) < keep
+
+
+class NumpyConnectionTrainer(NumpyTrainer):
+    def batch(self, x, t):
+        acts, masks, a = [], [], x
+        L = len(self.W)
+        for h in range(L):
+            M = _bits_mask(self.rng, (len(x),) + self.W[h].shape, KEEP[h])
+            GW = M * self.W[h]  # (B, n_out, n_in): each example's gated weights
+            acts.append(a)
+            masks.append(M)
+            S = np.matmul(GW, a[:, :, None])[:, :, 0]
+            S += self.b[h]
+            if h < L - 1:
+                np.negative(S, out=S)
+                np.exp(S, out=S)
+                S += 1
+                a = np.reciprocal(S, out=S)
+            else:
+                S -= S.max(1, keepdims=True)
+                np.exp(S, out=S)
+                S /= S.sum(1, keepdims=True)
+                a = S
+        d = a
+        d[np.arange(len(t)), t] -= 1
+        d /= len(t)
+        for h in range(L - 1, -1, -1):
+            A, M = acts[h], masks[h]
+            gW = np.einsum("bij,bi,bj->ij", M, d, A, optimize=True)
+            gb = d.sum(0)
+            if h:
+                d = np.matmul(d[:, None, :], M * self.W[h])[:, 0, :]
+                d *= A * (1 - A)
+            self.V[h] *= MOMENTUM
+            self.V[h] -= LR * gW
+            self.W[h] += self.V[h]
+            self.Vb[h] *= MOMENTUM
+            self.Vb[h] -= LR * gb
+            self.b[h] += self.Vb[h]
+
+
+class TorchConnectionTrainer:
+    def __init__(self, Ws, bs, threads):
+        import torch
+
+        torch.set_num_threads(threads)
+        self.torch = torch
+        self.W = [torch.from_numpy(w.copy()).requires_grad_() for w in Ws]
+        self.b = [torch.from_numpy(b.copy()).requires_grad_() for b in bs]
+        self.opt = torch.optim.SGD(self.W + self.b, lr=LR, momentum=MOMENTUM)
+        self.loss = torch.nn.CrossEntropyLoss()
+
+    def batch(self, x, t):
+        torch = self.torch
+        self.opt.zero_grad()
+        a = x
+        for h, (W, b) in enumerate(zip(self.W, self.b)):
+            M = torch.bernoulli(torch.full((x.shape[0],) + tuple(W.shape), KEEP[h]))
+            S = torch.baddbmm(b[None, :, None], M * W, a[:, :, None])[:, :, 0]
+            a = torch.sigmoid(S) if h < len(self.W) - 1 else S
+        self.loss(a, t).backward()
+        self.opt.step()
+
+
 def check_engine(X, y, threads):
     """One minibatch gradient of the engine against the NumPy twin (float64, same draws)."""
     rng = np.random.default_rng(1)
@@ -129,6 +207,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--skip-torch", action="store_true")
+    ap.add_argument("--skip-connections", action="store_true")
     args = ap.parse_args()
     n_batches, repeats = (30, 3) if args.quick else (100, 5)
     X, y, source = data((n_batches + 5) * BATCH)
@@ -191,6 +270,67 @@ def main():
     append_results(os.path.join(os.path.dirname(__file__), "results", "training.jsonl"), [{
         "bench": "training", "quick": args.quick, "data": source.split(" (")[0], "batches": n_batches,
         "repeats": repeats, "examples_per_s": rate, "ratio_best_peer": rate["dropengine"] / best_peer,
+        "machine": machine_info(args.threads), "time": time.strftime("%Y-%m-%d %H:%M:%S")}])
+    if not args.skip_connections:
+        connections(X, y, Ws, bs, args)
+
+
+def connections(X, y, Ws, bs, args):
+    """The second table: dropout on connections, a few minibatches per repeat."""
+    n_batches, repeats = (3, 3) if args.quick else (5, 5)
+    n_ex = n_batches * BATCH
+
+    def engine_run():
+        net = de.Network(Ws, bs, ["logistic"] * 4 + ["softmax"])
+        tr = de.Trainer(net, de.Dropout(KEEP, on="connections"), learning_rate=LR, momentum=MOMENTUM,
+                        batch_size=BATCH, seed=0, threads=args.threads)
+        Xe, ye = X[: (n_batches + 1) * BATCH], y[: (n_batches + 1) * BATCH]
+        tr.run_batches(Xe, ye, 1)
+        t = time.perf_counter()
+        tr.run_batches(Xe, ye, n_batches)
+        return time.perf_counter() - t
+
+    def numpy_run():
+        tr = NumpyConnectionTrainer(Ws, bs)
+        t = time.perf_counter()
+        for k in range(n_batches):
+            tr.batch(X[k * BATCH:(k + 1) * BATCH], y[k * BATCH:(k + 1) * BATCH])
+        return time.perf_counter() - t
+
+    runs = {"dropengine": engine_run, "numpy": numpy_run}
+    if not args.skip_torch:
+        try:
+            import torch
+
+            Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+
+            def torch_run():
+                tr = TorchConnectionTrainer(Ws, bs, args.threads)
+                tr.batch(Xt[:BATCH], yt[:BATCH])
+                t = time.perf_counter()
+                for k in range(n_batches):
+                    tr.batch(Xt[k * BATCH:(k + 1) * BATCH], yt[k * BATCH:(k + 1) * BATCH])
+                return time.perf_counter() - t
+
+            runs["pytorch"] = torch_run
+        except ImportError:
+            pass
+    times = {k: [] for k in runs}
+    for _ in range(repeats):
+        for k, fn in runs.items():
+            times[k].append(fn())
+    rate = {k: n_ex / float(np.median(v)) for k, v in times.items()}
+    best_peer = max((v for k, v in rate.items() if k != "dropengine"), default=float("nan"))
+    print(f"\nthe same network with dropout on connections (a coin per connection and example), "
+          f"{args.threads} threads, {n_batches} batches x {repeats} repeats")
+    print(f"{'engine':<12}{'examples/s':>12}{'spread':>22}{'dropengine / engine':>22}")
+    for k, v in times.items():
+        lo, hi = n_ex / max(v), n_ex / min(v)
+        print(f"{k:<12}{rate[k]:>12.1f}{f'{lo:.1f}-{hi:.1f}':>22}{rate['dropengine'] / rate[k]:>22.2f}")
+    print(f"\n[training, connections] dropengine / best peer = {rate['dropengine'] / best_peer:.2f}x (target 10x)")
+    append_results(os.path.join(os.path.dirname(__file__), "results", "training.jsonl"), [{
+        "bench": "training_connections", "quick": args.quick, "batches": n_batches, "repeats": repeats,
+        "examples_per_s": rate, "ratio_best_peer": rate["dropengine"] / best_peer,
         "machine": machine_info(args.threads), "time": time.strftime("%Y-%m-%d %H:%M:%S")}])
 
 

@@ -538,9 +538,9 @@ void Trainer<T>::Impl::connection_backward(std::size_t h, std::int64_t nb, std::
         }
         return;
     }
-    const auto kept = [&](const std::uint32_t* w, std::int64_t i, std::int64_t j) {
-        return !l.gated || w[j] < l.thr[one ? 0 : static_cast<std::size_t>(i * ni + j)];
-    };
+    // Connection (i, j) passes iff its word is below its threshold (gated_axpy).
+    const std::uint64_t thr = !l.gated ? std::uint64_t{1} << 32 : one ? l.thr[0] : 0;
+    const auto each = [&](std::int64_t i) { return l.gated && !one ? l.thr.data() + i * ni : nullptr; };
     // Weight gradient rows i (Eq. 172, 175 with the connection's own delta), each summed
     // over the minibatch in row order.
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -552,8 +552,7 @@ void Trainer<T>::Impl::connection_backward(std::size_t h, std::int64_t nb, std::
             const T d = l.D[static_cast<std::size_t>(b * l.ldo + i)];
             if (d == T(0)) continue;
             const std::uint32_t* w = l.gated ? connection_words(h, s, b, i, buf) : nullptr;
-            const T* a = l.A.data() + b * ni;
-            for (std::int64_t j = 0; j < ni; ++j) g[j] += kept(w, i, j) ? d * a[j] : T(0);
+            k.gated_axpy(g, d, l.A.data() + b * ni, w, thr, each(i), ni);
         }
     }
     pack(gr.data(), l, l.gWp);
@@ -568,8 +567,7 @@ void Trainer<T>::Impl::connection_backward(std::size_t h, std::int64_t nb, std::
             const T d = l.D[static_cast<std::size_t>(b * l.ldo + i)];
             if (d == T(0)) continue;
             const std::uint32_t* w = l.gated ? connection_words(h, s, b, i, buf) : nullptr;
-            const T* W = l.Wr.data() + i * l.ldi;
-            for (std::int64_t j = 0; j < ni; ++j) g[j] += kept(w, i, j) ? d * W[j] : T(0);
+            k.gated_axpy(g, d, l.Wr.data() + i * l.ldi, w, thr, each(i), ni);
         }
     }
 }

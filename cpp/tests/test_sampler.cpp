@@ -126,6 +126,25 @@ int main() {
             const float d2 = detail::kernels<float>().gated_dot(WR.data(), a.data(), words.data(), t, n);
             CHECK(std::fabs(d1 - d2) <= 1e-3f * (1.0f + std::fabs(d1)));
         }
+        // gated_axpy: the same bits on every ISA and as the plain loop (product and sum rounded
+        // separately), with one threshold, per-element thresholds, and none.
+        for (std::uint64_t t : {std::uint64_t{0}, std::uint64_t{1} << 31, (std::uint64_t{1} << 32) - 5, std::uint64_t{1} << 32}) {
+            for (const std::uint64_t* each : std::vector<const std::uint64_t*>{nullptr, thr.data()}) {
+                std::vector<float> y0(a.begin(), a.end()), y1 = y0, y2 = y0;
+                const float d = -0.37f;
+                for (std::int64_t j = 0; j < n; ++j) {
+                    const auto jj = static_cast<std::size_t>(j);
+                    if (static_cast<std::uint64_t>(words[jj]) < (each ? each[jj] : t)) {
+                        const float p = d * WR[jj];
+                        y0[jj] = y0[jj] + p;
+                    }
+                }
+                detail::kernels_generic<float>().gated_axpy(y1.data(), d, WR.data(), words.data(), t, each, n);
+                detail::kernels<float>().gated_axpy(y2.data(), d, WR.data(), words.data(), t, each, n);
+                CHECK(std::memcmp(y0.data(), y1.data(), y0.size() * sizeof(float)) == 0);
+                CHECK(std::memcmp(y0.data(), y2.data(), y0.size() * sizeof(float)) == 0);
+            }
+        }
         const float g1 = detail::kernels_generic<float>().gated_dot_each(WR.data(), a.data(), words.data(), thr.data(), n);
         const float g2 = detail::kernels<float>().gated_dot_each(WR.data(), a.data(), words.data(), thr.data(), n);
         CHECK(std::fabs(g1 - g2) <= 1e-3f * (1.0f + std::fabs(g1)));

@@ -109,6 +109,43 @@ T gated_dot_each_body(const T* W, const T* a, const std::uint32_t* words, const 
     return acc;
 }
 
+/// y[j] += [words[j] < t_j] d x[j] (GatedAxpyFn): the product d x[j] and the sum are
+/// rounded separately, as the plain loop does, so every ISA gives the same bits.
+template <class T>
+void gated_axpy_body(T* __restrict y, T d, const T* __restrict x, const std::uint32_t* __restrict words,
+                     std::uint64_t thr, const std::uint64_t* __restrict thr_each, std::int64_t n) {
+    std::int64_t j0 = 0;
+    if (thr_each) {
+#pragma omp simd
+        for (std::int64_t j = 0; j < n; ++j)
+            if (static_cast<std::uint64_t>(words[j]) < thr_each[j]) y[j] += d * x[j];
+        return;
+    }
+    if (thr >= (std::uint64_t{1} << 32)) {  // keeps every connection
+#pragma omp simd
+        for (std::int64_t j = 0; j < n; ++j) y[j] += d * x[j];
+        return;
+    }
+#if defined(__AVX512F__)
+    if constexpr (sizeof(T) == 4) {
+        // 16 connections per step: one unsigned compare into a mask, a masked add.
+        const __m512i t = _mm512_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(thr)));
+        const __m512 vd = _mm512_set1_ps(static_cast<float>(d));
+        for (; j0 + 16 <= n; j0 += 16) {
+            const __mmask16 keep = _mm512_cmplt_epu32_mask(_mm512_loadu_si512(words + j0), t);
+            float* yj = reinterpret_cast<float*>(y + j0);
+            const __m512 vy = _mm512_loadu_ps(yj);
+            _mm512_storeu_ps(yj, _mm512_mask_add_ps(vy, keep, vy,
+                                                    _mm512_mul_ps(vd, _mm512_loadu_ps(reinterpret_cast<const float*>(x + j0)))));
+        }
+    }
+#endif
+    const auto t32 = static_cast<std::uint32_t>(thr);
+#pragma omp simd
+    for (std::int64_t j = j0; j < n; ++j)
+        if (words[j] < t32) y[j] += d * x[j];
+}
+
 /// Connection-specific spikes with 8-bit draws (rng_streams.h, Stream::Spike): the sum
 /// of WR[j] over the connections whose draw u[j] is below th[j] (the top 8 bits of the
 /// threshold). Draws equal to th[j] are ties the caller settles with 24 more bits: their

@@ -107,6 +107,12 @@ template <class T>
 using GatedDotEachFn = T (*)(const T* W, const T* a, const std::uint32_t* words, const std::uint64_t* thr,
                              std::int64_t n);
 
+/// y[j] += [words[j] < t_j] d x[j], t_j = thr_each[j] if thr_each, else thr (<= 2^32): the
+/// backward pass of connection gates (Eq. 172, 173 with each connection's own delta).
+template <class T>
+using GatedAxpyFn = void (*)(T* y, T d, const T* x, const std::uint32_t* words, std::uint64_t thr,
+                             const std::uint64_t* thr_each, std::int64_t n);
+
 /// sum_j [u[j] < thi] W[j] a[j] with 16-bit draws; *ties counts u[j] == thi.
 template <class T>
 using GatedDot16Fn = T (*)(const T* W, const T* a, const std::uint16_t* u, std::uint32_t thi, std::int64_t n,
@@ -144,6 +150,7 @@ using PhiloxWordsFn = void (*)(std::int64_t n, const std::uint32_t* c0, const st
     X(philox_fill, PhiloxFillFn)              \
     X(gated_dot, GatedDotFn<T>)               \
     X(gated_dot_each, GatedDotEachFn<T>)      \
+    X(gated_axpy, GatedAxpyFn<T>)             \
     X(gated_dot_bits, GatedDotBitsFn<T>)      \
     X(gated_dot16, GatedDot16Fn<T>)           \
     X(philox_words, PhiloxWordsFn)            \
