@@ -23,6 +23,22 @@ struct RowScratch {
     std::vector<double> out, in, u;
 };
 
+/// sum_j term(j) for j < n in four interleaved partial sums, added pairwise at the end: a
+/// single chain of dependent additions would wait the add's latency on every term.
+template <class F>
+double sum4(std::int64_t n, F term) {
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    std::int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        a0 += term(j);
+        a1 += term(j + 1);
+        a2 += term(j + 2);
+        a3 += term(j + 3);
+    }
+    for (; j < n; ++j) a0 += term(j);
+    return (a0 + a1) + (a2 + a3);
+}
+
 /// Eq. 167 for one input row. A layer's expected input is the concatenation of its
 /// sources' expected gated outputs (Eq. 24-26 with skip connections, network.h).
 template <class T>
@@ -59,7 +75,7 @@ void ensemble_row(const NetworkView<T>& net, const Gate& gate, const T* x, std::
             double acc = 0.0;
             const T* Wi = l.W + i * l.n_in;
             if (k == GateKind::Connections)  // Eq. 26
-                for (std::int64_t j = 0; j < l.n_in; ++j) acc += gate.prob(h, i * l.n_in + j) * Wi[j] * in[j];
+                acc = sum4(l.n_in, [&](std::int64_t j) { return gate.prob(h, i * l.n_in + j) * Wi[j] * in[j]; });
             else if (k == GateKind::GaussianConnections)  // E(delta_ij) = mean_ij; weight noise: E(eps) = 0
                 for (std::int64_t j = 0; j < l.n_in; ++j) acc += gate.mean_of(h, i * l.n_in + j) * Wi[j] * in[j];
             else if (k == GateKind::SpikesConnections && !gate.p[h].empty()) {  // Eq. 134
@@ -71,7 +87,7 @@ void ensemble_row(const NetworkView<T>& net, const Gate& gate, const T* x, std::
                     acc += rij * Wi[j] * in[j];
                 }
             } else
-                for (std::int64_t j = 0; j < l.n_in; ++j) acc += static_cast<double>(Wi[j]) * in[j];
+                acc = sum4(l.n_in, [&](std::int64_t j) { return static_cast<double>(Wi[j]) * in[j]; });
             if (l.b) acc += pb * static_cast<double>(l.b[i]);
             u[i] = acc;
         }
