@@ -122,12 +122,13 @@ void Sampler<T>::run_block(Workspace<T>& w, std::int64_t x, std::int64_t s0, std
         for (std::int64_t s = 0; s < b; ++s) {
             const T* Srow = w.S.data() + s * ldS;
             T* Orow = w.O[h].data() + s * no;
-            if constexpr (std::is_same_v<T, float>) {
-                if (l.f.kind == TransferKind::Logistic && l.f.c > 0) {  // fused, same bits
+            if (l.f.kind == TransferKind::Logistic && l.f.c > 0) {  // fused
+                if constexpr (std::is_same_v<T, float>)
                     kern_.logistic_sums(Srow, Orow, no, static_cast<float>(l.f.lam),
                                         static_cast<float>(std::log(l.f.c)), mean, mS, sl, slc, md);
-                    continue;
-                }
+                else
+                    kern_.logistic_sums64(Srow, Orow, no, l.f.lam, std::log(l.f.c), mean, mS, sl, slc, md);
+                continue;
             }
             apply_transfer(l.f, Srow, Orow, w.logO.data(), w.logOc.data(), w.dO.data(), no);
             add_sums(Orow, Srow, w.logO.data(), w.logOc.data(), w.dO.data(), mean, mS, sl, slc, md, no);

@@ -35,7 +35,10 @@ namespace dropengine {
 /// 2: connection gates with keep exactly 1/2 use one bit per connection, and with any
 ///    other keep shared by the layer 16-bit draws with exact ties (below).
 /// 3: connection-specific spikes draw 8 bits per connection, with exact ties (below).
-constexpr int kStreamVersion = 3;
+/// 4: no draw changed; the sampler's float64 logistic became a vectorized polynomial (one
+///    exp and one log1p per unit, the same bits on every ISA) in place of libm, so float64
+///    statistics move in their last bits.
+constexpr int kStreamVersion = 4;
 
 /// Purposes of random draws; each owns a disjoint counter range.
 enum class Stream : std::uint32_t {

@@ -65,6 +65,9 @@ using MatmulSkipFn = void (*)(const T* A, std::int64_t B, std::int64_t n_in, con
 /// (logistic_impl.h): O, and the sums of O, S, log O, log(1 - O) and sigma'(S).
 using LogisticSumsFn = void (*)(const float* S, float* O, std::int64_t n, float lam, float logc, double* mean,
                                 double* mS, double* sl, double* slc, double* md);
+/// The same for float64 (logistic_impl.h): the same bits on every ISA.
+using LogisticSums64Fn = void (*)(const double* S, double* O, std::int64_t n, double lam, double logc, double* mean,
+                                  double* mS, double* sl, double* slc, double* md);
 
 /// The sampler's squared deviations of one sample row from the block means
 /// (logistic_impl.h), without contraction: the bits of a plain loop.
@@ -142,6 +145,7 @@ using PhiloxWordsFn = void (*)(std::int64_t n, const std::uint32_t* c0, const st
     X(skip_gemm, SkipGemmFn<T>)               \
     X(logistic_bias, LogisticBiasFn)          \
     X(logistic_sums, LogisticSumsFn)          \
+    X(logistic_sums64, LogisticSums64Fn)      \
     X(square_sums, SquareSumsFn<T>)           \
     X(dot_rows, DotRowsFn<T>)                 \
     X(sgd_momentum, SgdMomentumFn<T>)         \
