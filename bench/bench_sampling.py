@@ -213,6 +213,7 @@ def main():
         print(f"  dropengine / best peer = {rows['dropengine'] / best_peer:.2f}x")
 
     results += skip_connections(net, X, n_units, repeats, args.threads, machine)
+    results += float64_rows(X, n_units, repeats, args.threads, machine)
 
     # Streaming statistics: memory independent of the sample count.
     if args.skip_memory:
@@ -225,6 +226,28 @@ def main():
     results.append({"bench": "sampling-memory", "sizes": sizes, "rss_10k": small, "rss_1m": big, **machine})
     append_results(args.out, results)
 
+
+def float64_rows(X, n_units, repeats, threads, machine):
+    """float64 against float32, unit dropout, same run: the paper's network and a small one
+    (20-64-64-5, where the transfer function's cost is not hidden behind the products).
+    Issue 18's target: float64 at >= 0.45x the float32 speed (SIMD width explains 2x)."""
+    out = []
+    print(f"\n[float64] unit dropout, {len(X)} inputs, median of {repeats}")
+    print(f"  {'network':<16} {'float32 /s':>12} {'float64 /s':>12} {'f64 / f32':>10}")
+    for name, sizes, Xs, n in (("784-1200x4-10", PAPER_SIZES, X, n_units),
+                               ("20-64-64-5", [20, 64, 64, 5], X[:, :20], 50 * n_units)):
+        rates = {}
+        for dt in (np.float32, np.float64):
+            net = de.Network.random(sizes, "logistic", seed=0, dtype=dt)
+            Xd = np.ascontiguousarray(Xs, dtype=dt)
+            gate = de.Dropout([KEEP[0]] + [KEEP[-1]] * (len(sizes) - 2))
+            med, _, _ = timed(lambda: de.sample(net, Xd, gate, n, seed=1, threads=threads), repeats)
+            rates[np.dtype(dt).name] = len(Xd) * n / med
+        ratio = rates["float64"] / rates["float32"]
+        print(f"  {name:<16} {rates['float32']:>12,.0f} {rates['float64']:>12,.0f} {ratio:>10.2f}")
+        out.append({"bench": "sampling-float64", "network": name, "samples_per_s": rates, "ratio": ratio,
+                    "n_samples": n, **machine})
+    return out
 
 
 if __name__ == "__main__":
