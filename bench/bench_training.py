@@ -224,42 +224,55 @@ def main():
     err = check_engine(X, y, args.threads)
     print(f"check: engine minibatch gradient = NumPy reference (max abs difference {err:.1e})")
     Ws, bs = init_weights()
+    compare(X, y, Ws, bs, args, gate=de.Dropout(KEEP), peers=(NumpyTrainer, TorchTrainer), batches=(n_batches, repeats),
+            warm=2, peer_warm=(True, True), digits=0,
+            title=f"784-1200x4-10 logistic/softmax, float32, dropout 0.8/0.5, batch {BATCH}, SGD momentum {MOMENTUM}",
+            tag="training", target="1.75x, issue 18", record={"bench": "training", "data": source.split(" (")[0]})
+    if not args.skip_connections:
+        # A few minibatches per repeat; the NumPy peer takes seconds per minibatch, so it
+        # gets no warm-up batch.
+        compare(X, y, Ws, bs, args, gate=de.Dropout(KEEP, on="connections"),
+                peers=(NumpyConnectionTrainer, TorchConnectionTrainer), batches=(3, 3) if args.quick else (5, 5),
+                warm=1, peer_warm=(False, True), digits=1,
+                title="the same network with dropout on connections (a coin per connection and example)",
+                tag="training, connections", target="10x", record={"bench": "training_connections"})
+
+
+def compare(X, y, Ws, bs, args, *, gate, peers, batches, warm, peer_warm, digits, title, tag, target, record):
+    """One table: the engine with `gate` against the NumPy and PyTorch peers (classes with
+    .batch(x, t)), interleaved repeats; appended to bench/results/training.jsonl."""
+    n_batches, repeats = batches
     n_ex = n_batches * BATCH
 
     def engine_run():
         net = de.Network(Ws, bs, ["logistic"] * 4 + ["softmax"])
-        tr = de.Trainer(net, de.Dropout(KEEP), learning_rate=LR, momentum=MOMENTUM, batch_size=BATCH, seed=0,
+        tr = de.Trainer(net, gate, learning_rate=LR, momentum=MOMENTUM, batch_size=BATCH, seed=0,
                         threads=args.threads)
-        Xe, ye = X[: (n_batches + 2) * BATCH], y[: (n_batches + 2) * BATCH]
-        tr.run_batches(Xe, ye, 2)  # warm-up: buffers, page faults
+        Xe, ye = X[: (n_batches + warm) * BATCH], y[: (n_batches + warm) * BATCH]
+        tr.run_batches(Xe, ye, warm)  # warm-up: buffers, page faults
         t = time.perf_counter()
         tr.run_batches(Xe, ye, n_batches)
         return time.perf_counter() - t
 
-    def numpy_run():
-        tr = NumpyTrainer(Ws, bs)
-        tr.batch(X[:BATCH], y[:BATCH])
-        t = time.perf_counter()
-        for k in range(n_batches):
-            tr.batch(X[k * BATCH:(k + 1) * BATCH], y[k * BATCH:(k + 1) * BATCH])
-        return time.perf_counter() - t
+    def peer_run(make, Xp, yp, warm_up):
+        def run():
+            tr = make()
+            if warm_up:
+                tr.batch(Xp[:BATCH], yp[:BATCH])
+            t = time.perf_counter()
+            for k in range(n_batches):
+                tr.batch(Xp[k * BATCH:(k + 1) * BATCH], yp[k * BATCH:(k + 1) * BATCH])
+            return time.perf_counter() - t
+        return run
 
-    runs = {"dropengine": engine_run, "numpy": numpy_run}
+    numpy_cls, torch_cls = peers
+    runs = {"dropengine": engine_run, "numpy": peer_run(lambda: numpy_cls(Ws, bs), X, y, peer_warm[0])}
     if not args.skip_torch:
         try:
             import torch
 
             Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
-
-            def torch_run():
-                tr = TorchTrainer(Ws, bs, args.threads)
-                tr.batch(Xt[:BATCH], yt[:BATCH])
-                t = time.perf_counter()
-                for k in range(n_batches):
-                    tr.batch(Xt[k * BATCH:(k + 1) * BATCH], yt[k * BATCH:(k + 1) * BATCH])
-                return time.perf_counter() - t
-
-            runs["pytorch"] = torch_run
+            runs["pytorch"] = peer_run(lambda: torch_cls(Ws, bs, args.threads), Xt, yt, peer_warm[1])
         except ImportError:
             print("PyTorch not installed: pip install torch==2.13.0")
     # Interleaved repeats, so slow drifts of the machine hit every engine alike.
@@ -269,79 +282,17 @@ def main():
             times[k].append(fn())
     rate = {k: n_ex / float(np.median(v)) for k, v in times.items()}
     best_peer = max((v for k, v in rate.items() if k != "dropengine"), default=float("nan"))
-    print(f"\n784-1200x4-10 logistic/softmax, float32, dropout 0.8/0.5, batch {BATCH}, SGD momentum {MOMENTUM}, "
-          f"{args.threads} threads, {n_batches} batches x {repeats} repeats")
+    print(f"\n{title}, {args.threads} threads, {n_batches} batches x {repeats} repeats")
     print(f"{'engine':<12}{'examples/s':>12}{'spread':>22}{'dropengine / engine':>22}")
     for k, v in times.items():
         lo, hi = n_ex / max(v), n_ex / min(v)
-        print(f"{k:<12}{rate[k]:>12.0f}{f'{lo:.0f}-{hi:.0f}':>22}{rate['dropengine'] / rate[k]:>22.2f}")
-    print(f"\n[training] dropengine / best peer = {rate['dropengine'] / best_peer:.2f}x (target 1.75x, issue 18)")
+        print(f"{k:<12}{rate[k]:>12.{digits}f}{f'{lo:.{digits}f}-{hi:.{digits}f}':>22}"
+              f"{rate['dropengine'] / rate[k]:>22.2f}")
+    print(f"\n[{tag}] dropengine / best peer = {rate['dropengine'] / best_peer:.2f}x (target {target})")
     append_results(os.path.join(os.path.dirname(__file__), "results", "training.jsonl"), [{
-        "bench": "training", "quick": args.quick, "data": source.split(" (")[0], "batches": n_batches,
-        "repeats": repeats, "examples_per_s": rate, "ratio_best_peer": rate["dropengine"] / best_peer,
-        "machine": machine_info(args.threads), "time": time.strftime("%Y-%m-%d %H:%M:%S")}])
-    if not args.skip_connections:
-        connections(X, y, Ws, bs, args)
-
-
-def connections(X, y, Ws, bs, args):
-    """The second table: dropout on connections, a few minibatches per repeat."""
-    n_batches, repeats = (3, 3) if args.quick else (5, 5)
-    n_ex = n_batches * BATCH
-
-    def engine_run():
-        net = de.Network(Ws, bs, ["logistic"] * 4 + ["softmax"])
-        tr = de.Trainer(net, de.Dropout(KEEP, on="connections"), learning_rate=LR, momentum=MOMENTUM,
-                        batch_size=BATCH, seed=0, threads=args.threads)
-        Xe, ye = X[: (n_batches + 1) * BATCH], y[: (n_batches + 1) * BATCH]
-        tr.run_batches(Xe, ye, 1)
-        t = time.perf_counter()
-        tr.run_batches(Xe, ye, n_batches)
-        return time.perf_counter() - t
-
-    def numpy_run():
-        tr = NumpyConnectionTrainer(Ws, bs)
-        t = time.perf_counter()
-        for k in range(n_batches):
-            tr.batch(X[k * BATCH:(k + 1) * BATCH], y[k * BATCH:(k + 1) * BATCH])
-        return time.perf_counter() - t
-
-    runs = {"dropengine": engine_run, "numpy": numpy_run}
-    if not args.skip_torch:
-        try:
-            import torch
-
-            Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
-
-            def torch_run():
-                tr = TorchConnectionTrainer(Ws, bs, args.threads)
-                tr.batch(Xt[:BATCH], yt[:BATCH])
-                t = time.perf_counter()
-                for k in range(n_batches):
-                    tr.batch(Xt[k * BATCH:(k + 1) * BATCH], yt[k * BATCH:(k + 1) * BATCH])
-                return time.perf_counter() - t
-
-            runs["pytorch"] = torch_run
-        except ImportError:
-            pass
-    times = {k: [] for k in runs}
-    for _ in range(repeats):
-        for k, fn in runs.items():
-            times[k].append(fn())
-    rate = {k: n_ex / float(np.median(v)) for k, v in times.items()}
-    best_peer = max((v for k, v in rate.items() if k != "dropengine"), default=float("nan"))
-    print(f"\nthe same network with dropout on connections (a coin per connection and example), "
-          f"{args.threads} threads, {n_batches} batches x {repeats} repeats")
-    print(f"{'engine':<12}{'examples/s':>12}{'spread':>22}{'dropengine / engine':>22}")
-    for k, v in times.items():
-        lo, hi = n_ex / max(v), n_ex / min(v)
-        print(f"{k:<12}{rate[k]:>12.1f}{f'{lo:.1f}-{hi:.1f}':>22}{rate['dropengine'] / rate[k]:>22.2f}")
-    print(f"\n[training, connections] dropengine / best peer = {rate['dropengine'] / best_peer:.2f}x (target 10x)")
-    append_results(os.path.join(os.path.dirname(__file__), "results", "training.jsonl"), [{
-        "bench": "training_connections", "quick": args.quick, "batches": n_batches, "repeats": repeats,
-        "examples_per_s": rate, "ratio_best_peer": rate["dropengine"] / best_peer,
-        "machine": machine_info(args.threads), "time": time.strftime("%Y-%m-%d %H:%M:%S")}])
-
+        **record, "quick": args.quick, "batches": n_batches, "repeats": repeats, "examples_per_s": rate,
+        "ratio_best_peer": rate["dropengine"] / best_peer, "machine": machine_info(args.threads),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S")}])
 
 if __name__ == "__main__":
     main()
