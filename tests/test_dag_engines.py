@@ -169,17 +169,15 @@ def test_oracle_equals_linear_moments(topology, gate_name):
 FIELDS = ("E", "var", "E_S", "var_S", "E_dsigma", "G", "Gc", "log_G", "log_Gc", "nwgm")
 
 
-@pytest.mark.parametrize("topology, gate_name, transfer_id", params())
-def test_enumerate_equals_oracle(topology, gate_name, transfer_id):
-    """exact.enumerate: every statistic, and the covariances of pairs joined by skip
-    paths, equal the brute force to float64 rounding (1e-12)."""
-    net, g, ex = case(topology, gate_name, transfer_id)
-    st = de.exact.enumerate(net, X, de_gate(g), pairs=PAIRS)
+def assert_enumerate_equals_oracle(net, gate, ex):
+    """exact.enumerate of `gate` against the oracle's moments `ex` (one dict per row of X):
+    the subnetwork count, every statistic and the covariances of PAIRS, to 1e-12."""
+    st = de.exact.enumerate(net, X, gate, pairs=PAIRS)
     assert st.exact
     assert_allclose(st.count, 1.0, rtol=0, atol=1e-12)
     # A layer feeding no other has no unit coins (Eq. 22): the count is the oracle's.
     assert st.n_samples == ex[0]["n_configs"]
-    assert de.exact.n_subnetworks(net, de_gate(g)) == ex[0]["n_configs"]
+    assert de.exact.n_subnetworks(net, gate) == ex[0]["n_configs"]
     offsets = np.cumsum((0,) + SIZES[1:])
     for row, e in enumerate(ex):
         for name in FIELDS:
@@ -190,18 +188,24 @@ def test_enumerate_equals_oracle(topology, gate_name, transfer_id):
         assert_allclose(st.cov[row], want, rtol=1e-12, atol=1e-13, equal_nan=True, err_msg="cov")
 
 
+@pytest.mark.parametrize("topology, gate_name, transfer_id", params())
+def test_enumerate_equals_oracle(topology, gate_name, transfer_id):
+    """exact.enumerate: every statistic, and the covariances of pairs joined by skip
+    paths, equal the brute force to float64 rounding (1e-12)."""
+    net, g, ex = case(topology, gate_name, transfer_id)
+    assert_enumerate_equals_oracle(net, de_gate(g), ex)
+
+
 # --- sample --------------------------------------------------------------------------------
 N = 20_000
 Z = 5.0  # standard errors
 
 
-@pytest.mark.parametrize("topology, gate_name, transfer_id", params())
-def test_sample_agrees_with_oracle(topology, gate_name, transfer_id):
+def assert_sample_agrees_with_oracle(net, gate, ex):
     """Stochastic, fixed seed: E and E(S) within 5 of the sample's own standard errors
     (sqrt(Var / n)); Var, log G, log G' and the logistic NWGM within 5 standard errors
     of their estimators (from the oracle's fourth moment and log variances)."""
-    net, g, ex = case(topology, gate_name, transfer_id)
-    st = de.sample(net, X, de_gate(g), N, seed=2014)
+    st = de.sample(net, X, gate, N, seed=2014)
     for row, e in enumerate(ex):
         for h, f in enumerate(net.transfers):
             def check(name, got, want, var, bias=0.0):
@@ -226,17 +230,29 @@ def test_sample_agrees_with_oracle(topology, gate_name, transfer_id):
                 check("nwgm", st.nwgm[h][row], e["nwgm"][h], e["var_logit"][h] / 16)
 
 
+@pytest.mark.parametrize("topology, gate_name, transfer_id", params())
+def test_sample_agrees_with_oracle(topology, gate_name, transfer_id):
+    net, g, ex = case(topology, gate_name, transfer_id)
+    assert_sample_agrees_with_oracle(net, de_gate(g), ex)
+
+
 # --- ensemble --------------------------------------------------------------------------------
+def assert_ensemble_equals_eq167(net, gate, oracle_gate):
+    """The ensemble network (Eq. 24, 26, 167) of `gate` equals the oracle's recursion."""
+    U, W = de.ensemble(net, X, gate)
+    for row, x in enumerate(X):
+        Uo, Wo = ensemble_eq167(net, x, oracle_gate)
+        for h in range(3):
+            assert_allclose(U[h][row], Uo[h], rtol=1e-12, atol=1e-13, err_msg=f"U[{h}]")
+            assert_allclose(W[h][row], Wo[h], rtol=1e-12, atol=1e-13, err_msg=f"W[{h}]")
+    return U, W
+
+
 @pytest.mark.parametrize("topology, gate_name, transfer_id", params())
 def test_ensemble_equals_eq167(topology, gate_name, transfer_id):
     """The ensemble network (Eq. 24, 26, 167) equals the oracle's recursion on the DAG."""
     net, g, _ = case(topology, gate_name, transfer_id)
-    U, W = de.ensemble(net, X, de_gate(g))
-    for row, x in enumerate(X):
-        Uo, Wo = ensemble_eq167(net, x, g)
-        for h in range(3):
-            assert_allclose(U[h][row], Uo[h], rtol=1e-12, atol=1e-13, err_msg=f"U[{h}]")
-            assert_allclose(W[h][row], Wo[h], rtol=1e-12, atol=1e-13, err_msg=f"W[{h}]")
+    U, W = assert_ensemble_equals_eq167(net, de_gate(g), g)
     if g.kind == "none":  # forward is the ensemble without a gate
         S, O = de.forward(net, X)
         for h in range(3):
