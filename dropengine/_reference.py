@@ -154,10 +154,8 @@ def transfer(f: Transfer, S: np.ndarray):
 
 def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, first_input: int = 0):
     """Raw S[h], O[h] of shape (n_inputs, n_samples, n_out_h), float64, same draws as the engine."""
-    if isinstance(gate, CONTINUOUS_GATES):
-        return _sample_reference_noise(net, X, gate, n_samples, key, first_sample, first_input)
-    if isinstance(gate, Gates):
-        return _sample_reference_mixed(net, X, gate, n_samples, key, first_sample, first_input)
+    if isinstance(gate, CONTINUOUS_GATES + (Gates,)):
+        return _sample_reference_entries(net, X, gate, n_samples, key, first_sample, first_input)
     kind, p, keep_bias, *_ = engine.gate_spec(gate, net)
     X = np.asarray(X, dtype=np.float64).reshape(-1, net.n_in)
     s = np.arange(first_sample, first_sample + n_samples)
@@ -207,83 +205,25 @@ def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, f
     return Ss, Os
 
 
-def _sample_reference_noise(net, X, gate, n_samples: int, key, first_sample: int, first_input: int):
-    """``sample_reference`` for the continuous gates, on chains and DAGs (Eq. 21-23).
-
-    Units kinds: source layer l's output a^l (the input for l = 0) becomes, once per
-    sample, y_j = T(delta_j) a_j with delta_j = mean_j + std_j z_j (gaussian_units) or
-    y_j = a_j + T(std_j z_j) (additive_noise), z from stream (kind, layer l, element j);
-    every layer that receives from l reads the same y^l. Connection kinds: layer h = k + 1
-    computes S_i = sum_j W_ij T(delta_ij) a_j (gaussian_connections) or
-    sum_j (W_ij + T(std_ij z_ij)) a_j (weight_noise) over its concatenated input
-    (``Network.input_weights``), z from stream (kind, layer k, element i * n_in + j).
-    T(.) is the cast to the network's dtype, as in the core; the rest runs in float64.
-    Biases are not gated."""
-    kind, std, _, mean = gate.resolve(net)
-    stream = STREAM[kind]
-    units = kind in ("gaussian_units", "additive_noise")
-    T = np.dtype(net.dtype)
-
-    def cast(v):  # the noise as the core holds it: computed in float64, cast to T
-        return np.asarray(v, dtype=T).astype(np.float64)
-
-    X = np.asarray(X, dtype=np.float64).reshape(-1, net.n_in)
-    s = np.arange(first_sample, first_sample + n_samples)
-    L = net.n_layers
-    Ss = [np.empty((len(X), n_samples, n)) for n in net.sizes[1:]]
-    Os = [np.empty_like(a) for a in Ss]
-    for x in range(len(X)):
-        gx = first_input + x
-        out = {0: np.broadcast_to(X[x], (n_samples, net.n_in))}  # a^l
-        gated = {}  # y^l, drawn once per source layer
-
-        def source(l):
-            if not units:
-                return out[l]
-            if l not in gated:
-                z = draw_normals(key, stream, l, gx, s, range(net.sizes[l]))
-                if kind == "gaussian_units":
-                    gated[l] = cast(mean[l] + std[l] * z) * out[l]
-                else:
-                    gated[l] = out[l] + cast(std[l] * z)
-            return gated[l]
-
-        for h in range(1, L + 1):
-            W, blocks = net.input_weights(h)
-            W = np.asarray(W, dtype=np.float64)
-            n_out, n_cat = W.shape
-            a = np.hstack([source(l) for l, _, _ in blocks])
-            if units:
-                S = a @ W.T
-            else:
-                z = draw_normals(key, stream, h - 1, gx, s, range(n_out * n_cat)).reshape(n_samples, n_out, n_cat)
-                sd = std[h - 1].reshape(n_out, n_cat) if std[h - 1].size > 1 else std[h - 1][0]
-                if kind == "gaussian_connections":
-                    m = mean[h - 1].reshape(n_out, n_cat) if mean[h - 1].size > 1 else mean[h - 1][0]
-                    S = np.einsum("sij,ij,sj->si", cast(m + sd * z), W, a)
-                else:
-                    S = np.einsum("sij,sj->si", W + cast(sd * z), a)
-            b = net.biases[h - 1]
-            if b is not None:
-                S = S + np.asarray(b, dtype=np.float64)
-            O = transfer(net.transfers[h - 1], S)[0]
-            Ss[h - 1][x], Os[h - 1][x] = S, O
-            out[h] = O
-    return Ss, Os
-
-
-def _sample_reference_mixed(net, X, gate, n_samples: int, key, first_sample: int, first_input: int):
-    """``sample_reference`` for a ``Gates`` mix, on chains and DAGs: entry l's kind and
-    values, drawn from that kind's stream exactly as the whole-network gate draws them.
+def _sample_reference_entries(net, X, gate, n_samples: int, key, first_sample: int, first_input: int):
+    """``sample_reference`` for the continuous gates and ``Gates`` mixes, on chains and
+    DAGs (Eq. 21-23): each entry's kind and values, drawn from that kind's stream exactly
+    as the core draws them (a continuous gate is the same kind at every entry).
 
     A unit kind at entry l turns source layer l's output a^l into y^l once per sample
     (dropout: a_j if word < t_j else 0; dropin: 1 if word < t_j else a_j; Gaussian:
     T(m_j + s_j z_j) a_j; additive: a_j + T(s_j z_j)), read by every layer l feeds. A
     connection kind at entry k acts on the concatenated y of layer k + 1's sources
-    (dropout: one bit at keep 1/2, 16-bit draws for one other keep, words otherwise;
-    Gaussian: T(m_ij + s_ij z_ij); weight noise: W_ij + T(s_ij z_ij)), then the biases
-    (one draw per layer under a units dropout entry, one per unit under a connections one)."""
-    _, p, keep_bias, mean, kinds = gate.resolve(net)
+    (``Network.input_weights``; dropout: one bit at keep 1/2, 16-bit draws for one other
+    keep, words otherwise; Gaussian: T(m_ij + s_ij z_ij); weight noise: W_ij + T(s_ij z_ij)),
+    then the biases (one draw per layer under a units dropout entry, one per unit under a
+    connections one; the continuous kinds gate none). T(.) is the cast to the network's
+    dtype, as in the core; the rest runs in float64."""
+    if isinstance(gate, Gates):
+        _, p, keep_bias, mean, kinds = gate.resolve(net)
+    else:
+        kind, p, keep_bias, mean = gate.resolve(net)
+        kinds = [kind] * net.n_layers
     T = np.dtype(net.dtype)
 
     def cast(v):
