@@ -114,10 +114,6 @@ class GateSpec(NamedTuple):
     mean: list = []
     kinds: list = []
 
-    def kind_of(self, h: int) -> GateKind:
-        """The kind of entry h (gate.h's ``Gate::kind_of``)."""
-        return self.kinds[h] if self.kind == GateKind.mixed else self.kind
-
 
 def gate_spec(gate, net: Network, *, allow_spikes: bool = True) -> GateSpec:
     """The typed description of ``gate`` on ``net`` (None is ``NoGate()``); TypeError for
@@ -132,8 +128,6 @@ def gate_spec(gate, net: Network, *, allow_spikes: bool = True) -> GateSpec:
     kind, p, keep_bias, *rest = gate.resolve(net)
     mean = rest[0] if rest else []
     kinds = [GateKind.__members__[k] for k in rest[1]] if len(rest) > 1 else []
-    if kinds and not any(k in (GateKind.gaussian_units, GateKind.gaussian_connections) for k in kinds):
-        mean = []
     return GateSpec(GateKind.__members__[kind], p, keep_bias, mean, kinds)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from ._validation import as_count, as_probabilities, as_real_array
 
 __all__ = ["Dropout", "Dropin", "NoGate", "Spikes", "GaussianGate", "AdditiveNoise", "WeightNoise", "Gates",
-           "CONTINUOUS_GATES", "refuse_continuous", "refuse_mixed", "entry_kinds"]
+           "CONTINUOUS_GATES", "refuse_continuous", "refuse_mixed"]
 
 
 def _per_layer(value, net, name: str, matrix: bool, check=as_probabilities) -> list:
@@ -439,14 +439,6 @@ def refuse_mixed(gate, where: str) -> None:
 _ENTRY_GATES = (Dropout, Dropin, NoGate) + CONTINUOUS_GATES
 
 
-def _entry_value(value, name: str):
-    """Inside Gates a gate describes its own layer only, so a list is an array of values,
-    never one entry per layer."""
-    if isinstance(value, (list, tuple)):
-        return np.asarray(value, dtype=object if any(isinstance(v, Mapping) for v in value) else None)
-    return value
-
-
 def _resolve_entry(g, net, h: int) -> tuple:
     """(kind name, p, keep_bias, mean) of entry h, for Gates.resolve; p and mean as the
     whole-network gates resolve them for their layer h (``_units``: source layer h;
@@ -456,19 +448,18 @@ def _resolve_entry(g, net, h: int) -> tuple:
         return "none", np.ones(1), 1.0, np.ones(1)
     if isinstance(g, Dropout):
         one = _connections if g.on == "connections" else _units
-        p = one(_entry_value(g.keep, f"{name}.keep"), net, h, f"{name}.keep", as_probabilities)
-        kb = as_probabilities(_entry_value(g.keep_bias, f"{name}.keep_bias"), f"{name}.keep_bias")
+        p = one(g.keep, net, h, f"{name}.keep", as_probabilities)
+        kb = as_probabilities(g.keep_bias, f"{name}.keep_bias")
         if kb.ndim != 0:
             raise ValueError(f"{name}.keep_bias must be a scalar")
         return g.on, p, float(kb), np.ones(1)
     if isinstance(g, Dropin):
-        return "dropin", _units(_entry_value(g.rate, f"{name}.rate"), net, h, f"{name}.rate", as_probabilities), 1.0, \
-            np.ones(1)
+        return "dropin", _units(g.rate, net, h, f"{name}.rate", as_probabilities), 1.0, np.ones(1)
     on_connections = isinstance(g, WeightNoise) or (isinstance(g, GaussianGate) and g.on == "connections")
     one = _connections if on_connections else _units
-    std = one(_entry_value(g.std, f"{name}.std"), net, h, f"{name}.std", _in_dtype(_std_values, net))
+    std = one(g.std, net, h, f"{name}.std", _in_dtype(_std_values, net))
     if isinstance(g, GaussianGate):
-        mean = one(_entry_value(g.mean, f"{name}.mean"), net, h, f"{name}.mean", _in_dtype(_mean_values, net))
+        mean = one(g.mean, net, h, f"{name}.mean", _in_dtype(_mean_values, net))
         return ("gaussian_connections" if on_connections else "gaussian_units"), std, 1.0, mean
     return ("weight_noise" if on_connections else "additive_noise"), std, 1.0, np.ones(1)
 
@@ -538,13 +529,3 @@ class Gates:
         kb = [e[2] for e in entries]
         return "mixed", [e[1] for e in entries], ([] if all(v == 1.0 for v in kb) else kb), \
             [e[3] for e in entries], kinds
-
-
-def entry_kinds(gate, net) -> list:
-    """The kind name of every entry of ``gate`` on ``net`` (gate.h's reading of an entry):
-    one per layer, the same for a whole-network gate."""
-    if isinstance(gate, Gates):
-        return gate.resolve(net)[4]
-    if gate is None:
-        return ["none"] * net.n_layers
-    return [gate.resolve(net)[0]] * net.n_layers

@@ -12,6 +12,11 @@ bool known(GateKind k) {
            is_spiking_kind(k) || is_gaussian_kind(k);
 }
 
+/// What p holds for kind k, as the messages name it ("p" for a mix of kinds as a whole).
+const char* param_name(GateKind k) {
+    return is_spiking_kind(k) ? "r" : is_gaussian_kind(k) ? "std" : k == GateKind::Dropin ? "rate" : k == GateKind::Mixed ? "p" : "keep";
+}
+
 std::string at(const char* what, std::size_t h) { return std::string("gate: ") + what + "[" + std::to_string(h) + "]"; }
 
 }  // namespace
@@ -32,14 +37,11 @@ void Gate::validate(const std::vector<std::int64_t>& n_out, const std::vector<st
     } else if (!known(kind)) {
         throw std::invalid_argument("gate: unknown kind " + std::to_string(static_cast<int>(kind)));
     }
-    const char* what = any_spiking() ? "r" : kind == GateKind::Dropin ? "rate" : kind == GateKind::Mixed ? "p"
-                                          : any_gaussian()                ? "std"
-                                                                          : "keep";
+    const char* what = param_name(kind);
     if (p.size() != L)
         throw std::invalid_argument(std::string("gate: ") + what + " must have one entry per layer (" +
                                     std::to_string(L) + "), got " + std::to_string(p.size()));
-    const bool has_mean = any([](GateKind k) { return k == GateKind::GaussianUnits || k == GateKind::GaussianConnections; });
-    if (has_mean && mean.size() != L)
+    if (any(is_multiplicative_kind) && mean.size() != L)
         throw std::invalid_argument("gate: mean must have one entry per layer (" + std::to_string(L) + ")");
     if (!keep_bias.empty()) {
         if (keep_bias.size() != L) throw std::invalid_argument("gate: keep_bias must have one entry per layer");
@@ -66,7 +68,7 @@ void Gate::validate(const std::vector<std::int64_t>& n_out, const std::vector<st
             continue;
         }
         const std::size_t want = is_unit_kind(k) ? units : full;
-        const char* name = is_gaussian_kind(k) ? "std" : k == GateKind::Dropin ? "rate" : kind == GateKind::Mixed ? "p" : "keep";
+        const char* name = param_name(k);
         if (n != 1 && n != want)
             throw std::invalid_argument(at(name, h) + " must hold 1 or " + std::to_string(want) + " values, got " +
                                         std::to_string(n));

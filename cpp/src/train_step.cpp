@@ -125,7 +125,7 @@ void Trainer<T>::Impl::forward(const T* X, const std::int64_t* rows, std::int64_
             for (const Source& src : l.sources) {
                 const Layer& g = L[static_cast<std::size_t>(src.layer)];  // the source's gate (unit kinds)
                 const bool dropin = g.kind == GateKind::Dropin, unit_kind = g.kind == GateKind::Units || dropin;
-                const bool gaussian_units = g.kind == GateKind::GaussianUnits || g.kind == GateKind::AdditiveNoise;
+                const bool gaussian_units = is_gaussian_kind(g.kind) && is_unit_kind(g.kind);
                 const std::int64_t n = src.n;
                 T* a = l.A.data() + b * ni + src.offset;
                 std::uint8_t* ps = l.pass.data() + b * ni + src.offset;

@@ -66,6 +66,10 @@ inline bool is_gaussian_kind(GateKind k) {
            k == GateKind::WeightNoise;
 }
 inline bool is_spiking_kind(GateKind k) { return k == GateKind::Spikes || k == GateKind::SpikesConnections; }
+/// The Gaussian kinds that multiply (and so have a mean); the additive ones have none.
+inline bool is_multiplicative_kind(GateKind k) {
+    return k == GateKind::GaussianUnits || k == GateKind::GaussianConnections;
+}
 
 struct Gate {
     GateKind kind = GateKind::None;
@@ -113,10 +117,7 @@ struct Gate {
     bool per_connection(std::size_t h) const { return kind_of(h) != GateKind::None && !per_unit(h); }
     bool any_gaussian() const { return any(is_gaussian_kind); }
     bool any_spiking() const { return any(is_spiking_kind); }
-    /// The Gaussian kinds that multiply (and so have a mean); the additive ones have none.
-    bool multiplicative_noise(std::size_t h) const {
-        return kind_of(h) == GateKind::GaussianUnits || kind_of(h) == GateKind::GaussianConnections;
-    }
+    bool multiplicative_noise(std::size_t h) const { return is_multiplicative_kind(kind_of(h)); }
     /// Entry h's means of delta (1 or n values); {1} for the kinds without one.
     std::vector<double> noise_mean(std::size_t h) const {
         return multiplicative_noise(h) && !mean.empty() ? mean[h] : std::vector<double>{1.0};
