@@ -172,12 +172,12 @@ def _input_stats(net: Network, acc: dict):
 
 # --- core calls --------------------------------------------------------------------------
 def sample(net: Network, X: np.ndarray, gate: GateSpec, *, n_samples: int, first_sample: int, first_input: int,
-           key: tuple, threads: int, pairs: np.ndarray, record: list, input_stats: bool):
+           key: tuple, threads: int, pairs: np.ndarray, record: list, input_stats: bool, bf16: bool = False):
     """Monte Carlo statistics (sampler.h): (accumulators, raw outputs of the recorded
     layers, E_in, var_in)."""
     acc, records = _core.sample(net_args(net), tuple(gate), X, n_samples=n_samples, first_sample=first_sample,
                                 first_input=first_input, key=key, threads=threads, pairs=pairs, record=record,
-                                input_stats=input_stats)
+                                input_stats=input_stats, bf16=bf16)
     units, E_in, var_in = _input_stats(net, acc)
     return units, list(records), E_in, var_in
 

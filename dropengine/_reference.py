@@ -16,7 +16,7 @@ from .gates import CONTINUOUS_GATES, Gates
 from .transfer import Transfer
 
 __all__ = ["philox4x32_10", "draw_words", "draw_normals", "keep_threshold", "transfer", "sample_reference",
-           "stats_reference"]
+           "stats_reference", "round_bf16"]
 
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
 _W0, _W1 = 0x9E3779B9, 0xBB67AE85
@@ -152,9 +152,25 @@ def transfer(f: Transfer, S: np.ndarray):
         return O, np.log(O), np.log1p(-O), d
 
 
-def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, first_input: int = 0):
-    """Raw S[h], O[h] of shape (n_inputs, n_samples, n_out_h), float64, same draws as the engine."""
+def round_bf16(a) -> np.ndarray:
+    """float32 values rounded to bfloat16 (round to nearest even), as float64: the
+    rounding of ``sample(..., precision="bf16")`` (cpp/src/kernels/bf16_impl.h)."""
+    u = np.asarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
+    return r.astype(np.uint32).view(np.float32).astype(np.float64)
+
+
+def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, first_input: int = 0,
+                     bf16: bool = False):
+    """Raw S[h], O[h] of shape (n_inputs, n_samples, n_out_h), float64, same draws as the engine.
+
+    bf16: the products of layers 2..L gated on units (or not gated) take W and their
+    float32 inputs rounded to bfloat16 (``round_bf16``), as ``sample(..., precision="bf16")``
+    does; the products are then exact and only the engine's float32 sums differ.
+    """
     if isinstance(gate, CONTINUOUS_GATES + (Gates,)):
+        if bf16:
+            raise NotImplementedError("the bf16 twin covers Dropout on units, Dropin and NoGate")
         return _sample_reference_entries(net, X, gate, n_samples, key, first_sample, first_input)
     kind, p, keep_bias, *_ = engine.gate_spec(gate, net)
     X = np.asarray(X, dtype=np.float64).reshape(-1, net.n_in)
@@ -190,6 +206,8 @@ def sample_reference(net, X, gate, n_samples: int, key, first_sample: int = 0, f
             elif kind == GateKind.connections:  # connections
                 m = draw_words(key, STREAM["connections"], h, gx, s, range(n_out * n_in)) < thr
                 S = np.einsum("sij,ij,sj->si", m.reshape(n_samples, n_out, n_in), W, a)
+            elif bf16 and h > 0 and kind in (GateKind.none, GateKind.units, GateKind.dropin):
+                S = round_bf16(a) @ round_bf16(W).T
             elif kind != GateKind.spikes_connections or not np.size(p[h]):
                 S = a @ W.T
             if b is not None:

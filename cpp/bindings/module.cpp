@@ -210,7 +210,7 @@ using Key = std::array<std::uint32_t, 2>;
 py::tuple sample_py(const py::tuple& net_, const py::tuple& gate_, const py::array& X_, std::uint64_t n_samples,
                     std::uint64_t first_sample, std::uint64_t first_input, Key key, int threads,
                     const carray<std::int64_t>& pairs, const std::vector<std::int64_t>& record_layers,
-                    bool input_stats) {
+                    bool input_stats, bool bf16) {
     return with_args(net_, gate_, X_, [&](auto& a) -> py::tuple {
         using T = typename std::decay_t<decltype(a)>::value_type;
         SampleOptions opt;
@@ -223,6 +223,7 @@ py::tuple sample_py(const py::tuple& net_, const py::tuple& gate_, const py::arr
         opt.pairs = make_pairs(pairs);
         opt.record_layers = record_layers;
         opt.input_stats = input_stats;
+        opt.bf16 = bf16;
         py::list records;
         // The core writes n_inputs x n_samples x n_out(h) values per recorded layer: the
         // buffers are sized here, where the pointers are made.
@@ -544,7 +545,7 @@ PYBIND11_MODULE(_core, m) {
     // net = (weights, biases, transfers); gate = (GateKind, p, keep_bias); see _engine.py.
     m.def("sample", &sample_py, arg("net"), arg("gate"), arg("inputs"), py::kw_only(), arg("n_samples"),
           arg("first_sample"), arg("first_input"), arg("key"), arg("threads"), arg("pairs"), arg("record"),
-          arg("input_stats"));
+          arg("input_stats"), arg("bf16") = false);
     m.def("sample_async", &sample_async_py, arg("net"), arg("gate"), arg("inputs"), py::kw_only(), arg("n_steps"),
           arg("burn_in"), arg("first_input"), arg("key"), arg("threads"), arg("input_stats"));
     m.def("ensemble", &ensemble_py, arg("net"), arg("gate"), arg("inputs"), py::kw_only(), arg("threads"));
@@ -577,6 +578,7 @@ PYBIND11_MODULE(_core, m) {
         d["openmp"] = has_openmp();
         d["max_threads"] = max_threads();
         d["simd"] = simd_level();
+        d["bf16"] = bf16_level();
         d["cuda"] = false;
         d["stream_version"] = kStreamVersion;
         d["block_samples"] = kBlockSamples;

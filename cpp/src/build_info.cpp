@@ -32,4 +32,6 @@ int max_threads() {
 
 std::string simd_level() { return detail::kernels<float>().isa; }
 
+std::string bf16_level() { return detail::bf16_isa(); }
+
 }  // namespace dropengine

@@ -69,6 +69,7 @@ void Sampler<T>::init_workspace(Workspace<T>& w) const {
     w.dO.assign(static_cast<std::size_t>(max_pad_), 0.0);
     w.idx.assign(static_cast<std::size_t>(B * max_in_ + B * (nkb + 1)), 0);
     w.val.assign(static_cast<std::size_t>(B * max_in_), T(0));
+    if (opt_.bf16) w.val2.assign(static_cast<std::size_t>(B * n_pairs(max_in_)), 0u);
     // A row's words: one per unit or connection, two per Gaussian draw, 16 blocks of slack.
     w.words.assign(static_cast<std::size_t>(4 * ((gate_.any_gaussian() ? max_in_ / 2 : max_in_ / 4) + 2 + 16)), 0u);
     w.thr.assign(static_cast<std::size_t>(B * max_in_), 0u);
@@ -107,7 +108,7 @@ void Sampler<T>::run_block(Workspace<T>& w, std::int64_t x, std::int64_t s0, std
         else if (per_connection)
             connection_sums(w, l, pl, h, gx, gs0, b, ldS);
         else
-            kern_.matmul_skip(w.act.data(), b, ni, pl.Wp.data(), no, w.S.data(), ldS, w.idx.data(), w.val.data());
+            sums_dense(w, pl, b, ni, no, ldS);
         if (l.b) add_bias(w, l, pl, h, gx, gs0, b, ldS);
         if (opt_.input_stats) input_statistics(w, out, pl.in_offset, b, ni);
         // 3. Outputs and their block statistics (two passes: sums, then squared deviations).
@@ -140,6 +141,20 @@ void Sampler<T>::run_block(Workspace<T>& w, std::int64_t x, std::int64_t s0, std
         record(w, h, x, s0, b);
     }
     pair_comoments(w, out, b);
+}
+
+/// S = act W^T over the nonzero inputs (Eq. 13 with the gates applied to act), in the
+/// network's precision or, opted in, in bfloat16 with float32 sums.
+template <class T>
+void Sampler<T>::sums_dense(Workspace<T>& w, const LayerPlan<T>& pl, std::int64_t b, std::int64_t ni,
+                            std::int64_t no, std::int64_t ldS) const {
+    if constexpr (std::is_same_v<T, float>) {
+        if (pl.bf16) {
+            kern_.matmul_bf16(w.act.data(), b, ni, pl.Wp2.data(), no, w.S.data(), ldS, w.idx.data(), w.val2.data());
+            return;
+        }
+    }
+    kern_.matmul_skip(w.act.data(), b, ni, pl.Wp.data(), no, w.S.data(), ldS, w.idx.data(), w.val.data());
 }
 
 /// Row s of source layer l for sample s of input x: (first row, rows' stride); the
@@ -274,6 +289,9 @@ SampleStats sample(const NetworkView<T>& net, const Gate& gate, const T* X, std:
     for (std::int64_t h : opt.record_layers)
         if (h < 0 || h >= net.n_layers()) throw std::invalid_argument("sample: recorded layer out of range");
     if (gate.any_spiking()) detail::check_spiking(net, gate, X, n_rows, "sample");
+    if (opt.bf16 && !std::is_same_v<T, float>)
+        throw std::invalid_argument("sample: precision bf16 needs a float32 network (the weights round to bfloat16 "
+                                    "from float32)");
     // The input statistics are accumulated as extra columns after the units, then split off.
     std::int64_t n_stats = nu;
     std::vector<std::int64_t> n_in;

@@ -39,6 +39,8 @@ inline std::int64_t th8_stride(std::int64_t n_in) { return (n_in + 63) / 64 * 64
 template <class T>
 struct LayerPlan {
     AlignedVector<T> Wp;                // packed W^T (unit dropout, dropin, none)
+    AlignedVector<std::uint32_t> Wp2;   // the same in bfloat16 pairs, instead of Wp (SampleOptions::bf16)
+    bool bf16 = false;                  // this layer's product takes Wp2
     std::vector<std::uint64_t> thr;     // per element keep / dropin thresholds (or 1 value)
     std::uint64_t bias_thr = std::uint64_t{1} << 32;
     bool gated = false;                 // draws needed for this layer's gate
@@ -78,6 +80,7 @@ struct alignas(64) Workspace {
     std::vector<double> logO, logOc, dO;
     std::vector<std::int32_t> idx;
     std::vector<T> val;
+    std::vector<std::uint32_t> val2;     // nonzero input pairs (SampleOptions::bf16)
     AlignedVector<std::uint32_t> words;  // Philox words of one row of units or connections
     std::vector<std::uint64_t> thr;      // spike thresholds of one row (global spikes)
     AlignedVector<std::uint8_t> th8;     // top 8 bits of the block's thresholds, rows of th8_stride(n_in)
@@ -109,6 +112,10 @@ private:
     void record(const Workspace<T>& w, std::size_t h, std::int64_t x, std::int64_t s0, std::int64_t b) const;
     void pair_comoments(const Workspace<T>& w, const RowRef& out, std::int64_t b) const;
     std::pair<std::size_t, std::int64_t> locate(std::int64_t u) const;
+    void sums_dense(Workspace<T>& w, const LayerPlan<T>& pl, std::int64_t b, std::int64_t ni, std::int64_t no,
+                    std::int64_t ldS) const;
+    // sampler_plan.cpp
+    void pack_dense(LayerPlan<T>& pl, const LayerView<T>& l, std::size_t h) const;
     // sampler_units.cpp
     void gate_units(Workspace<T>& w, const LayerPlan<T>& pl, std::size_t h, std::uint64_t gx, std::uint64_t gs0,
                     std::int64_t b, const T* in0, std::int64_t in_stride, std::int64_t ni, std::int64_t act_off,

@@ -150,6 +150,55 @@ int main() {
         CHECK(std::fabs(g1 - g2) <= 1e-3f * (1.0f + std::fabs(g1)));
     }
 
+    // matmul_bf16 (the opt-in bfloat16 product): the portable body, the dispatched one
+    // (vdpbf16ps where the CPU has it) and a plain loop over the rounded values give the
+    // same bits: per output, over the nonzero pairs in order, the odd product then the
+    // even one, each added in float32 (bf16_impl.h). Odd n_in and n_out (the padding),
+    // dropped units (zeros, whole zero pairs) and values that round up and down.
+    {
+        const std::int64_t B = 3, n_in = 203, n_out = 131;
+        const std::int64_t np = detail::n_pairs(n_in), nkb = (np + detail::kSlabRows - 1) / detail::kSlabRows;
+        const std::int64_t ldS = detail::n_tiles<float>(n_out) * detail::kTile<float> + 16;
+        std::vector<float> Wf(static_cast<std::size_t>(n_out * n_in)), A(static_cast<std::size_t>(B * n_in));
+        std::uint32_t st = 12345u;
+        const auto next = [&st] { st = st * 1664525u + 1013904223u; return static_cast<float>(st >> 8) / 16777216.0f; };
+        for (auto& w : Wf) w = (next() - 0.5f) * 0.2f;
+        for (std::size_t k = 0; k < A.size(); ++k) A[k] = next() < 0.5f ? 0.0f : next();  // about half dropped
+        const auto Wp2 = detail::pack_pairs_bf16(Wf.data(), n_out, n_in);
+        std::vector<float> S1(static_cast<std::size_t>(B * ldS), -1.0f), S2 = S1;
+        std::vector<std::int32_t> idx(static_cast<std::size_t>(B * np + B * (nkb + 1)));
+        std::vector<std::uint32_t> val(static_cast<std::size_t>(B * np));
+        detail::kernels_generic<float>().matmul_bf16(A.data(), B, n_in, Wp2.data(), n_out, S1.data(), ldS, idx.data(), val.data());
+        detail::kernels<float>().matmul_bf16(A.data(), B, n_in, Wp2.data(), n_out, S2.data(), ldS, idx.data(), val.data());
+        const auto bf = [](float x) { return detail::from_bf16(detail::to_bf16(x)); };
+        bool same1 = true, same2 = true, close = true;
+        for (std::int64_t r = 0; r < B; ++r)
+            for (std::int64_t i = 0; i < n_out; ++i) {
+                float acc = 0.0f;
+                double exact = 0.0, mag = 0.0;
+                for (std::int64_t q = 0; q < np; ++q) {
+                    const float ae = A[static_cast<std::size_t>(r * n_in + 2 * q)];
+                    const float ao = 2 * q + 1 < n_in ? A[static_cast<std::size_t>(r * n_in + 2 * q + 1)] : 0.0f;
+                    if (ae == 0.0f && ao == 0.0f) continue;
+                    const float we = Wf[static_cast<std::size_t>(i * n_in + 2 * q)];
+                    const float wo = 2 * q + 1 < n_in ? Wf[static_cast<std::size_t>(i * n_in + 2 * q + 1)] : 0.0f;
+                    const float po = bf(wo) * bf(ao), pe = bf(we) * bf(ae);
+                    acc = acc + po;
+                    acc = acc + pe;
+                    exact += static_cast<double>(wo) * ao + static_cast<double>(we) * ae;
+                    mag += std::fabs(static_cast<double>(wo) * ao) + std::fabs(static_cast<double>(we) * ae);
+                }
+                const auto e = static_cast<std::size_t>(r * ldS + i);
+                same1 = same1 && S1[e] == acc;
+                same2 = same2 && S2[e] == acc;
+                // And it is the float32 product up to bfloat16's rounding of W and A (2^-8 relative).
+                close = close && std::fabs(acc - exact) <= 0x1p-7 * mag;
+            }
+        CHECK(same1);
+        CHECK(same2);
+        CHECK(close);
+    }
+
     // Every table this CPU can run is complete (kernels.h, complete()).
     CHECK(detail::complete(detail::kernels<float>()) && detail::complete(detail::kernels<double>()));
     CHECK(detail::complete(detail::kernels_generic<float>()) && detail::complete(detail::kernels_generic<double>()));

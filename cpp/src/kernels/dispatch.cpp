@@ -17,16 +17,53 @@ int simd_cap() {
     const std::string s(v);
     return s == "generic" ? 0 : s == "avx2" ? 1 : 2;
 }
+
+#if defined(DROPENGINE_HAVE_X86_VARIANTS)
+bool has_avx512() {
+    __builtin_cpu_init();
+    return simd_cap() >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");  // the AVX-512 units' flags
+}
+
+bool has_avx512_bf16() {
+#if defined(DROPENGINE_HAVE_AVX512BF16)
+    return has_avx512() && __builtin_cpu_supports("avx512bf16");
+#else
+    return false;
+#endif
+}
+
+/// The AVX-512 table, with the native bfloat16 product where the CPU has vdpbf16ps.
+template <class T>
+const Kernels<T>& avx512_table() {
+#if defined(DROPENGINE_HAVE_AVX512BF16)
+    if (has_avx512_bf16()) {
+        static const Kernels<T> table = [] {
+            Kernels<T> k = kernels_avx512<T>();
+            k.matmul_bf16 = &matmul_bf16_avx512bf16;
+            return k;
+        }();
+        return table;
+    }
+#endif
+    return kernels_avx512<T>();
+}
+#endif
 }  // namespace
+
+const char* bf16_isa() {
+#if defined(DROPENGINE_HAVE_X86_VARIANTS)
+    if (has_avx512_bf16()) return "avx512_bf16";
+#endif
+    return "emulated";
+}
 
 template <class T>
 const Kernels<T>& kernels() {
 #if defined(DROPENGINE_HAVE_X86_VARIANTS)
     __builtin_cpu_init();
     const int cap = simd_cap();
-    if (cap >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq"))  // the flags the AVX-512 units are compiled with
-        return kernels_avx512<T>();
+    if (has_avx512()) return avx512_table<T>();
     if (cap >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return kernels_avx2<T>();
 #endif
     return kernels_generic<T>();

@@ -3,6 +3,7 @@
 #pragma once
 #include "kernels.h"
 
+#include "bf16_impl.h"
 #include "dot_rows_impl.h"
 #include "gates_impl.h"
 #include "logistic_impl.h"

@@ -16,6 +16,10 @@ namespace dropengine::detail {
 template <class T>
 constexpr std::int64_t kTile = 512 / sizeof(T);  // 128 floats or 64 doubles: 8 zmm registers
 
+/// Input pairs of the bfloat16 product (bf16_impl.h) of a layer with n_in inputs (an odd
+/// last input is paired with a zero).
+inline std::int64_t n_pairs(std::int64_t n_in) { return (n_in + 1) / 2; }
+
 /// Rows of packed weights per slab of matmul_skip (64 * 512 B = 32 KiB stays in L1).
 /// The caller sizes the nonzero-list scratch with it: B * n_in + B * (n_slabs + 1) ints.
 constexpr std::int64_t kSlabRows = 64;
@@ -60,6 +64,13 @@ using SkipGemmFn = void (*)(const SparseRows<T>& A, std::int64_t r0, std::int64_
 template <class T>
 using MatmulSkipFn = void (*)(const T* A, std::int64_t B, std::int64_t n_in, const T* Wp, std::int64_t n_out,
                               T* S, std::int64_t ldS, std::int32_t* idx, T* val);
+
+/// The sampler's opt-in bfloat16 product (bf16_impl.h): S[s, :] (row stride ldS) = sum over
+/// the nonzero input pairs of row s of A (B x n_in) of the pair's bfloat16 dot product with
+/// the packed pairs Wp2 (pack.h, pack_pairs_bf16), float32 sums. idx: B * n_pairs(n_in) +
+/// B * (n_slabs + 1) ints of scratch; val: B * n_pairs(n_in) words.
+using MatmulBf16Fn = void (*)(const float* A, std::int64_t B, std::int64_t n_in, const std::uint32_t* Wp2,
+                              std::int64_t n_out, float* S, std::int64_t ldS, std::int32_t* idx, std::uint32_t* val);
 
 /// The float32 logistic transfer of one sample row fused with the sampler's block sums
 /// (logistic_impl.h): O, and the sums of O, S, log O, log(1 - O) and sigma'(S).
@@ -141,6 +152,7 @@ using PhiloxWordsFn = void (*)(std::int64_t n, const std::uint32_t* c0, const st
 /// names the kernels: no positional initialisers to keep in step.
 #define DROPENGINE_KERNELS(X)                 \
     X(matmul_skip, MatmulSkipFn<T>)           \
+    X(matmul_bf16, MatmulBf16Fn)              \
     X(sparse_lists, SparseListsFn<T>)         \
     X(skip_gemm, SkipGemmFn<T>)               \
     X(logistic_bias, LogisticBiasFn)          \
@@ -161,7 +173,7 @@ using PhiloxWordsFn = void (*)(std::int64_t n, const std::uint32_t* c0, const st
     X(spike_dot8, SpikeDot8Fn<T>)             \
     X(spike_accumulate8, SpikeAccumulate8Fn)
 
-/// One ISA's kernels. logistic_bias and logistic_sums serve float32 networks only,
+/// One ISA's kernels. matmul_bf16, logistic_bias and logistic_sums serve float32 networks only,
 /// logistic_run the float64 exact enumeration; the table holds them for both T.
 template <class T>
 struct Kernels {
@@ -197,5 +209,13 @@ template <class T>
 const Kernels<T>& kernels_avx2();
 template <class T>
 const Kernels<T>& kernels_avx512();
+
+/// matmul_bf16 with the AVX512_BF16 instruction vdpbf16ps (kernels_bf16.cpp): kernels()
+/// puts it in the AVX-512 table on a CPU that has the instruction.
+void matmul_bf16_avx512bf16(const float* A, std::int64_t B, std::int64_t n_in, const std::uint32_t* Wp2,
+                            std::int64_t n_out, float* S, std::int64_t ldS, std::int32_t* idx, std::uint32_t* val);
+/// How matmul_bf16 runs on this CPU: "avx512_bf16" (native) or "emulated" (float32
+/// arithmetic on the bfloat16 values: the same bits, slower).
+const char* bf16_isa();
 
 }  // namespace dropengine::detail
