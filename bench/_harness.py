@@ -24,6 +24,15 @@ def timed(fn, repeats: int):
     return float(np.median(ts)), float(np.min(ts)), float(np.max(ts))
 
 
+def bits_mask(rng, shape, keep):
+    """Bernoulli(keep) masks as a skilled NumPy user draws them: from random bytes, one
+    bit per mask at keep 1/2; else one float32 uniform per mask."""
+    if keep == 0.5:
+        n = int(np.prod(shape))
+        return np.unpackbits(rng.integers(0, 256, (n + 7) // 8, dtype=np.uint8))[:n].reshape(shape).view(bool)
+    return rng.random(shape, dtype=np.float32) < keep
+
+
 def cpu_model() -> str:
     """The CPU's model name (/proc/cpuinfo), for every record: the machines change."""
     try:

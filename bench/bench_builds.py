@@ -55,6 +55,8 @@ def train():
 work = {
     "sample units 784-256-256-10, 4 x 2048": lambda: med(lambda: de.sample(net, X, de.Dropout([0.8, 0.5, 0.5]), 2048,
                                                                      seed=1, threads=threads)),
+    "sample units 784-1200x4-10, 4 x 1024": lambda: med(lambda: de.sample(
+        paper, X, de.Dropout([0.8, 0.5, 0.5, 0.5, 0.5]), 1024, seed=1, threads=threads)),
     "sample connections 784-256-256-10, 4 x 64": lambda: med(lambda: de.sample(
         net, X, de.Dropout([0.8, 0.5, 0.5], on="connections"), 64, seed=1, threads=threads)),
     "ensemble 784-1200x4-10, 4 inputs": lambda: med(lambda: de.ensemble(paper, X, de.Dropout([0.8, 0.5, 0.5, 0.5, 0.5]),

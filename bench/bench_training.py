@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 import dropengine as de
-from _harness import append_results, machine as machine_info
+from _harness import append_results, bits_mask, machine as machine_info
 from dropengine.datasets import PAPER_SIZES, mnist_like_inputs
 from dropengine.training._reference import gradient_reference
 
@@ -62,12 +62,12 @@ class NumpyTrainer:
         self.rng = np.random.default_rng(seed)
 
     def batch(self, x, t):
-        # As a skilled user writes it: masks from random bits (_bits_mask), in-place ufuncs,
+        # As a skilled user writes it: masks from random bits (bits_mask), in-place ufuncs,
         # and A (1 - A) as the derivative of a dropped-or-kept logistic unit (0 where dropped).
         acts, a = [], x
         L = len(self.W)
         for h in range(L):
-            a = a * _bits_mask(self.rng, a.shape, KEEP[h])
+            a = a * bits_mask(self.rng, a.shape, KEEP[h])
             acts.append(a)
             S = a @ self.W[h].T
             S += self.b[h]
@@ -125,21 +125,12 @@ class TorchTrainer:
 
 
 # ---- connection dropout: every example its own mask over every connection ----------
-def _bits_mask(rng, shape, keep):
-    """Bernoulli(keep) masks as a skilled NumPy user draws them: from random bytes, one
-    bit per connection at keep 1/2; else one float32 uniform per connection."""
-    if keep == 0.5:
-        n = int(np.prod(shape))
-        return np.unpackbits(rng.integers(0, 256, (n + 7) // 8, dtype=np.uint8))[:n].reshape(shape).view(bool)
-    return rng.random(shape, dtype=np.float32) < keep
-
-
 class NumpyConnectionTrainer(NumpyTrainer):
     def batch(self, x, t):
         acts, masks, a = [], [], x
         L = len(self.W)
         for h in range(L):
-            M = _bits_mask(self.rng, (len(x),) + self.W[h].shape, KEEP[h])
+            M = bits_mask(self.rng, (len(x),) + self.W[h].shape, KEEP[h])
             GW = M * self.W[h]  # (B, n_out, n_in): each example's gated weights
             acts.append(a)
             masks.append(M)
