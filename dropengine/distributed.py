@@ -22,7 +22,7 @@ from . import _engine as engine
 from . import exact as _exact
 from ._validation import as_count, as_threads, seed_key
 from .gates import refuse_continuous
-from .sampling import sample as _sample
+from .sampling import _bf16, sample as _sample
 from .stats import SampleStats
 
 __all__ = ["sample", "enumerate", "DEFAULT_MAX_TASKS"]
@@ -75,7 +75,8 @@ def _concat_inputs(parts) -> SampleStats:
     acc = {k: np.concatenate([p._acc[k] for p in parts], axis=0) for k in first._acc}
     return SampleStats(acc, first.layer_sizes, first.pairs, seed_entropy=first.seed_entropy,
                        softmax_layers=first.softmax_layers, exact=first.exact,
-                       n_subnetworks=first.n_subnetworks, provenance=_concat_provenance(parts))
+                       n_subnetworks=first.n_subnetworks, provenance=_concat_provenance(parts),
+                       precision=first.precision)
 
 
 def _check_tasks(n_tasks: int, max_tasks: int, why: str, name: str) -> None:
@@ -99,9 +100,9 @@ def _tree_merge(client, futures):
     return futures[0]
 
 
-def _sample_task(net, X, gate, n, seed, first_sample, first_input, pairs, threads):
+def _sample_task(net, X, gate, n, seed, first_sample, first_input, pairs, threads, precision):
     return _sample(net, X, gate, n, seed=seed, first_sample=first_sample, first_input=first_input, pairs=pairs,
-                   threads=threads)
+                   threads=threads, precision=precision)
 
 
 def _enumerate_task(net, X, gate, part, pairs, threads, max_subnetworks):
@@ -123,8 +124,9 @@ def _run(client, net, X, chunk_inputs, make_tasks, progress):
 
 def sample(net, inputs, gate=None, n_samples: int = 1000, *, seed=None, client=None, chunk_samples=None,
            chunk_inputs=None, pairs=None, threads_per_task=None, progress: bool = False,
-           max_tasks: int = DEFAULT_MAX_TASKS) -> SampleStats:
-    """``dropengine.sample`` spread over a Dask cluster; same arguments and result.
+           max_tasks: int = DEFAULT_MAX_TASKS, precision=None) -> SampleStats:
+    """``dropengine.sample`` spread over a Dask cluster; same arguments and result
+    (``precision`` included).
 
     Parameters
     ----------
@@ -156,6 +158,7 @@ def sample(net, inputs, gate=None, n_samples: int = 1000, *, seed=None, client=N
     _, _, ss = seed_key(seed)
     pair_list = None if pairs is None else list(pairs)
     engine.unit_pairs(net, pair_list)
+    _bf16(precision, net, X)  # refuses a bad precision before anything is submitted
     client = _client(client)
     # Default: about four tasks per worker, cut along samples first (ranges of at least
     # 1024 samples), then along inputs.
@@ -172,11 +175,11 @@ def sample(net, inputs, gate=None, n_samples: int = 1000, *, seed=None, client=N
     _check_tasks(n_ranges * n_blocks, max_tasks, f"{n_blocks} input blocks x {n_ranges} sample ranges",
                  "chunk_samples" if n_ranges >= n_blocks else "chunk_inputs")
     if X.shape[0] == 0:
-        return _sample(net, X, gate, n_samples, seed=ss, pairs=pair_list)
+        return _sample(net, X, gate, n_samples, seed=ss, pairs=pair_list, precision=precision)
 
     def tasks(net_f, Xb, i0):
-        return [client.submit(_sample_task, net_f, Xb, gate, n, ss, s0, i0, pair_list, threads, pure=False,
-                              retries=3)
+        return [client.submit(_sample_task, net_f, Xb, gate, n, ss, s0, i0, pair_list, threads, precision,
+                              pure=False, retries=3)
                 for s0, n in _ranges(n_samples, chunk_samples)]
 
     st = _run(client, net, X, chunk_inputs, tasks, progress)

@@ -106,7 +106,8 @@ def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None,
                                               bf16=bf16)
     cover = ((k0, k1), (first_input, first_input + X.shape[0]), (first_sample, first_sample + n_samples))
     st = SampleStats(units, net.sizes[1:], pair_idx, dict(zip(record, recs)), seed_entropy=ss.entropy,
-                     softmax_layers=[f.name == "softmax" for f in net.transfers], provenance=[cover])
+                     softmax_layers=[f.name == "softmax" for f in net.transfers], provenance=[cover],
+                     precision="bf16" if bf16 else None)
     if input_stats:
         st.E_in, st.var_in = E_in, var_in
     return st

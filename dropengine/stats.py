@@ -14,7 +14,7 @@ __all__ = ["SampleStats", "Coverage", "DropoutWarning", "OverlapWarning"]
 
 _FIELDS = ("count", "mean", "m2", "slog", "slogc", "mean_S", "m2_S", "mean_dO", "comoment")
 _FORMAT = "dropengine.SampleStats/1"
-_META = ("format", "layer_sizes", "pairs", "softmax_layers", "exact", "n_subnetworks", "provenance")
+_META = ("format", "layer_sizes", "pairs", "softmax_layers", "exact", "n_subnetworks", "provenance", "precision")
 #: Philox addresses (sampling.py, the core's SampleOptions): inputs below 2^32, samples below 2^48.
 _MAX_INPUT, _MAX_SAMPLE = 2**32, 2**48
 #: Exact counts are sums of P(N): 1 for a whole enumeration, up to rounding.
@@ -128,7 +128,7 @@ class SampleStats:
     """
 
     def __init__(self, acc: dict, layer_sizes, pairs=None, records=None, seed_entropy=None,
-                 softmax_layers=None, exact=False, n_subnetworks=0, provenance=None):
+                 softmax_layers=None, exact=False, n_subnetworks=0, provenance=None, precision=None):
         try:
             self._acc = {k: np.asarray(acc[k], dtype=np.float64) for k in _FIELDS}
         except (KeyError, TypeError, ValueError) as exc:
@@ -143,6 +143,10 @@ class SampleStats:
         self.exact = bool(exact)
         self.n_subnetworks = int(n_subnetworks)
         self.provenance = _as_provenance(provenance, "provenance")
+        if precision not in (None, "bf16"):
+            raise ValueError(f"precision must be None (the network's dtype) or 'bf16', got {precision!r}")
+        #: "bf16" when the products were rounded to bfloat16 (sample(..., precision="bf16")), else None.
+        self.precision = precision
         self._check_structure("statistics")
 
     # --- validation --------------------------------------------------------------
@@ -333,6 +337,10 @@ class SampleStats:
             raise ValueError("other: statistics track different unit pairs")
         if self.exact != other.exact:
             raise ValueError("other: exact and sampled statistics cannot be merged")
+        if self.precision != other.precision:
+            raise ValueError(f"other: statistics of {self.precision or 'full-precision'} products cannot be merged "
+                             f"with statistics of {other.precision or 'full-precision'} products (bfloat16 "
+                             f"rounding shifts E slightly: the parts would estimate different quantities)")
         # Parts of one enumeration hold disjoint subnetworks whose probabilities add up to
         # at most 1; more means a part is in both, and no flag makes that meaningful.
         if self.exact and self.n_inputs and self.count[0] + other.count[0] > 1 + _EXACT_SLACK:
@@ -357,7 +365,7 @@ class SampleStats:
             prov = _union(self.provenance, other.provenance)
         return SampleStats(acc, self.layer_sizes, self.pairs, softmax_layers=self.softmax_layers,
                            exact=self.exact, n_subnetworks=self.n_subnetworks + other.n_subnetworks,
-                           provenance=prov)
+                           provenance=prov, precision=self.precision)
 
     def save(self, path):
         """Saves the accumulators, provenance and records to `path` (.npz, atomic write);
@@ -369,6 +377,8 @@ class SampleStats:
         if self.provenance is not None:
             arrays["provenance"] = np.array([c.key + c.inputs + c.samples for c in self.provenance],
                                             np.int64).reshape(-1, 6)
+        if self.precision is not None:
+            arrays["precision"] = np.array(self.precision)
         arrays.update({f"record_{h}": r for h, r in self.records.items()})
         return save_npz_atomic(path, arrays)
 
@@ -416,11 +426,16 @@ class SampleStats:
         exact = entry("exact", "b", 0) if "exact" in z else np.array(False)
         n_sub = entry("n_subnetworks", "iu", 0) if "n_subnetworks" in z else np.array(0)
         prov = z.get("provenance")
+        precision = z.get("precision")
+        if precision is not None:
+            if not (precision.shape == () and precision.dtype.kind == "U"):
+                raise ValueError(f"entry 'precision' must be a string, got {precision.dtype} of shape {precision.shape}")
+            precision = str(precision)
         for h, r in records.items():
             if r.dtype not in (np.float32, np.float64) or r.ndim != 3:
                 raise ValueError(f"entry 'record_{h}' must be a 3-d float32/float64 array, got {r.dtype} {r.shape}")
         st = cls(acc, sizes.tolist(), pairs.astype(np.int64), records=records, softmax_layers=softmax.tolist(),
-                 exact=bool(exact), n_subnetworks=int(n_sub), provenance=prov)
+                 exact=bool(exact), n_subnetworks=int(n_sub), provenance=prov, precision=precision)
         st._check("statistics")
         return st
 

@@ -144,3 +144,33 @@ def test_bf16_threads_and_split_runs_give_the_same_bits():
         np.testing.assert_allclose(parts.E[h], one.E[h], rtol=1e-12)
     digest = hashlib.sha256(np.concatenate([e.ravel() for e in one.E]).tobytes()).hexdigest()
     assert digest == hashlib.sha256(np.concatenate([e.ravel() for e in two.E]).tobytes()).hexdigest()
+
+
+def test_bf16_statistics_say_so_and_do_not_merge_with_float32(tmp_path):
+    net = _net32()
+    X = np.random.default_rng(5).random((2, 9), dtype=np.float32)
+    b = de.sample(net, X, de.Dropout(0.5), 64, seed=1, precision="bf16")
+    f = de.sample(net, X, de.Dropout(0.5), 64, seed=1, first_sample=64)
+    assert b.precision == "bf16" and f.precision is None
+    with pytest.raises(ValueError, match="cannot be merged"):
+        b.merge(f)
+    b2 = de.sample(net, X, de.Dropout(0.5), 64, seed=1, first_sample=64, precision="bf16")
+    assert b.merge(b2).precision == "bf16"
+    loaded = de.SampleStats.load(b.save(tmp_path / "b.npz"))
+    assert loaded.precision == "bf16"
+    np.testing.assert_array_equal(loaded.E[1], b.E[1])
+    assert de.SampleStats.load(f.save(tmp_path / "f.npz")).precision is None
+
+
+def test_bf16_from_the_command_line(tmp_path):
+    net = _net32()
+    net.save(tmp_path / "net.npz")
+    np.save(tmp_path / "X.npy", np.random.default_rng(6).random((2, 9), dtype=np.float32))
+    from dropengine.cli import main
+    out = tmp_path / "st.npz"
+    assert main(["sample", str(tmp_path / "net.npz"), str(tmp_path / "X.npy"), "--keep", "0.5", "--samples", "64",
+                 "--precision", "bf16", "--out", str(out), "--quiet"]) == 0
+    st = de.SampleStats.load(out)
+    assert st.precision == "bf16"
+    want = de.sample(net, np.load(tmp_path / "X.npy"), de.Dropout(0.5), 64, seed=0, precision="bf16")
+    np.testing.assert_array_equal(st.E[2], want.E[2])

@@ -154,3 +154,15 @@ def test_a_network_with_skip_connections_runs_on_the_cluster(client):
     dex = dd.enumerate(small, x, gate, client=client)
     for a, b in zip(ex.E, dex.E):
         np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
+
+
+def test_sampling_with_bf16_products_equals_single_process(client):
+    net = de.Network.random([30, 40, 20, 5], "logistic", seed=0, dtype=np.float32)
+    X = np.random.default_rng(1).uniform(size=(4, 30)).astype(np.float32)
+    gate = de.Dropout([0.8, 0.5, 0.5])
+    one = de.sample(net, X, gate, 2048, seed=3, precision="bf16")
+    many = dd.sample(net, X, gate, 2048, seed=3, client=client, chunk_samples=1024, chunk_inputs=2, precision="bf16")
+    assert many.precision == "bf16"
+    assert _bits(many) == _bits(one)
+    with pytest.raises(ValueError, match="precision must be"):
+        dd.sample(net, X, gate, 64, seed=3, client=client, precision="half")
