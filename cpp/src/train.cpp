@@ -1,5 +1,6 @@
 // The trainer's driver: validation, order of the examples, epochs and saved state.
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -164,6 +165,19 @@ void Trainer<T>::Impl::reserve(std::int64_t rows) {
         starts = std::max({starts, B * slabs(nmx), l.n_in * slabs(B)});
         ldmax = std::max(ldmax, l.ldi);
         nmax = std::max(nmax, l.n_out * l.n_in);
+    }
+    // Connection masks kept from the forward pass, while they fit the budget
+    // (DROPENGINE_TRAIN_MASK_BYTES, default 512 MiB; 0 redraws them, as a larger network does).
+    const char* budget_env = std::getenv("DROPENGINE_TRAIN_MASK_BYTES");
+    const double budget = budget_env ? std::strtod(budget_env, nullptr) : 512.0 * (1 << 20);
+    double mask_bytes = 0;
+    for (auto& l : L) {
+        l.masks.clear();
+        if (!(l.need_Wr && l.gated && !gate.gaussian(static_cast<std::size_t>(&l - L.data())))) continue;
+        const double bytes = 8.0 * static_cast<double>(B * l.n_out * detail::mask_words(l.n_in));
+        if (mask_bytes + bytes > budget) continue;
+        mask_bytes += bytes;
+        l.masks.assign(static_cast<std::size_t>(B * l.n_out * detail::mask_words(l.n_in)), 0u);
     }
     idx.assign(static_cast<std::size_t>(lists), 0);
     val.assign(static_cast<std::size_t>(lists), T(0));

@@ -17,6 +17,9 @@ namespace dropengine::detail {
 /// whole tiles, plus one 64-byte vector so that consecutive rows do not fall on the same
 /// L1 sets (with a stride that is a multiple of 1 KiB, 16 of the 64 rows of a slab would
 /// share each set of a 12-way L1).
+/// 64-bit words of one row of connection masks (TrainLayer::masks).
+inline std::int64_t mask_words(std::int64_t n_in) { return (n_in + 63) / 64; }
+
 template <class T>
 inline std::int64_t padded(std::int64_t n) { return n_tiles<T>(n) * kTile<T> + 64 / static_cast<std::int64_t>(sizeof(T)); }
 
@@ -55,6 +58,10 @@ struct TrainLayer {
     std::vector<double> sd, mu;
     std::vector<T> A;
     std::vector<std::uint8_t> pass;
+    /// Connection dropout: the forward pass's masks, one bit per connection (B x n_out rows
+    /// of mask_words(n_in) words), read back by the backward pass instead of drawing the
+    /// Philox words again; empty above the mask budget (Impl::reserve), which then redraws.
+    std::vector<std::uint64_t> masks;
     /// Multiplicative Gaussian units: delta of each input (B x n_in), which the error
     /// signal to the unit carries (dA/dO = delta); empty otherwise.
     std::vector<T> mult;

@@ -8,8 +8,8 @@
 //   backward    G[b, j]  = sum over i of D[b, i] W[i, j]                     (dot_rows, packed W^T)
 //   gradient    gW[:, j] = sum over the nonzero A[b, j] of A[b, j] D[b, :]   (skip_gemm, into packed form)
 // each block of the gradient then updates the weights while in cache (sgd_momentum).
-// Connection dropout gates each (row, connection) with its own Philox word, regenerated
-// in the backward pass rather than stored.
+// Connection dropout gates each (row, connection) with its own Philox word, drawn in the
+// forward pass and kept as one bit per connection for the backward pass (TrainLayer::masks).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -485,6 +485,9 @@ void Trainer<T>::Impl::connection_forward(std::size_t h, std::int64_t nb, std::u
             const std::uint32_t* w = connection_words(h, s, b, i, buf);
             Sr[i] = one ? k.gated_dot(W, a, w, l.thr[0], ni)
                         : k.gated_dot_each(W, a, w, l.thr.data() + i * ni, ni);
+            if (!l.masks.empty())
+                k.keep_bits(w, one ? l.thr[0] : 0, one ? nullptr : l.thr.data() + i * ni, ni,
+                            l.masks.data() + (b * no + i) * detail::mask_words(ni));
         }
     }
 }
@@ -541,6 +544,17 @@ void Trainer<T>::Impl::connection_backward(std::size_t h, std::int64_t nb, std::
     // Connection (i, j) passes iff its word is below its threshold (gated_axpy).
     const std::uint64_t thr = !l.gated ? std::uint64_t{1} << 32 : one ? l.thr[0] : 0;
     const auto each = [&](std::int64_t i) { return l.gated && !one ? l.thr.data() + i * ni : nullptr; };
+    // y += delta_ij d x for row (b, i): from the forward pass's masks where they were
+    // kept, else from the Philox words drawn again (the same bits either way).
+    const std::int64_t nw = detail::mask_words(ni);
+    const auto axpy = [&](T* y, T d, const T* x, std::int64_t b, std::int64_t i, std::vector<std::uint32_t>& buf) {
+        if (l.gated && !l.masks.empty()) {
+            k.bits_axpy(y, d, x, l.masks.data() + (b * no + i) * nw, ni);
+            return;
+        }
+        const std::uint32_t* w = l.gated ? connection_words(h, s, b, i, buf) : nullptr;
+        k.gated_axpy(y, d, x, w, thr, each(i), ni);
+    };
     // Weight gradient rows i (Eq. 172, 175 with the connection's own delta), each summed
     // over the minibatch in row order.
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -551,8 +565,7 @@ void Trainer<T>::Impl::connection_backward(std::size_t h, std::int64_t nb, std::
         for (std::int64_t b = 0; b < nb; ++b) {
             const T d = l.D[static_cast<std::size_t>(b * l.ldo + i)];
             if (d == T(0)) continue;
-            const std::uint32_t* w = l.gated ? connection_words(h, s, b, i, buf) : nullptr;
-            k.gated_axpy(g, d, l.A.data() + b * ni, w, thr, each(i), ni);
+            axpy(g, d, l.A.data() + b * ni, b, i, buf);
         }
     }
     pack(gr.data(), l, l.gWp);
@@ -566,8 +579,7 @@ void Trainer<T>::Impl::connection_backward(std::size_t h, std::int64_t nb, std::
         for (std::int64_t i = 0; i < no; ++i) {
             const T d = l.D[static_cast<std::size_t>(b * l.ldo + i)];
             if (d == T(0)) continue;
-            const std::uint32_t* w = l.gated ? connection_words(h, s, b, i, buf) : nullptr;
-            k.gated_axpy(g, d, l.Wr.data() + i * l.ldi, w, thr, each(i), ni);
+            axpy(g, d, l.Wr.data() + i * l.ldi, b, i, buf);
         }
     }
 }

@@ -99,7 +99,7 @@ int main() {
             u[jj] = static_cast<std::uint16_t>((j * 40503) & 0xFFFF);
             thi[jj] = (j % 7 == 0) ? u[jj] : static_cast<std::uint32_t>((j * 2654435761u) >> 16);  // some ties
             words[jj] = static_cast<std::uint32_t>(j * 2654435761u);
-            thr[jj] = (static_cast<std::uint64_t>(j) * 977u) % (std::uint64_t{1} << 32);
+            thr[jj] = (static_cast<std::uint64_t>(j) * 2246822519u) % (std::uint64_t{1} << 32);  // keeps about half
         }
         // 8-bit spike draws: the fast kernel lists the same ties, in the same order, and
         // sums the same firing connections as the portable one and as a plain loop.
@@ -130,7 +130,11 @@ int main() {
         // separately), with one threshold, per-element thresholds, and none.
         for (std::uint64_t t : {std::uint64_t{0}, std::uint64_t{1} << 31, (std::uint64_t{1} << 32) - 5, std::uint64_t{1} << 32}) {
             for (const std::uint64_t* each : std::vector<const std::uint64_t*>{nullptr, thr.data()}) {
-                std::vector<float> y0(a.begin(), a.end()), y1 = y0, y2 = y0;
+                std::vector<float> y0(a.size()), y1, y2;
+                for (std::size_t q = 0; q < y0.size(); ++q) y0[q] = 0.3f + 0.0137f * static_cast<float>(q % 97);
+                y1 = y0;
+                y2 = y0;
+                const std::vector<float> y_start = y0;
                 const float d = -0.37f;
                 for (std::int64_t j = 0; j < n; ++j) {
                     const auto jj = static_cast<std::size_t>(j);
@@ -143,6 +147,19 @@ int main() {
                 detail::kernels<float>().gated_axpy(y2.data(), d, WR.data(), words.data(), t, each, n);
                 CHECK(std::memcmp(y0.data(), y1.data(), y0.size() * sizeof(float)) == 0);
                 CHECK(std::memcmp(y0.data(), y2.data(), y0.size() * sizeof(float)) == 0);
+                // The masks stored once (keep_bits) and read back (bits_axpy): the same bits
+                // again, on every ISA (the trainer's backward pass takes this path).
+                if (t < (std::uint64_t{1} << 32) || each) {
+                    std::vector<std::uint64_t> b1(static_cast<std::size_t>((n + 63) / 64), ~0ull), b2 = b1;
+                    detail::kernels_generic<float>().keep_bits(words.data(), t, each, n, b1.data());
+                    detail::kernels<float>().keep_bits(words.data(), t, each, n, b2.data());
+                    CHECK(b1 == b2);
+                    std::vector<float> y3 = y_start, y4 = y_start;
+                    detail::kernels_generic<float>().bits_axpy(y3.data(), d, WR.data(), b1.data(), n);
+                    detail::kernels<float>().bits_axpy(y4.data(), d, WR.data(), b2.data(), n);
+                    CHECK(std::memcmp(y0.data(), y3.data(), y0.size() * sizeof(float)) == 0);
+                    CHECK(std::memcmp(y0.data(), y4.data(), y0.size() * sizeof(float)) == 0);
+                }
             }
         }
         const float g1 = detail::kernels_generic<float>().gated_dot_each(WR.data(), a.data(), words.data(), thr.data(), n);

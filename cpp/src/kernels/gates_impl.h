@@ -109,6 +109,14 @@ T gated_dot_each_body(const T* W, const T* a, const std::uint32_t* words, const 
     return acc;
 }
 
+// gated_axpy and bits_axpy round the product and the sum separately on every ISA: the
+// AVX2 and AVX-512 units build with contraction on, which would fuse the plain loops
+// (per-connection thresholds, the tails) into FMAs and change the trained weights' bits
+// between levels and between the two kernels.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
 /// y[j] += [words[j] < t_j] d x[j] (GatedAxpyFn): the product d x[j] and the sum are
 /// rounded separately, as the plain loop does, so every ISA gives the same bits.
 template <class T>
@@ -145,6 +153,60 @@ void gated_axpy_body(T* __restrict y, T d, const T* __restrict x, const std::uin
     for (std::int64_t j = j0; j < n; ++j)
         if (words[j] < t32) y[j] += d * x[j];
 }
+
+/// bits[j / 64] bit j % 64 = [words[j] < t_j] for j < n (KeepBitsFn; t_j as in
+/// gated_axpy): the training's connection masks, drawn once in the forward pass and read
+/// by bits_axpy in the backward pass.
+inline void keep_bits_body(const std::uint32_t* __restrict words, std::uint64_t thr,
+                           const std::uint64_t* __restrict thr_each, std::int64_t n, std::uint64_t* __restrict bits) {
+    std::int64_t j0 = 0;
+#if defined(__AVX512F__)
+    if (!thr_each && thr < (std::uint64_t{1} << 32)) {
+        const __m512i t = _mm512_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(thr)));
+        for (; j0 + 64 <= n; j0 += 64) {
+            std::uint64_t m = 0;
+            for (int q = 0; q < 4; ++q)
+                m |= static_cast<std::uint64_t>(_mm512_cmplt_epu32_mask(_mm512_loadu_si512(words + j0 + 16 * q), t))
+                     << (16 * q);
+            bits[j0 / 64] = m;
+        }
+    }
+#endif
+    for (std::int64_t w = j0 / 64; w * 64 < n; ++w) {
+        std::uint64_t m = 0;
+        const std::int64_t j1 = std::min(n, 64 * w + 64);
+        for (std::int64_t j = 64 * w; j < j1; ++j)
+            m |= static_cast<std::uint64_t>(static_cast<std::uint64_t>(words[j]) < (thr_each ? thr_each[j] : thr))
+                 << (j - 64 * w);
+        bits[w] = m;
+    }
+}
+
+/// y[j] += [bit j of bits] d x[j] (BitsAxpyFn): gated_axpy on the masks keep_bits stored,
+/// with the product and the sum rounded separately: the same bits as gated_axpy.
+template <class T>
+void bits_axpy_body(T* __restrict y, T d, const T* __restrict x, const std::uint64_t* __restrict bits,
+                    std::int64_t n) {
+    std::int64_t j0 = 0;
+#if defined(__AVX512F__)
+    if constexpr (sizeof(T) == 4) {
+        const __m512 vd = _mm512_set1_ps(static_cast<float>(d));
+        for (; j0 + 16 <= n; j0 += 16) {
+            const auto keep = static_cast<__mmask16>(bits[j0 / 64] >> (j0 % 64));
+            if (!keep) continue;
+            float* yj = reinterpret_cast<float*>(y + j0);
+            const __m512 vy = _mm512_loadu_ps(yj);
+            _mm512_storeu_ps(yj, _mm512_mask_add_ps(vy, keep, vy,
+                                                    _mm512_mul_ps(vd, _mm512_loadu_ps(reinterpret_cast<const float*>(x + j0)))));
+        }
+    }
+#endif
+    for (std::int64_t j = j0; j < n; ++j)
+        if ((bits[j / 64] >> (j % 64)) & 1u) y[j] += d * x[j];
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 /// Connection-specific spikes with 8-bit draws (rng_streams.h, Stream::Spike): the sum
 /// of WR[j] over the connections whose draw u[j] is below th[j] (the top 8 bits of the

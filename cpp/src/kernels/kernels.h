@@ -127,6 +127,13 @@ template <class T>
 using GatedAxpyFn = void (*)(T* y, T d, const T* x, const std::uint32_t* words, std::uint64_t thr,
                              const std::uint64_t* thr_each, std::int64_t n);
 
+/// bits[j / 64] bit j % 64 = [words[j] < t_j], t_j as in GatedAxpyFn (gates_impl.h).
+using KeepBitsFn = void (*)(const std::uint32_t* words, std::uint64_t thr, const std::uint64_t* thr_each,
+                            std::int64_t n, std::uint64_t* bits);
+/// y[j] += [bit j of bits] d x[j], rounded as GatedAxpyFn (the same bits).
+template <class T>
+using BitsAxpyFn = void (*)(T* y, T d, const T* x, const std::uint64_t* bits, std::int64_t n);
+
 /// sum_j [u[j] < thi] W[j] a[j] with 16-bit draws; *ties counts u[j] == thi.
 template <class T>
 using GatedDot16Fn = T (*)(const T* W, const T* a, const std::uint16_t* u, std::uint32_t thi, std::int64_t n,
@@ -167,6 +174,8 @@ using PhiloxWordsFn = void (*)(std::int64_t n, const std::uint32_t* c0, const st
     X(gated_dot, GatedDotFn<T>)               \
     X(gated_dot_each, GatedDotEachFn<T>)      \
     X(gated_axpy, GatedAxpyFn<T>)             \
+    X(keep_bits, KeepBitsFn)                  \
+    X(bits_axpy, BitsAxpyFn<T>)               \
     X(gated_dot_bits, GatedDotBitsFn<T>)      \
     X(gated_dot16, GatedDot16Fn<T>)           \
     X(philox_words, PhiloxWordsFn)            \
