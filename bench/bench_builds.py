@@ -52,6 +52,13 @@ def train():
     tr.run_batches(train_X, train_y, 20)
 
 
+def train_paper():
+    tr = de.Trainer(de.Network.random([784, 1200, 1200, 1200, 1200, 10], transfer=["logistic"] * 4 + ["softmax"],
+                                      seed=0), de.Dropout([0.8, 0.5, 0.5, 0.5, 0.5]), batch_size=100, seed=0,
+                    threads=threads)
+    tr.run_batches(train_X, train_y, 10)
+
+
 work = {
     "sample units 784-256-256-10, 4 x 2048": lambda: med(lambda: de.sample(net, X, de.Dropout([0.8, 0.5, 0.5]), 2048,
                                                                      seed=1, threads=threads)),
@@ -64,6 +71,7 @@ work = {
     "enumerate one logistic unit, 2^18": lambda: med(lambda: de.exact.enumerate(unit, rng.random((1, 18)), de.Dropout(0.5),
                                                                         threads=threads)),
     "train 20 minibatches of 100, 784-256-256-10": lambda: med(train, reps=3),
+    "train 10 minibatches of 100, 784-1200x4-10": lambda: med(train_paper, reps=3),
 }
 print(json.dumps({k: f() for k, f in work.items() if only in k}))
 '''

@@ -464,6 +464,15 @@ public:
     void set_position(std::array<std::int64_t, 3> p) {
         visit([&](auto& t, auto) { t.set_position({p[0], p[1], p[2]}); });
     }
+    void save_state() {
+        visit([](auto& t, auto) { t.save_state(); });
+    }
+    void restore_state() {
+        visit([](auto& t, auto) { t.restore_state(); });
+    }
+    bool finite() {
+        return visit([](auto& t, auto) { return t.finite(); });
+    }
 
 private:
 
@@ -567,7 +576,10 @@ PYBIND11_MODULE(_core, m) {
         .def("get_layer", &TrainerPy::get_layer, arg("h"))
         .def("set_layer", &TrainerPy::set_layer, arg("h"), arg("W"), arg("b"), arg("vW"), arg("vb"))
         .def("position", &TrainerPy::position)
-        .def("set_position", &TrainerPy::set_position, arg("position"));
+        .def("set_position", &TrainerPy::set_position, arg("position"))
+        .def("save_state", &TrainerPy::save_state)
+        .def("restore_state", &TrainerPy::restore_state)
+        .def("finite", &TrainerPy::finite);
     m.def("philox4x32_10", [](std::array<std::uint32_t, 4> c, Key k) {
         const Philox4x32 r = philox4x32_10(c[0], c[1], c[2], c[3], k[0], k[1]);
         return std::array<std::uint32_t, 4>{r.v[0], r.v[1], r.v[2], r.v[3]};

@@ -362,6 +362,54 @@ void Trainer<T>::set_position(const TrainPosition& p) {
     impl_->pos = p;
 }
 
+template <class T>
+void Trainer<T>::save_state() {
+    auto& sv = impl_->saved;
+    const auto n = impl_->L.size();
+    sv.Wp.resize(n);
+    sv.Vp.resize(n);
+    sv.b.resize(n);
+    sv.vb.resize(n);
+    // assign into the kept buffers: after the first call, no allocation and no page faults.
+    for (std::size_t h = 0; h < n; ++h) {
+        const auto& l = impl_->L[h];
+        sv.Wp[h].assign(l.Wp.begin(), l.Wp.end());
+        sv.Vp[h].assign(l.Vp.begin(), l.Vp.end());
+        sv.b[h].assign(l.b.begin(), l.b.end());
+        sv.vb[h].assign(l.vb.begin(), l.vb.end());
+    }
+    sv.pos = impl_->pos;
+    sv.valid = true;
+}
+
+template <class T>
+void Trainer<T>::restore_state() {
+    const auto& sv = impl_->saved;
+    if (!sv.valid) throw std::logic_error("train: restore_state without save_state");
+    for (std::size_t h = 0; h < impl_->L.size(); ++h) {
+        auto& l = impl_->L[h];
+        std::copy(sv.Wp[h].begin(), sv.Wp[h].end(), l.Wp.begin());
+        std::copy(sv.Vp[h].begin(), sv.Vp[h].end(), l.Vp.begin());
+        std::copy(sv.b[h].begin(), sv.b[h].end(), l.b.begin());
+        std::copy(sv.vb[h].begin(), sv.vb[h].end(), l.vb.begin());
+        impl_->refresh_rows(l);
+    }
+    impl_->pos = sv.pos;
+}
+
+template <class T>
+bool Trainer<T>::finite() const {
+    // An OR of isfinite over everything: the padding of the packed tiles is zero.
+    bool ok = true;
+    for (const auto& l : impl_->L)
+        for (const auto* v : {&l.b, &l.vb})
+            for (const T x : *v) ok &= std::isfinite(x);
+    for (const auto& l : impl_->L)
+        for (const auto* v : {&l.Wp, &l.Vp})
+            for (const T x : *v) ok &= std::isfinite(x);
+    return ok;
+}
+
 template class Trainer<float>;
 template class Trainer<double>;
 

@@ -86,6 +86,13 @@ struct Trainer<T>::Impl {
     const detail::Kernels<T>& k;
     std::int64_t B = 0;  ///< rows of the minibatch buffers
     TrainPosition pos;
+    /// Trainer::save_state's copy: per layer Wp, Vp, b, vb, and the position.
+    struct Saved {
+        std::vector<detail::AlignedVector<T>> Wp, Vp;
+        std::vector<std::vector<T>> b, vb;
+        TrainPosition pos;
+        bool valid = false;
+    } saved;
     std::vector<std::int64_t> perm;
     std::int64_t perm_epoch = -1, perm_n = -1;
     // Scratch shared by the layers: nonzero lists, backward product, per-thread Philox

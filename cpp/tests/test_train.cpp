@@ -3,6 +3,7 @@
 // thread counts and across saved state, and input validation.
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -175,6 +176,30 @@ int main() {
     CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
     CHECK(std::memcmp(a.data(), c.data(), a.size() * sizeof(double)) == 0);
     CHECK(std::memcmp(a.data(), tiny.W1.data(), a.size() * sizeof(double)) != 0);  // it did train
+    // save_state / restore_state undo a run, position included; finite sees the weights.
+    {
+        Trainer<double> t(tiny.net, gate, options(1));
+        CHECK_THROWS(t.restore_state());
+        t.run(data, 0.5, 1);
+        std::vector<double> W0(24), vW0(24), W1(24), vW1(24), b0(6), b1(6);
+        t.get_layer(0, W0.data(), b0.data(), vW0.data(), nullptr);
+        const TrainPosition p0 = t.position();
+        t.save_state();
+        t.run(data, 0.5, 2);
+        t.get_layer(0, W1.data(), nullptr, nullptr, nullptr);
+        CHECK(W1 != W0);
+        CHECK(t.finite());
+        t.restore_state();
+        t.get_layer(0, W1.data(), b1.data(), vW1.data(), nullptr);
+        CHECK(W1 == W0 && vW1 == vW0 && b1 == b0);
+        CHECK(t.position().step == p0.step && t.position().batch == p0.batch && t.position().epoch == p0.epoch);
+        std::vector<double> bad(W0);
+        bad[5] = std::numeric_limits<double>::infinity();
+        t.set_layer(0, bad.data(), nullptr, nullptr, nullptr);
+        CHECK(!t.finite());
+        t.restore_state();  // the slot survives a restore
+        CHECK(t.finite());
+    }
     // Validation before any work.
     {
         TrainOptions o;

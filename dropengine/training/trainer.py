@@ -240,15 +240,16 @@ class Trainer:
             raise ValueError(f"schedule: the learning rate at epoch {e} is {lr}; it must be > 0")
         return lr
 
-    def _screen(self, pr, before, X, labels, targets, lr):
-        """Divergence check after the core ran from state `before`: returns (progress,
-        None) when the loss and the weights are finite. Otherwise replays the batches one
-        at a time from `before` (runs are deterministic) to find the first that fails,
-        leaves the core just before it and returns (progress of the good batches,
-        TrainingDiverged to raise)."""
-        if np.isfinite(pr["loss_sum"]) and all(np.isfinite(a).all() for layer in self._layers() for a in layer):
+    def _screen(self, pr, X, labels, targets, lr):
+        """Divergence check after the core ran from the state it saved (core.save_state):
+        returns (progress, None) when the loss and the weights are finite. Otherwise
+        replays the batches one at a time from that state (runs are deterministic) to find
+        the first that fails, leaves the core just before it and returns (progress of the
+        good batches, TrainingDiverged to raise)."""
+        if np.isfinite(pr["loss_sum"]) and self._core.finite():
             return pr, None
-        self._restore(before)
+        self._core.restore_state()
+        before = self._state()
         good = {"batches": 0, "examples": 0, "loss_sum": 0.0, "errors": 0, "interrupted": False, "epoch_done": False}
         state = before
         for _ in range(pr["batches"]):
@@ -344,14 +345,14 @@ class Trainer:
                 e = self.epoch
                 lr = self._checked_rate(e)
                 t0 = time.perf_counter()
-                before = self._state()
+                self._core.save_state()
                 pr, late = guard.call_core(self._core.run, X, labels, targets, lr, piece)
                 # From the core's return to the end of the bookkeeping, Ctrl-C is held
                 # back (guard.call_core left it so): the state, history and checkpoint
                 # always describe a whole number of minibatches, and a finished epoch is
                 # recorded before the interrupt is raised.
                 try:
-                    pr, diverged = self._screen(pr, before, X, labels, targets, lr)
+                    pr, diverged = self._screen(pr, X, labels, targets, lr)
                     acc = self._partial or {"loss": 0.0, "errors": 0, "examples": 0, "seconds": 0.0}
                     acc = {"loss": acc["loss"] + float(pr["loss_sum"]), "errors": acc["errors"] + int(pr["errors"]),
                            "examples": acc["examples"] + int(pr["examples"]),
@@ -401,9 +402,9 @@ class Trainer:
             n_batches = as_count(n_batches, "n_batches")
             self._batches_per_epoch(X)
             lr = self._checked_rate(self.epoch)
-            before = self._state()
+            self._core.save_state()
             pr = self._core.run(X, labels, targets, lr, n_batches)
-            pr, diverged = self._screen(pr, before, X, labels, targets, lr)
+            pr, diverged = self._screen(pr, X, labels, targets, lr)
             if diverged is not None:
                 raise diverged
             if pr["interrupted"]:

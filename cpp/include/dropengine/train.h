@@ -124,6 +124,15 @@ public:
     TrainPosition position() const;
     void set_position(const TrainPosition& p);
 
+    /// Keeps a copy of every layer's weights, biases and velocities and the position, in
+    /// buffers reused from one call to the next, so that a run which diverges can be undone
+    /// (restore_state) without copying the weights out. One slot: each call replaces it.
+    void save_state();
+    /// Returns to the state save_state kept; throws std::logic_error if none was saved.
+    void restore_state();
+    /// True when every weight, bias and velocity is finite (the divergence check).
+    bool finite() const;
+
 private:
     struct Impl;
     Impl* impl_;
