@@ -77,3 +77,31 @@ def seed_key(seed) -> tuple[int, int, np.random.SeedSequence]:
         ss = np.random.SeedSequence(int(seed))
     k0, k1 = (int(v) for v in ss.generate_state(2, np.uint32))
     return k0, k1, ss
+
+
+#: The largest finite bfloat16 (float32's exponent range, 8 significant bits).
+BF16_MAX = float(np.float32(3.3895313892515355e38))
+
+
+def as_precision(precision, dtype, X: np.ndarray) -> bool:
+    """Whether `precision` (sample's argument) asks for bfloat16 products, for a network
+    of `dtype` and inputs X; refuses what it cannot honour."""
+    if precision is None:
+        return False
+    if not isinstance(precision, str):
+        raise TypeError(f"precision must be None or a string ('float32', 'float64' or 'bf16'), "
+                        f"got {type(precision).__name__}")
+    if precision not in ("float32", "float64", "bf16"):
+        raise ValueError(f"precision must be None, 'float32', 'float64' or 'bf16', got {precision!r}")
+    if precision == "bf16":
+        if np.dtype(dtype) != np.float32:
+            raise ValueError("precision='bf16' needs a float32 network (Network(..., dtype=np.float32)); "
+                             f"this one is {np.dtype(dtype).name}")
+        if X.size and float(np.max(np.abs(X))) > BF16_MAX:
+            raise ValueError(f"inputs: precision='bf16' rounds them to bfloat16, whose largest value is "
+                             f"{BF16_MAX:.4g}; got {float(np.max(np.abs(X))):.4g}")
+        return True
+    if precision != np.dtype(dtype).name:
+        raise ValueError(f"precision={precision!r} does not match the network's dtype {np.dtype(dtype).name}: "
+                         f"build the network with dtype=np.{precision}")
+    return False

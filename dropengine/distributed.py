@@ -20,9 +20,9 @@ import numpy as np
 
 from . import _engine as engine
 from . import exact as _exact
-from ._validation import as_count, as_threads, seed_key
+from ._validation import as_count, as_precision, as_threads, seed_key
 from .gates import refuse_continuous
-from .sampling import _bf16, sample as _sample
+from .sampling import sample as _sample
 from .stats import SampleStats
 
 __all__ = ["sample", "enumerate", "DEFAULT_MAX_TASKS"]
@@ -158,7 +158,7 @@ def sample(net, inputs, gate=None, n_samples: int = 1000, *, seed=None, client=N
     _, _, ss = seed_key(seed)
     pair_list = None if pairs is None else list(pairs)
     engine.unit_pairs(net, pair_list)
-    _bf16(precision, net, X)  # refuses a bad precision before anything is submitted
+    as_precision(precision, net.dtype, X)  # refuses a bad precision before anything is submitted
     client = _client(client)
     # Default: about four tasks per worker, cut along samples first (ranges of at least
     # 1024 samples), then along inputs.

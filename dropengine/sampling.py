@@ -5,7 +5,7 @@ import numpy as np
 
 from . import _engine as engine
 from ._engine import MAX_TOTAL_SAMPLES
-from ._validation import as_count, as_threads, seed_key
+from ._validation import as_count, as_precision, as_threads, seed_key
 from .network import Network
 from .stats import SampleStats
 
@@ -99,7 +99,7 @@ def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None,
                           f"{max_record_bytes / 2**30:.2f} GiB; record fewer layers or samples, or raise the limit")
     if not isinstance(input_stats, (bool, np.bool_)):
         raise TypeError(f"input_stats must be a bool, got {type(input_stats).__name__}")
-    bf16 = _bf16(precision, net, X)
+    bf16 = as_precision(precision, net.dtype, X)
     units, recs, E_in, var_in = engine.sample(net, X, spec, n_samples=n_samples, first_sample=first_sample,
                                               first_input=first_input, key=(k0, k1), threads=threads,
                                               pairs=pair_idx, record=record, input_stats=bool(input_stats),
@@ -111,33 +111,6 @@ def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None,
     if input_stats:
         st.E_in, st.var_in = E_in, var_in
     return st
-
-
-#: The largest finite bfloat16 (float32's exponent range, 8 significant bits).
-BF16_MAX = float(np.float32(3.3895313892515355e38))
-
-
-def _bf16(precision, net: Network, X: np.ndarray) -> bool:
-    """Whether `precision` asks for bfloat16 products; refuses what it cannot honour."""
-    if precision is None:
-        return False
-    if not isinstance(precision, str):
-        raise TypeError(f"precision must be None or a string ('float32', 'float64' or 'bf16'), "
-                        f"got {type(precision).__name__}")
-    if precision not in ("float32", "float64", "bf16"):
-        raise ValueError(f"precision must be None, 'float32', 'float64' or 'bf16', got {precision!r}")
-    if precision == "bf16":
-        if net.dtype != np.float32:
-            raise ValueError("precision='bf16' needs a float32 network (Network(..., dtype=np.float32)); "
-                             f"this one is {net.dtype.name}")
-        if X.size and float(np.max(np.abs(X))) > BF16_MAX:
-            raise ValueError(f"inputs: precision='bf16' rounds them to bfloat16, whose largest value is "
-                             f"{BF16_MAX:.4g}; got {float(np.max(np.abs(X))):.4g}")
-        return True
-    if precision != net.dtype.name:
-        raise ValueError(f"precision={precision!r} does not match the network's dtype {net.dtype.name}: "
-                         f"build the network with dtype=np.{precision}")
-    return False
 
 
 def ensemble(net: Network, inputs, gate=None, *, threads=None):
