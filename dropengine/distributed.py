@@ -143,8 +143,9 @@ def sample(net, inputs, gate=None, n_samples: int = 1000, *, seed=None, client=N
 
     Returns
     -------
-    SampleStats equal, to rounding, to ``dropengine.sample(net, inputs, gate, n_samples,
-    seed=seed)``; ``seed_entropy`` records the seed when it was None.
+    SampleStats
+        Equal, to rounding, to ``dropengine.sample(net, inputs, gate, n_samples, seed=seed)``;
+        ``seed_entropy`` records the seed when it was None.
     """
     engine.check_net(net)
     X = engine.as_inputs(net, inputs)

@@ -98,12 +98,17 @@ def simulate_async(net, inputs, spikes: Spikes = None, n_sweeps: int = 1000, *, 
 class ThreeNetworks:
     """The three networks of Fig. 10.2 on the same inputs (hidden layers h >= 1 gated):
 
-    ``spiking``        weights w, spikes of size r with probability O
-    ``dropout``        weights w, each unit's O sent with probability r
-    ``W``              the deterministic network with weights w r (list over layers)
-    ``error_spiking[h]``, ``error_dropout[h]``  mean |E(O) - W| of layer h's units: how well
+    ``spiking``
+        weights w, spikes of size r with probability O
+    ``dropout``
+        weights w, each unit's O sent with probability r
+    ``W``
+        the deterministic network with weights w r (list over layers)
+    ``error_spiking[h]``, ``error_dropout[h]``
+        mean |E(O) - W| of layer h's units: how well
         deterministic propagation predicts each stochastic network (Eq. 130-134)
-    ``var_spiking[h]``, ``var_dropout[h]``      measured variance of the signal sent into
+    ``var_spiking[h]``, ``var_dropout[h]``
+        measured variance of the signal sent into
         layer h (Delta, resp. delta O), beside ``eq136[h]`` = r^2 E(O)(1 - E(O)) and
         ``eq138[h]`` = r Var(O) + E(O)^2 r (1 - r), computed from each network's E(O), Var(O)
         (per unit and signal, so for ``on="units"``; with connection-specific firing the

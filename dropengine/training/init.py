@@ -17,10 +17,15 @@ def init_network(sizes, transfer="logistic", *, scheme: str = "glorot", scale=No
     """A network with random weights for training; biases start at zero.
 
     scheme:
-      "glorot"  uniform on +-g sqrt(6 / (n_in + n_out)), g = 4 for logistic layers (whose
-                slope at 0 is 1/4) and 1 otherwise, times `scale` if given;
-      "normal"  N(0, scale^2), scale 0.01 by default;
-      "uniform" uniform on +-scale, scale 0.05 by default.
+
+    ``"glorot"``
+        uniform on +-g sqrt(6 / (n_in + n_out)), g = 4 for logistic layers (whose
+        slope at 0 is 1/4) and 1 otherwise, times `scale` if given;
+    ``"normal"``
+        N(0, scale^2), scale 0.01 by default;
+    ``"uniform"``
+        uniform on +-scale, scale 0.05 by default.
+
     Draws come from NumPy's Philox generator keyed by `seed` (int or SeedSequence).
     """
     if scheme not in SCHEMES:

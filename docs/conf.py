@@ -1,0 +1,124 @@
+"""Sphinx configuration of the dropengine documentation.
+
+Build (from the repository root, with the package installed)::
+
+    pip install ".[docs]" && sphinx-build -W -b html docs docs/_build/html
+
+The gallery (``examples/``) is executed at every build; ``-b doctest`` runs the code in
+docstrings and user-guide pages.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import dropengine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+project = "dropengine"
+author = "dropengine developers"
+copyright = "2026, dropengine developers"
+version = release = dropengine.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.doctest",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.intersphinx",
+    "numpydoc",
+    "myst_parser",
+    "sphinx_gallery.gen_gallery",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "gallery/**.md5", "gallery/*.py",
+                    "gallery/*.ipynb", "gallery/*.zip"]
+templates_path = ["_templates"]
+
+# --- API reference -------------------------------------------------------------------
+autosummary_generate = True
+autosummary_imported_members = True
+autodoc_default_options = {"members": False}
+autodoc_typehints = "none"           # numpydoc's Parameters sections say the types
+numpydoc_show_class_members = False  # the class templates list members themselves
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+
+# --- MyST ----------------------------------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+# --- gallery -------------------------------------------------------------------------
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+sphinx_gallery_conf = {
+    "examples_dirs": str(ROOT / "examples"),
+    "gallery_dirs": "gallery",
+    "filename_pattern": r"/plot_",
+    "within_subsection_order": "FileNameSortKey",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "abort_on_example_error": True,
+    "matplotlib_animations": False,
+    "show_memory": False,
+    "min_reported_time": 1,
+    "reference_url": {"dropengine": None},
+    "doc_module": ("dropengine",),
+    "backreferences_dir": None,
+}
+
+# --- doctest (sphinx-build -b doctest) -------------------------------------------------
+doctest_global_setup = """
+import numpy as np
+import dropengine as de
+np.set_printoptions(precision=4, suppress=True)
+"""
+doctest_test_doctest_blocks = "default"
+
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", None),
+    "numpy": ("https://numpy.org/doc/stable/", None),
+}
+# No network at build time in CI: intersphinx is only used when its inventories are cached.
+if os.environ.get("DROPENGINE_DOCS_OFFLINE", "1") == "1":
+    intersphinx_mapping = {}
+    extensions.remove("sphinx.ext.intersphinx")
+
+# --- HTML ------------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"dropengine {release}"
+html_static_path = []
+html_theme_options = {
+    "github_url": None,
+    "navbar_align": "left",
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version", "theme-version"],
+    "secondary_sidebar_items": ["page-toc"],
+}
+html_context = {"default_mode": "light"}
+html_show_sourcelink = False
+
+
+# --- docstrings ------------------------------------------------------------------------
+import re  # noqa: E402
+
+# The docstrings are plain text first (help(), IDEs): |x| is an absolute value or a norm,
+# which reStructuredText would read as a substitution. Escape the bars outside literals.
+_BARS = re.compile(r"(?<![\\|`])\|(?=[^|\s`])([^|`\n]*?[^|\s\\`])\|(?![|_`])")
+
+
+def _escape_bars(app, what, name, obj, options, lines):
+    for i, line in enumerate(lines):
+        parts = line.split("``")
+        for k in range(0, len(parts), 2):      # outside ``literal`` spans only
+            parts[k] = _BARS.sub(r"\\|\1\\|", parts[k])
+        lines[i] = "``".join(parts)
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _escape_bars, priority=400)
