@@ -99,6 +99,14 @@ class Dropout:
     on : {"units", "connections"}
     keep_bias : float or list of float
         Probability that a bias is present (Eq. 9-10); 1 by default.
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> de.Dropout([0.8, 0.5])             # inputs kept with 0.8, hidden units with 0.5
+    Dropout(keep=[0.8, 0.5], on='units', keep_bias=1.0)
+    >>> de.Dropout(0.5, on="connections").on
+    'connections'
     """
 
     def __init__(self, keep=0.5, on: str = "units", keep_bias=1.0):

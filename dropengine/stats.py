@@ -132,6 +132,19 @@ class SampleStats:
 
     G, Gc and nwgm are meaningful for outputs in [0, 1] (logistic, softmax); for other
     transfer functions they are NaN where an output leaves that range.
+
+    Examples
+    --------
+    Two halves of a run merge into the whole (the draws are addressed by sample index):
+
+    >>> import numpy as np, dropengine as de
+    >>> net = de.Network.random([5, 3], "logistic", seed=0)
+    >>> X = np.random.default_rng(0).uniform(size=(2, 5))
+    >>> a = de.sample(net, X, de.Dropout(0.5), 640, seed=3)
+    >>> b = de.sample(net, X, de.Dropout(0.5), 640, seed=3, first_sample=640)
+    >>> whole = a.merge(b)
+    >>> whole.n_samples, whole.E[0].shape
+    (1280, (2, 3))
     """
 
     def __init__(self, acc: dict, layer_sizes, pairs=None, records=None, seed_entropy=None,
