@@ -146,6 +146,20 @@ def sample(net, inputs, gate=None, n_samples: int = 1000, *, seed=None, client=N
     SampleStats
         Equal, to rounding, to ``dropengine.sample(net, inputs, gate, n_samples, seed=seed)``;
         ``seed_entropy`` records the seed when it was None.
+
+    Examples
+    --------
+    A local cluster stands in for ``Client("tcp://scheduler:8786")``:
+
+    >>> import numpy as np, dropengine as de, dropengine.distributed as dd
+    >>> from dask.distributed import Client
+    >>> net = de.Network.random([10, 8, 3], "logistic", seed=0, dtype=np.float64)
+    >>> X = np.random.default_rng(0).uniform(size=(4, 10))
+    >>> with Client(processes=False, n_workers=2, dashboard_address=None) as client:
+    ...     st = dd.sample(net, X, de.Dropout(0.5), 4096, seed=1, client=client, chunk_samples=1024)
+    >>> local = de.sample(net, X, de.Dropout(0.5), 4096, seed=1)
+    >>> bool(np.allclose(st.E[1], local.E[1], rtol=0, atol=1e-12))
+    True
     """
     engine.check_net(net)
     X = engine.as_inputs(net, inputs)

@@ -101,7 +101,15 @@ def bound1(E, V):
 
 def bound2(E):
     """Bound 2, variance-free: |E - NWGM| <~ E(1-E)|1-2E| / (1-2E(1-E)) (Eq. 87, Fig. 8.1).
-    Zero at E = 0, 0.5, 1; on [0, 0.5] it peaks at E = BOUND2_ARGMAX."""
+    Zero at E = 0, 0.5, 1; on [0, 0.5] it peaks at E = BOUND2_ARGMAX.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine.analysis import bounds
+    >>> bounds.bound2(np.array([0.25, 0.5]))
+    array([0.15, 0.  ])
+    """
     E = _f(E)
     q = E * (1 - E)
     return q * np.abs(1 - 2 * E) / (1 - 2 * q)

@@ -77,8 +77,33 @@ def enumerate(net, inputs, gate=None, *, pairs=None, threads=None,
 
     Returns
     -------
-    SampleStats with ``exact = True`` (``sem`` is zero, ``n_samples`` the number of
-    subnetworks). Ctrl-C stops the walk with KeyboardInterrupt; nothing is returned.
+    SampleStats
+        With ``exact = True`` (``sem`` is zero, ``n_samples`` the number of
+        subnetworks).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A bad argument, or a continuous gate (no subnetworks to enumerate).
+    MemoryError
+        More than ``max_subnetworks`` subnetworks, before any work.
+    KeyboardInterrupt
+        Ctrl-C stops the walk; nothing is returned.
+
+    Examples
+    --------
+    One logistic unit with 4 inputs kept with probability 1/2: 2^4 subnetworks, and the
+    normalized geometric mean is the ensemble network's output exactly (Eq. 39):
+
+    >>> import numpy as np, dropengine as de
+    >>> net = de.Network([np.array([[0.5, -1.0, 2.0, 0.3]])], transfer="logistic")
+    >>> x = np.array([[1.0, 0.5, 0.2, -1.0]])
+    >>> st = de.exact.enumerate(net, x, de.Dropout(0.5))
+    >>> st.n_samples, st.exact
+    (16, True)
+    >>> U, W = de.ensemble(net, x, de.Dropout(0.5))
+    >>> bool(np.isclose(st.nwgm[0][0, 0], W[0][0, 0]))
+    True
     """
     free, spec = _free_gates(net, gate)
     X = engine.as_inputs(net, inputs)

@@ -27,6 +27,28 @@ def init_network(sizes, transfer="logistic", *, scheme: str = "glorot", scale=No
         uniform on +-scale, scale 0.05 by default.
 
     Draws come from NumPy's Philox generator keyed by `seed` (int or SeedSequence).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, input first.
+    transfer : str, Transfer or a sequence of them (one per layer)
+    scheme : {"glorot", "normal", "uniform"}
+    scale : float, optional
+    bias : bool
+    seed : int or numpy.random.SeedSequence
+    dtype : numpy.float32 or numpy.float64
+
+    Returns
+    -------
+    Network
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> net = de.training.init_network([784, 100, 10], ["logistic", "softmax"], seed=0)
+    >>> net.sizes, net.dtype
+    ((784, 100, 10), dtype('float32'))
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
