@@ -90,6 +90,13 @@ if os.environ.get("DROPENGINE_DOCS_OFFLINE", "1") == "1":
     intersphinx_mapping = {}
     extensions.remove("sphinx.ext.intersphinx")
 
+# --- math ----------------------------------------------------------------------------
+# MathJax comes from its CDN. To read the site offline, point DROPENGINE_DOCS_MATHJAX at a
+# local MathJax 2 (Debian: apt install libjs-mathjax, /usr/share/javascript/mathjax/MathJax.js).
+_mathjax = os.environ.get("DROPENGINE_DOCS_MATHJAX")
+if _mathjax:
+    mathjax_path = (_mathjax if "://" in _mathjax else Path(_mathjax).resolve().as_uri()) + "?config=TeX-AMS_CHTML"
+
 # --- HTML ------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"dropengine {release}"
@@ -121,6 +128,13 @@ def _escape_bars(app, what, name, obj, options, lines):
         for k in range(0, len(parts), 2):      # outside ``literal`` spans only
             parts[k] = _BARS.sub(r"\\|\1\\|", parts[k])
         lines[i] = "``".join(parts)
+
+
+# Summaries in the API tables are first sentences: "(Eq. 48)" does not end one.
+import sphinx.ext.autosummary as _autosummary  # noqa: E402
+
+_autosummary.WELL_KNOWN_ABBREVIATIONS = tuple(_autosummary.WELL_KNOWN_ABBREVIATIONS) + (
+    "Eq.", "Eqs.", "Fig.", "Figs.", "Sec.", "Sect.", "App.", "resp.", "cf.")
 
 
 def setup(app):

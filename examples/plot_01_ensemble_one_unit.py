@@ -1,16 +1,23 @@
-"""
+r"""
 Dropout as an ensemble: E, G, G' and NWGM of one unit
 =====================================================
 
-Dropout trains an ensemble: every coin toss picks a *subnetwork* N with probability
-P(N), and the network's prediction is meant to be the ensemble average E(O). Section 8
-of the paper compares E with the geometric means G = prod O(N)^P(N) (Eq. 35),
-G' = prod (1 - O(N))^P(N) (Eq. 36) and the normalized geometric mean
-NWGM = G / (G + G') (Eq. 37), which for a logistic unit is exactly what the
-deterministic ensemble network computes: NWGM(O) = sigma(E(S)) (Eq. 39).
+Dropout trains an ensemble: every coin toss picks a *subnetwork* :math:`\mathcal{N}` with
+probability :math:`P(\mathcal{N})`, and the network's prediction is meant to be the
+ensemble average :math:`E(O) = \sum_{\mathcal{N}} P(\mathcal{N}) O(\mathcal{N})`.
+Section 8 of the paper compares :math:`E` with the geometric means
 
-Here one logistic unit has 12 inputs kept with probability 1/2, so it has 2^12 = 4096
-subnetworks. :func:`dropengine.exact.enumerate` visits every one of them; a Monte Carlo
+.. math::
+
+    G = \prod_{\mathcal{N}} O(\mathcal{N})^{P(\mathcal{N})} \;\text{(Eq. 35)}, \qquad
+    G' = \prod_{\mathcal{N}} (1 - O(\mathcal{N}))^{P(\mathcal{N})} \;\text{(Eq. 36)}, \qquad
+    \mathrm{NWGM} = \frac{G}{G + G'} \;\text{(Eq. 37)},
+
+and for a logistic unit NWGM is exactly what the deterministic ensemble network
+computes: :math:`\mathrm{NWGM}(O) = \sigma(E(S))` (Eq. 39).
+
+Here one logistic unit has 12 inputs kept with probability 1/2, so it has
+:math:`2^{12} = 4096` subnetworks. :func:`dropengine.exact.enumerate` visits every one of them; a Monte Carlo
 run with ``record`` keeps the sampled outputs for the histogram.
 """
 import matplotlib.pyplot as plt

@@ -1,15 +1,20 @@
-"""
+r"""
 Bounds and approximations of E - NWGM
 =====================================
 
 How far can the normalized geometric mean be from the arithmetic one? Section 8 bounds
-the gap with functions of E alone (Eq. 87: the variance-free bound 2,
-E(1-E)|1-2E| / (1-2E(1-E)), and the looser 2E(1-E)|1-2E|, Figs. 8.1, 8.2), and with
-E and the variance V (bound 1). Appendix B expands NWGM around the mean (Eq. 202).
+the gap with functions of :math:`E` alone (Eq. 87, Figs. 8.1, 8.2),
 
-We draw many sets of values O in (0, 1), the outputs of a logistic unit over
-subnetworks, summarize each set with :func:`dropengine.analysis.summary` (E, V, log G,
-log G' in one pass) and compare the measured gap with the bounds.
+.. math::
+
+    |E - \mathrm{NWGM}| \lesssim \frac{E(1-E)\,|1-2E|}{1-2E(1-E)} \le 2E(1-E)\,|1-2E|,
+
+and with :math:`E` and the variance :math:`V` (bound 1,
+:math:`E(1-E)|1-2E| / (1-2V)`). Appendix B expands NWGM around the mean (Eq. 202).
+
+We draw many sets of values :math:`O \in (0, 1)`, the outputs of a logistic unit over
+subnetworks, summarize each set with :func:`dropengine.analysis.summary` (:math:`E`, :math:`V`,
+:math:`\log G`, :math:`\log G'` in one pass) and compare the measured gap with the bounds.
 """
 import matplotlib.pyplot as plt
 import numpy as np

@@ -1,10 +1,15 @@
-"""
+r"""
 The ensemble network against Monte Carlo on a deep network
 ==========================================================
 
 In a deep network, the deterministic *ensemble network* (Eq. 167) propagates
-W^h = sigma(sum_j w_ij p_j W^{h-1}_j): every weight scaled by its keep probability. Section 9
-shows that W approximates both the ensemble average E(O) and NWGM(O) of every unit, layer
+
+.. math::
+
+    W^h_i = \sigma\Big(\sum_j w^h_{ij}\, p^{h-1}_j\, W^{h-1}_j\Big):
+
+every weight scaled by its keep probability. Section 9 shows that :math:`W` approximates
+both the ensemble average :math:`E(O)` and :math:`\mathrm{NWGM}(O)` of every unit, layer
 after layer, with errors that stay small (Figs. 9.6, 9.7).
 
 We sample 4,000 subnetworks of a 100-200-200-200-10 logistic network on 20 inputs with
@@ -36,8 +41,8 @@ for h, ax in enumerate(axs):
     w = W[h].ravel()
     ax.axhline(0, color="0.5", lw=0.8)
     ax.fill_between(np.sort(w), -2 * np.median(st.sem[h]), 2 * np.median(st.sem[h]), color="0.9")
-    ax.scatter(w, (st.E[h] - W[h]).ravel(), s=3, label="E - W")
-    ax.scatter(w, (st.nwgm[h] - W[h]).ravel(), s=3, label="NWGM - W")
+    ax.scatter(w, (st.E[h] - W[h]).ravel(), s=3, alpha=0.4, label="E - W")
+    ax.scatter(w, (st.nwgm[h] - W[h]).ravel(), s=3, alpha=0.4, label="NWGM - W")
     ax.set_title(f"layer {h + 1}", fontsize=10)
     ax.set_xlabel("W (ensemble network)")
 axs[0].set_ylabel("difference")

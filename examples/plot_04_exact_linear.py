@@ -1,13 +1,19 @@
-"""
+r"""
 Exact enumeration and the moments of linear networks
 ====================================================
 
 Sections 2 and 3 of the paper solve dropout exactly in linear networks: the mean of
-every unit is the ensemble network's output (Eq. 11, 24), and the variances and
-covariances follow from recursions over the layers (Eq. 15-20, 24-26), in polynomial
-time. :func:`dropengine.exact.linear_moments` implements those recursions;
+every unit is the ensemble network's output (Eq. 11, 24); for one unit
+:math:`S = \sum_j w_j \delta_j I_j` with keep probabilities :math:`p_j`,
+
+.. math::
+
+    E(S) = \sum_j w_j p_j I_j, \qquad \mathrm{Var}(S) = \sum_j w_j^2 I_j^2 p_j (1 - p_j),
+
+and the variances and covariances of deeper units follow from recursions over the
+layers (Eq. 15-20, 24-26), in polynomial time. :func:`dropengine.exact.linear_moments` implements those recursions;
 :func:`dropengine.exact.enumerate` visits all 2^n subnetworks of a small network and is
-the ground truth; :func:`dropengine.sample` converges to both at rate 1/sqrt(n).
+the ground truth; :func:`dropengine.sample` converges to both at rate :math:`1/\sqrt{n}`.
 """
 import matplotlib.pyplot as plt
 import numpy as np

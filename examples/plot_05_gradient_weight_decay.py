@@ -1,4 +1,4 @@
-"""
+r"""
 The dropout gradient and its adaptive weight decay
 ==================================================
 
@@ -6,11 +6,14 @@ Section 11 shows that, on average over the subnetworks, the dropout gradient is 
 gradient of the ensemble network plus a regularizer. For a single linear unit with the
 squared error (Eq. 147)
 
-    E(dE_D/dw_i) = dE_ENS/dw_i + w_i p_i (1 - p_i) I_i^2,
+.. math::
+
+    E\Big(\frac{\partial E_D}{\partial w_i}\Big) = \frac{\partial E_{ENS}}{\partial w_i}
+    + w_i\, p_i (1 - p_i)\, I_i^2,
 
 a weight decay whose strength adapts to each input's variance. For a logistic unit with
 the relative entropy, Eq. 164 gives the approximation
-dE_ENS/dw + lam sigma'(U) w Var(delta I).
+:math:`\partial E_{ENS}/\partial w + \lambda \sigma'(U)\, w\, \mathrm{Var}(\delta I)`.
 
 :func:`dropengine.exact.dropout_gradient` enumerates every subnetwork and returns the
 expected gradient beside the ensemble gradient and the paper's terms, per input.

@@ -1,13 +1,18 @@
-"""
+r"""
 Spiking networks and Fig. 10.2
 ==============================
 
 Section 10.1 compares three networks built from the same weights: a *spiking* network
-whose units emit a spike of size r with probability O (their output), a *dropout*
-network whose units send O with probability r, and the *deterministic* network with
-weights w r. Deterministic propagation predicts the average activity of both stochastic
-networks (Eq. 130-134), and the signals' variances are r^2 E(O)(1 - E(O)) for spikes
-(Eq. 136) and r Var(O) + E(O)^2 r (1 - r) for dropout (Eq. 138).
+whose units emit a spike of size :math:`r` with probability :math:`O` (their output), a
+*dropout* network whose units send :math:`O` with probability :math:`r`, and the
+*deterministic* network with weights :math:`w r`. Deterministic propagation predicts the
+average activity of both stochastic networks (Eq. 130-134), and the signals' variances
+are
+
+.. math::
+
+    r^2 E(O)(1 - E(O)) \;\text{for spikes (Eq. 136)}, \qquad
+    r\,\mathrm{Var}(O) + E(O)^2 r (1 - r) \;\text{for dropout (Eq. 138)}.
 
 :func:`dropengine.spiking.three_networks` runs the three on one network.
 """

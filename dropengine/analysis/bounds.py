@@ -152,11 +152,11 @@ def binomial_ratio(E):
 
 
 def bound_209(V):
-    """|E - NWGM| <~ V / (2(1 - V)) (Eq. 209), itself <= binomial_ratio(E)/2 <= 1/6."""
+    """Eq. 209: |E - NWGM| <~ V / (2(1 - V)), itself <= binomial_ratio(E)/2 <= 1/6."""
     V = _f(V)
     return 0.5 * V / (1 - V)
 
 
 def bound_210(E):
-    """|E - NWGM| <~ |E - 1/2| E(1-E) / (1 - E(1-E)) (Eq. 210), <= binomial_ratio(E)/2 <= 1/6."""
+    """Eq. 210: |E - NWGM| <~ |E - 1/2| E(1-E) / (1 - E(1-E)), <= binomial_ratio(E)/2 <= 1/6."""
     return np.abs(_f(E) - 0.5) * binomial_ratio(E)

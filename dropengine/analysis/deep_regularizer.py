@@ -61,6 +61,9 @@ class LayerTerms:
 
 @dataclass(frozen=True)
 class DeepRegularizer:
+    """What ``deep_regularizer`` returns: ``layers``, one LayerTerms per weight matrix, and
+    ``n_subnetworks``, how many subnetworks were enumerated."""
+
     layers: list
     n_subnetworks: int
 
