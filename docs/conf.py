@@ -39,6 +39,8 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
+# Literal blocks in docstrings are equations laid out as text; code says its language.
+highlight_language = "text"
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "gallery/**.md5", "gallery/*.py",
                     "gallery/*.ipynb", "gallery/*.zip"]
 templates_path = ["_templates"]
@@ -100,7 +102,8 @@ if _mathjax:
 # --- HTML ------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"dropengine {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_theme_options = {
     "github_url": None,
     "navbar_align": "left",
@@ -137,5 +140,43 @@ _autosummary.WELL_KNOWN_ABBREVIATIONS = tuple(_autosummary.WELL_KNOWN_ABBREVIATI
     "Eq.", "Eqs.", "Fig.", "Figs.", "Sec.", "Sect.", "App.", "resp.", "cf.")
 
 
+_LIST_ITEM = re.compile(r"\s*([*-]|\d+\.)\s")
+
+
+def _indent(line):
+    return len(line) - len(line.lstrip())
+
+
+def _literal_blocks(app, what, name, obj, options, lines):
+    """An indented block after a blank line that follows a less indented paragraph is,
+    in these docstrings, an equation or a command laid out as plain text: make it a
+    literal block (reStructuredText would make it a quotation and join its lines)."""
+    i = 2
+    while i < len(lines):
+        if lines[i].strip() and not lines[i - 1].strip():
+            j = i - 2
+            while j >= 0 and not lines[j].strip():
+                j -= 1
+            if (j >= 0 and _indent(lines[i]) > _indent(lines[j]) and not lines[j].rstrip().endswith("::")
+                    and not _LIST_ITEM.match(lines[j]) and not lines[i].lstrip().startswith(">>>")):
+                lines[i - 1:i] = ["", " " * _indent(lines[j]) + "::", ""]
+                i += 2
+                while i < len(lines) and (not lines[i].strip() or _indent(lines[i]) > _indent(lines[j])):
+                    i += 1
+                continue
+        i += 1
+
+
+_PRIVATE_PARAM = re.compile(r",\s*_\w+=[^,)]*")
+
+
+def _hide_private_params(app, what, name, obj, options, signature, return_annotation):
+    if signature:
+        signature = _PRIVATE_PARAM.sub("", signature)
+    return signature, return_annotation
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _escape_bars, priority=400)
+    app.connect("autodoc-process-docstring", _literal_blocks, priority=401)
+    app.connect("autodoc-process-signature", _hide_private_params)
