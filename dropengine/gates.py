@@ -130,7 +130,14 @@ class Dropout:
 
 class Dropin:
     """Dropin (Section 11.6): each unit feeding layer h is set to 1 with probability
-    ``rate`` (scalar, per layer, or per unit), and passed unchanged otherwise."""
+    ``rate`` (scalar, per layer, or per unit), and passed unchanged otherwise.
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> de.Dropin(0.2)
+    Dropin(rate=0.2)
+    """
 
     def __init__(self, rate=0.2):
         if not isinstance(rate, (list, tuple)):
@@ -324,6 +331,14 @@ class GaussianGate:
 
     Biases get no noise. Draws: Philox streams GaussianUnit (14) and GaussianConnection
     (15), one Box-Muller normal per element (``dropengine._reference.draw_normals``).
+
+    Examples
+    --------
+    Gaussian dropout with the mean and variance of Bernoulli dropout at p = 1/2:
+
+    >>> import dropengine as de
+    >>> de.GaussianGate.from_dropout(0.5)
+    GaussianGate(mean=1.0, std=1.0, on='units')
     """
 
     def __init__(self, mean=1.0, std=1.0, on: str = "units"):

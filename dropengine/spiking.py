@@ -96,6 +96,15 @@ def simulate_async(net, inputs, spikes: Spikes = None, n_sweeps: int = 1000, *, 
     ``E_delta[h]`` the firing rates (mean spikes per step) of the units feeding layer h.
     Elementwise transfer functions only (no softmax). Chains of different inputs run in
     parallel; each is reproducible from the seed.
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> net = de.Network.random([6, 4, 2], "logistic", seed=0, dtype=np.float64)
+    >>> X = np.random.default_rng(0).uniform(size=(3, 6))
+    >>> run = de.spiking.simulate_async(net, X, de.Spikes(1.0), n_sweeps=500, seed=0)
+    >>> run.stats.E[1].shape                      # time-averaged firing probabilities
+    (3, 2)
     """
     engine.check_net(net)
     X = engine.as_inputs(net, inputs)

@@ -32,6 +32,15 @@ def cartwright_field(s: Summary):
     """Cartwright-Field bounds on E - G (Eq. 78): V / (2 max O) <= E - G <= V / (2 min O).
 
     Returns (lower, upper); upper is +inf where min O = 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> s = A.summary(np.array([[0.2, 0.8]]), axis=1)     # E = 0.5, G = 0.4, V = 0.09
+    >>> lo, hi = A.bounds.cartwright_field(s)
+    >>> bool(lo[0] <= s.E[0] - s.G[0] <= hi[0])
+    True
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         return s.V / (2 * s.max), np.where(s.min > 0, s.V / (2 * s.min), np.inf)
@@ -94,7 +103,14 @@ def e_minus_nwgm_second_order(E, V):
 
 
 def bound1(E, V):
-    """Bound 1, variance-dependent: |E - NWGM| <~ E(1-E)|1-2E| / (1-2V) (Eq. 87, Fig. 9.3)."""
+    """Bound 1, variance-dependent: |E - NWGM| <~ E(1-E)|1-2E| / (1-2V) (Eq. 87, Fig. 9.3).
+
+    Examples
+    --------
+    >>> from dropengine.analysis import bounds
+    >>> round(float(bounds.bound1(0.3, 0.01)), 6)
+    0.085714
+    """
     E, V = _f(E), _f(V)
     return E * (1 - E) * np.abs(1 - 2 * E) / (1 - 2 * V)
 
@@ -116,7 +132,14 @@ def bound2(E):
 
 
 def bound_loose(E):
-    """The looser 2E(1-E)|1-2E| of Eq. 87 (Fig. 8.2); on [0, 0.5] it peaks at BOUND_LOOSE_ARGMAX."""
+    """The looser 2E(1-E)|1-2E| of Eq. 87 (Fig. 8.2); on [0, 0.5] it peaks at BOUND_LOOSE_ARGMAX.
+
+    Examples
+    --------
+    >>> from dropengine.analysis import bounds
+    >>> float(bounds.bound_loose(0.25))
+    0.1875
+    """
     E = _f(E)
     return 2 * E * (1 - E) * np.abs(1 - 2 * E)
 

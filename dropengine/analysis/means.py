@@ -62,18 +62,7 @@ class Summary:
 
 
 def _prepare(O, P, axis):
-    """O as a C-contiguous (A, m, B) view with m on `axis`, validated P, and the output shape.
-
-    Examples
-    --------
-    Two equally likely outputs 0.2 and 0.8: E = 0.5, G = G' = sqrt(0.16) = 0.4, NWGM = 0.5.
-
-    >>> import numpy as np
-    >>> from dropengine import analysis as A
-    >>> m = A.means(np.array([[0.2, 0.8]]), axis=1)
-    >>> m.E, m.G, m.Gc, m.nwgm
-    (array([0.5]), array([0.4]), array([0.4]), array([0.5]))
-    """
+    """O as a C-contiguous (A, m, B) view with m on `axis`, validated P, and the output shape."""
     O = as_real_array(O, "O", finite=False)
     if O.dtype not in (np.float32, np.float64):
         O = O.astype(np.float64)
@@ -165,7 +154,18 @@ def summary(O, P=None, axis: int = -1, *, threads=None) -> Summary:
 
 
 def means(O, P=None, axis: int = -1, *, threads=None) -> Means:
-    """(E, G, Gc, nwgm) of O along `axis` with weights P (Eq. 28-30, 35-37); see ``summary``."""
+    """(E, G, Gc, nwgm) of O along `axis` with weights P (Eq. 28-30, 35-37); see ``summary``.
+
+    Examples
+    --------
+    Two equally likely outputs 0.2 and 0.8: E = 0.5, G = G' = sqrt(0.16) = 0.4, NWGM = 0.5.
+
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> m = A.means(np.array([[0.2, 0.8]]), axis=1)
+    >>> m.E, m.G, m.Gc, m.nwgm
+    (array([0.5]), array([0.4]), array([0.4]), array([0.5]))
+    """
     return summary(O, P, axis, threads=threads).means()
 
 

@@ -28,7 +28,15 @@ def _parts_for(free: int) -> int:
 
 def n_subnetworks(net, gate) -> int:
     """Number of subnetworks the gate induces: 2^(gates with 0 < p < 1), exactly (a
-    Python integer, however large)."""
+    Python integer, however large).
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> net = de.Network.random([4, 3, 2], seed=0)
+    >>> de.exact.n_subnetworks(net, de.Dropout(0.5))       # 4 + 3 gated units
+    128
+    """
     return 2 ** _free_gates(net, gate, "exact.n_subnetworks")[0]
 
 
