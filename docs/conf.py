@@ -10,7 +10,6 @@ docstrings and user-guide pages.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 # OpenMP reads its settings when the library loads: before dropengine is imported. Idle
@@ -31,7 +30,6 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.doctest",
     "sphinx.ext.mathjax",
-    "sphinx.ext.intersphinx",
     "numpydoc",
     "myst_parser",
     "sphinx_gallery.gen_gallery",
@@ -79,18 +77,9 @@ sphinx_gallery_conf = {
 doctest_global_setup = """
 import numpy as np
 import dropengine as de
-np.set_printoptions(precision=4, suppress=True)
 """
 doctest_test_doctest_blocks = "default"
 
-intersphinx_mapping = {
-    "python": ("https://docs.python.org/3", None),
-    "numpy": ("https://numpy.org/doc/stable/", None),
-}
-# No network at build time in CI: intersphinx is only used when its inventories are cached.
-if os.environ.get("DROPENGINE_DOCS_OFFLINE", "1") == "1":
-    intersphinx_mapping = {}
-    extensions.remove("sphinx.ext.intersphinx")
 
 # --- math ----------------------------------------------------------------------------
 # MathJax comes from its CDN. To read the site offline, point DROPENGINE_DOCS_MATHJAX at a
