@@ -22,7 +22,23 @@ __all__ = ["Trainer", "train", "Network", "Dropout", "Dropin", "NoGate", "Spikes
 
 
 def build_info() -> dict:
-    """What was built: version, OpenMP, SIMD level in use, CUDA, RNG stream version, block size."""
+    """What was built: version, OpenMP, SIMD level in use, CUDA, RNG stream version, block size.
+
+    Returns
+    -------
+    dict
+        ``version``, ``openmp`` (bool), ``max_threads``, ``simd`` (the kernel level in use:
+        "generic", "avx2" or "avx512", capped by DROPENGINE_SIMD), ``cuda`` (bool),
+        ``stream_version`` (the version of the random-stream contract) and
+        ``block_samples`` (samples per block of the engine).
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> info = de.build_info()
+    >>> info["version"] == de.__version__, info["simd"] in ("generic", "avx2", "avx512")
+    (True, True)
+    """
     return _engine.build_info()
 
 

@@ -53,7 +53,15 @@ PAPER_SIZES = [784, 1200, 1200, 1200, 1200, 10]
 
 def mnist_like_inputs(n: int, seed: int = 0, dtype=np.float32) -> np.ndarray:
     """Synthetic stand-ins for MNIST digits: 784 pixels in [0, 1], about 19% nonzero
-    (MNIST's density), clustered in the central 20 x 20 window."""
+    (MNIST's density), clustered in the central 20 x 20 window.
+
+    Examples
+    --------
+    >>> from dropengine.datasets import mnist_like_inputs
+    >>> X = mnist_like_inputs(3)
+    >>> X.shape, bool(X.min() >= 0 and X.max() <= 1)
+    ((3, 784), True)
+    """
     rng = np.random.default_rng(seed)
     X = np.zeros((n, 28, 28))
     X[:, 4:24, 4:24] = (rng.random((n, 20, 20)) < 0.37) * rng.uniform(0.3, 1.0, (n, 20, 20))
@@ -228,6 +236,18 @@ def load_mnist(path=None, *, download: bool = True, cache_dir=None, timeout: flo
     MNIST
         (train_images, train_labels, test_images, test_labels, source); `.arrays()`
         gives float images in [0, 1] flattened to 784 values.
+
+    Examples
+    --------
+    With the ``mnist`` extra installed (or DROPENGINE_DATA set) nothing is downloaded:
+
+    >>> import dropengine as de
+    >>> m = de.datasets.load_mnist(download=False)
+    >>> m.train_images.shape, m.test_labels.shape
+    ((60000, 28, 28), (10000,))
+    >>> X, y, X_test, y_test = m.arrays()
+    >>> X.shape, X.dtype
+    ((60000, 784), dtype('float32'))
     """
     explicit = path if path is not None else os.environ.get("DROPENGINE_DATA") or None
     if explicit is not None:

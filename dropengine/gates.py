@@ -99,6 +99,14 @@ class Dropout:
     on : {"units", "connections"}
     keep_bias : float or list of float
         Probability that a bias is present (Eq. 9-10); 1 by default.
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> de.Dropout([0.8, 0.5])             # inputs kept with 0.8, hidden units with 0.5
+    Dropout(keep=[0.8, 0.5], on='units', keep_bias=1.0)
+    >>> de.Dropout(0.5, on="connections").on
+    'connections'
     """
 
     def __init__(self, keep=0.5, on: str = "units", keep_bias=1.0):
@@ -122,7 +130,14 @@ class Dropout:
 
 class Dropin:
     """Dropin (Section 11.6): each unit feeding layer h is set to 1 with probability
-    ``rate`` (scalar, per layer, or per unit), and passed unchanged otherwise."""
+    ``rate`` (scalar, per layer, or per unit), and passed unchanged otherwise.
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> de.Dropin(0.2)
+    Dropin(rate=0.2)
+    """
 
     def __init__(self, rate=0.2):
         if not isinstance(rate, (list, tuple)):
@@ -316,6 +331,14 @@ class GaussianGate:
 
     Biases get no noise. Draws: Philox streams GaussianUnit (14) and GaussianConnection
     (15), one Box-Muller normal per element (``dropengine._reference.draw_normals``).
+
+    Examples
+    --------
+    Gaussian dropout with the mean and variance of Bernoulli dropout at p = 1/2:
+
+    >>> import dropengine as de
+    >>> de.GaussianGate.from_dropout(0.5)
+    GaussianGate(mean=1.0, std=1.0, on='units')
     """
 
     def __init__(self, mean=1.0, std=1.0, on: str = "units"):

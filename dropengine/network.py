@@ -40,6 +40,21 @@ class Network:
         ``Logistic(c=1.0, lam=1.0)``. A single value applies to every layer.
     dtype : {None, numpy.float32, numpy.float64}
         Compute precision; None keeps float32 if every weight is float32, else float64.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Shapes that do not chain, non-finite values, unknown transfer functions.
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> net = de.Network([np.ones((3, 4)), np.ones((2, 3))], transfer=["relu", "linear"])
+    >>> net.sizes, net.n_layers
+    ((4, 3, 2), 2)
+    >>> dag = de.Network([np.ones((3, 4)), {0: np.ones((2, 4)), 1: np.ones((2, 3))}], transfer="linear")
+    >>> dag.sources(2), dag.is_chain
+    ((0, 1), False)
     """
 
     def __init__(self, weights: Sequence, biases=None, transfer="logistic", dtype=None):

@@ -69,9 +69,25 @@ def sample(net: Network, inputs, gate=None, n_samples: int = 1000, *, seed=None,
         first_input + n_inputs) and the sample range [first_sample, first_sample +
         n_samples), so that ``merge`` refuses to count the same samples twice.
 
-    Ctrl-C stops the run within milliseconds with KeyboardInterrupt; the statistics
-    accumulated so far are discarded (to keep partial work, split the run with
-    ``first_sample`` and merge the parts).
+    Raises
+    ------
+    ValueError, TypeError
+        A bad argument (named in the message), before any work.
+    MemoryError
+        ``record`` would need more than ``max_record_bytes``.
+    KeyboardInterrupt
+        Ctrl-C stops the run within milliseconds; the statistics accumulated so far are
+        discarded (to keep partial work, split the run with ``first_sample`` and merge
+        the parts).
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> net = de.Network.random([6, 4, 2], "logistic", seed=0)
+    >>> X = np.random.default_rng(0).uniform(size=(3, 6))
+    >>> st = de.sample(net, X, de.Dropout([0.8, 0.5]), n_samples=1000, seed=1)
+    >>> st.E[1].shape, st.n_samples
+    ((3, 2), 1000)
     """
     engine.check_net(net)
     X = engine.as_inputs(net, inputs)
@@ -123,9 +139,28 @@ def ensemble(net: Network, inputs, gate=None, *, threads=None):
     connection), AdditiveNoise and WeightNoise have zero-mean noise and give the plain
     network (Eq. 54 needs only that the noise is independent of the activities).
 
+    Parameters
+    ----------
+    net : Network
+    inputs : array (n_inputs, n_in)
+    gate : a gate or None
+        As for ``sample``; None is the plain network.
+    threads : int >= 1 or None (all cores)
+
     Returns
     -------
     U, W : lists over layers of arrays (n_inputs, n_out_h)
+        The sums U^h and the outputs W^h = f(U^h) of the ensemble network.
+
+    Examples
+    --------
+    For a linear network the ensemble network is exact (Eq. 11, 24):
+
+    >>> import numpy as np, dropengine as de
+    >>> net = de.Network([np.array([[1.0, 2.0]])], transfer="linear")
+    >>> U, W = de.ensemble(net, np.array([[1.0, 1.0]]), de.Dropout(0.5))
+    >>> W[0]
+    array([[1.5]])
     """
     engine.check_net(net)
     X = engine.as_inputs(net, inputs)
@@ -134,5 +169,14 @@ def ensemble(net: Network, inputs, gate=None, *, threads=None):
 
 
 def forward(net: Network, inputs, *, threads=None):
-    """Plain deterministic propagation (Eq. 48): lists S[h], O[h] of shape (n_inputs, n_out_h)."""
+    """Plain deterministic propagation (Eq. 48): lists S[h], O[h] of shape (n_inputs, n_out_h).
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> net = de.Network([np.array([[1.0, -1.0]])], transfer="relu")
+    >>> S, O = de.forward(net, np.array([[1.0, 3.0]]))
+    >>> S[0], O[0]
+    (array([[-2.]]), array([[0.]]))
+    """
     return ensemble(net, inputs, None, threads=threads)

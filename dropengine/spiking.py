@@ -49,6 +49,29 @@ def simulate(net, inputs, spikes: Spikes = None, n_samples: int = 1000, *, seed=
     layers spike and the spike sizes (default: ``Spikes()``, every hidden layer with r = 1).
     ``measure_delta=False`` skips the spike statistics (``E_delta``, ``var_delta`` are then
     None), which costs about a quarter of the time with connection-specific firing.
+
+    Parameters
+    ----------
+    net : Network
+    inputs : array (n_inputs, n_in)
+    spikes : Spikes, optional
+    n_samples : int >= 1
+    seed : int, numpy.random.SeedSequence or None
+    threads : int >= 1 or None (all cores)
+    measure_delta : bool
+
+    Returns
+    -------
+    SpikingRun
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> net = de.Network.random([5, 4, 3], "logistic", seed=0, dtype=np.float64)
+    >>> X = np.random.default_rng(0).uniform(size=(2, 5))
+    >>> run = de.spiking.simulate(net, X, de.Spikes(r=1.0), 2000, seed=1)
+    >>> run.stats.E[1].shape, run.E_delta[1].shape     # firing probabilities; spikes into layer 2
+    ((2, 3), (2, 4))
     """
     spikes = Spikes() if spikes is None else spikes
     if not isinstance(spikes, Spikes):
@@ -73,6 +96,15 @@ def simulate_async(net, inputs, spikes: Spikes = None, n_sweeps: int = 1000, *, 
     ``E_delta[h]`` the firing rates (mean spikes per step) of the units feeding layer h.
     Elementwise transfer functions only (no softmax). Chains of different inputs run in
     parallel; each is reproducible from the seed.
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> net = de.Network.random([6, 4, 2], "logistic", seed=0, dtype=np.float64)
+    >>> X = np.random.default_rng(0).uniform(size=(3, 6))
+    >>> run = de.spiking.simulate_async(net, X, de.Spikes(1.0), n_sweeps=500, seed=0)
+    >>> run.stats.E[1].shape                      # time-averaged firing probabilities
+    (3, 2)
     """
     engine.check_net(net)
     X = engine.as_inputs(net, inputs)
@@ -98,12 +130,17 @@ def simulate_async(net, inputs, spikes: Spikes = None, n_sweeps: int = 1000, *, 
 class ThreeNetworks:
     """The three networks of Fig. 10.2 on the same inputs (hidden layers h >= 1 gated):
 
-    ``spiking``        weights w, spikes of size r with probability O
-    ``dropout``        weights w, each unit's O sent with probability r
-    ``W``              the deterministic network with weights w r (list over layers)
-    ``error_spiking[h]``, ``error_dropout[h]``  mean |E(O) - W| of layer h's units: how well
+    ``spiking``
+        weights w, spikes of size r with probability O
+    ``dropout``
+        weights w, each unit's O sent with probability r
+    ``W``
+        the deterministic network with weights w r (list over layers)
+    ``error_spiking[h]``, ``error_dropout[h]``
+        mean |E(O) - W| of layer h's units: how well
         deterministic propagation predicts each stochastic network (Eq. 130-134)
-    ``var_spiking[h]``, ``var_dropout[h]``      measured variance of the signal sent into
+    ``var_spiking[h]``, ``var_dropout[h]``
+        measured variance of the signal sent into
         layer h (Delta, resp. delta O), beside ``eq136[h]`` = r^2 E(O)(1 - E(O)) and
         ``eq138[h]`` = r Var(O) + E(O)^2 r (1 - r), computed from each network's E(O), Var(O)
         (per unit and signal, so for ``on="units"``; with connection-specific firing the
@@ -129,6 +166,31 @@ def three_networks(net, inputs, r: float = 1.0, n_samples: int = 10_000, *, on: 
     kept with probability r (dropout network); the deterministic network multiplies the
     corresponding weights by r. Its forward propagation approximates the average firing
     rates of the first and the dropout averages of the second (Section 10.1).
+
+    Parameters
+    ----------
+    net : Network
+        At least one hidden layer.
+    inputs : array (n_inputs, n_in)
+    r : float in [0, 1]
+        Spike size of the spiking network, keep probability of the dropout network.
+    n_samples : int >= 1
+    on : {"units", "connections"}
+    seed : int, numpy.random.SeedSequence or None
+    threads : int >= 1 or None (all cores)
+
+    Returns
+    -------
+    ThreeNetworks
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> net = de.Network.random([5, 4, 3], "logistic", seed=0, dtype=np.float64)
+    >>> X = np.random.default_rng(0).uniform(size=(2, 5))
+    >>> t = de.spiking.three_networks(net, X, r=0.5, n_samples=2000, seed=0)
+    >>> bool(t.error_spiking[-1] < 0.01 and t.error_dropout[-1] < 0.01)
+    True
     """
     engine.check_net(net)
     r = float(as_real_array(r, "r", dtype=np.float64))

@@ -103,16 +103,23 @@ class SampleStats:
     Every derived quantity is a list over the non-input layers h of arrays of shape
     (n_inputs, n_out_h), computed from float64 accumulators:
 
-    ``E``       E(O), the ensemble average (weighted arithmetic mean)
-    ``var``     Var(O) = E(O^2) - E(O)^2 over the sampled subnetworks (divisor n)
-    ``G``       prod O^(1/n) (Eq. 35), ``Gc`` prod (1 - O)^(1/n) (Eq. 36)
-    ``nwgm``    G / (G + Gc) (Eq. 37); extreme cases as in Section 8: G = 0 gives 0,
-                Gc = 0 gives 1, both give NaN with a DropoutWarning. For a softmax layer
-                the normalization runs over the layer's units instead, G_i / sum_l G_l
-                (Eq. 44), the quantity that equals softmax(lam E(S)) (Eq. 47)
-    ``E_S``, ``var_S``  mean and variance of the sums S
-    ``E_dsigma``        E(sigma'(S)) (Eq. 220)
-    ``sem``     Monte Carlo standard error of E, sqrt(var / (n - 1)); 0 for exact results
+    ``E``
+        E(O), the ensemble average (weighted arithmetic mean)
+    ``var``
+        Var(O) = E(O^2) - E(O)^2 over the sampled subnetworks (divisor n)
+    ``G``, ``Gc``
+        prod O^(1/n) (Eq. 35) and prod (1 - O)^(1/n) (Eq. 36)
+    ``nwgm``
+        G / (G + Gc) (Eq. 37); extreme cases as in Section 8: G = 0 gives 0,
+        Gc = 0 gives 1, both give NaN with a DropoutWarning. For a softmax layer
+        the normalization runs over the layer's units instead, G_i / sum_l G_l
+        (Eq. 44), the quantity that equals softmax(lam E(S)) (Eq. 47)
+    ``E_S``, ``var_S``
+        mean and variance of the sums S
+    ``E_dsigma``
+        E(sigma'(S)) (Eq. 220)
+    ``sem``
+        Monte Carlo standard error of E, sqrt(var / (n - 1)); 0 for exact results
 
     Results of ``dropengine.exact.enumerate`` have ``exact = True``: the accumulators are
     P(N)-weighted sums over every subnetwork N, ``count`` is sum P(N) = 1 (to rounding)
@@ -125,6 +132,19 @@ class SampleStats:
 
     G, Gc and nwgm are meaningful for outputs in [0, 1] (logistic, softmax); for other
     transfer functions they are NaN where an output leaves that range.
+
+    Examples
+    --------
+    Two halves of a run merge into the whole (the draws are addressed by sample index):
+
+    >>> import numpy as np, dropengine as de
+    >>> net = de.Network.random([5, 3], "logistic", seed=0)
+    >>> X = np.random.default_rng(0).uniform(size=(2, 5))
+    >>> a = de.sample(net, X, de.Dropout(0.5), 640, seed=3)
+    >>> b = de.sample(net, X, de.Dropout(0.5), 640, seed=3, first_sample=640)
+    >>> whole = a.merge(b)
+    >>> whole.n_samples, whole.E[0].shape
+    (1280, (2, 3))
     """
 
     def __init__(self, acc: dict, layer_sizes, pairs=None, records=None, seed_entropy=None,

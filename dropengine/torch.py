@@ -137,8 +137,25 @@ def from_torch(model, *, transfer="logistic", keep=None, dtype=None):
 
     Returns
     -------
-    (Network, Dropout or NoGate): weights of a layer preceded by Dropout(p) are divided
-    by q = 1 - p (see the module docstring), the gate keeps that layer's inputs with q.
+    net : Network
+        Weights of a layer preceded by Dropout(p) are divided by q = 1 - p (see the
+        module docstring).
+    gate : Dropout or NoGate
+        Keeps that layer's inputs with probability q.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A module or node that has no counterpart in the engine, named in the message.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from dropengine.torch import from_torch
+    >>> model = nn.Sequential(nn.Linear(4, 3), nn.Sigmoid(), nn.Dropout(0.5), nn.Linear(3, 2))
+    >>> net, gate = from_torch(model)
+    >>> net.sizes, gate
+    ((4, 3, 2), Dropout(keep=[1.0, 0.5], on='units', keep_bias=1.0))
     """
     torch = _torch()
     if isinstance(model, dict) or hasattr(model, "keys") and not isinstance(model, torch.nn.Module):
@@ -269,6 +286,24 @@ def to_torch(net: Network, gate=None):
     A network with skip connections becomes a ``dropengine._torch_fx.DAGModule`` instead:
     a Linear per (layer, source), summed, the activation, and one ``Dropout(1 - q)`` per
     gated source layer whose output all its receivers share (Eq. 22).
+
+    Returns
+    -------
+    torch.nn.Module
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> from dropengine.torch import to_torch
+    >>> net = de.Network.random([4, 3, 2], ["logistic", "softmax"], seed=0)
+    >>> to_torch(net, de.Dropout([1.0, 0.5]))
+    Sequential(
+      (0): Linear(in_features=4, out_features=3, bias=True)
+      (1): Sigmoid()
+      (2): Dropout(p=0.5, inplace=False)
+      (3): Linear(in_features=3, out_features=2, bias=True)
+      (4): Softmax(dim=-1)
+    )
     """
     torch = _torch()
     nn = torch.nn

@@ -52,7 +52,14 @@ class Linear(Transfer):
 
 @dataclass(frozen=True)
 class Logistic(Transfer):
-    """O = 1 / (1 + c exp(-lam S)), c >= 0 (Eq. 27). NWGM(O) = sigma(E(S)) (Eq. 39)."""
+    """O = 1 / (1 + c exp(-lam S)), c >= 0 (Eq. 27). NWGM(O) = sigma(E(S)) (Eq. 39).
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> de.Logistic(lam=2.0)
+    Logistic(c=1.0, lam=2.0)
+    """
 
     c: float = 1.0
     lam: float = 1.0

@@ -32,6 +32,15 @@ def cartwright_field(s: Summary):
     """Cartwright-Field bounds on E - G (Eq. 78): V / (2 max O) <= E - G <= V / (2 min O).
 
     Returns (lower, upper); upper is +inf where min O = 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> s = A.summary(np.array([[0.2, 0.8]]), axis=1)     # E = 0.5, G = 0.4, V = 0.09
+    >>> lo, hi = A.bounds.cartwright_field(s)
+    >>> bool(lo[0] <= s.E[0] - s.G[0] <= hi[0])
+    True
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         return s.V / (2 * s.max), np.where(s.min > 0, s.V / (2 * s.min), np.inf)
@@ -94,21 +103,43 @@ def e_minus_nwgm_second_order(E, V):
 
 
 def bound1(E, V):
-    """Bound 1, variance-dependent: |E - NWGM| <~ E(1-E)|1-2E| / (1-2V) (Eq. 87, Fig. 9.3)."""
+    """Bound 1, variance-dependent: |E - NWGM| <~ E(1-E)|1-2E| / (1-2V) (Eq. 87, Fig. 9.3).
+
+    Examples
+    --------
+    >>> from dropengine.analysis import bounds
+    >>> round(float(bounds.bound1(0.3, 0.01)), 6)
+    0.085714
+    """
     E, V = _f(E), _f(V)
     return E * (1 - E) * np.abs(1 - 2 * E) / (1 - 2 * V)
 
 
 def bound2(E):
     """Bound 2, variance-free: |E - NWGM| <~ E(1-E)|1-2E| / (1-2E(1-E)) (Eq. 87, Fig. 8.1).
-    Zero at E = 0, 0.5, 1; on [0, 0.5] it peaks at E = BOUND2_ARGMAX."""
+    Zero at E = 0, 0.5, 1; on [0, 0.5] it peaks at E = BOUND2_ARGMAX.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine.analysis import bounds
+    >>> bounds.bound2(np.array([0.25, 0.5]))
+    array([0.15, 0.  ])
+    """
     E = _f(E)
     q = E * (1 - E)
     return q * np.abs(1 - 2 * E) / (1 - 2 * q)
 
 
 def bound_loose(E):
-    """The looser 2E(1-E)|1-2E| of Eq. 87 (Fig. 8.2); on [0, 0.5] it peaks at BOUND_LOOSE_ARGMAX."""
+    """The looser 2E(1-E)|1-2E| of Eq. 87 (Fig. 8.2); on [0, 0.5] it peaks at BOUND_LOOSE_ARGMAX.
+
+    Examples
+    --------
+    >>> from dropengine.analysis import bounds
+    >>> float(bounds.bound_loose(0.25))
+    0.1875
+    """
     E = _f(E)
     return 2 * E * (1 - E) * np.abs(1 - 2 * E)
 
@@ -144,11 +175,11 @@ def binomial_ratio(E):
 
 
 def bound_209(V):
-    """|E - NWGM| <~ V / (2(1 - V)) (Eq. 209), itself <= binomial_ratio(E)/2 <= 1/6."""
+    """Eq. 209: |E - NWGM| <~ V / (2(1 - V)), itself <= binomial_ratio(E)/2 <= 1/6."""
     V = _f(V)
     return 0.5 * V / (1 - V)
 
 
 def bound_210(E):
-    """|E - NWGM| <~ |E - 1/2| E(1-E) / (1 - E(1-E)) (Eq. 210), <= binomial_ratio(E)/2 <= 1/6."""
+    """Eq. 210: |E - NWGM| <~ |E - 1/2| E(1-E) / (1 - E(1-E)), <= binomial_ratio(E)/2 <= 1/6."""
     return np.abs(_f(E) - 0.5) * binomial_ratio(E)

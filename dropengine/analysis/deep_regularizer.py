@@ -26,13 +26,20 @@ class LayerTerms:
     """One weight matrix w^{hl} (units j of layer l = layer to units i of layer h = layer + 1).
 
     Arrays have shape (n_inputs, n_out, n_in), one gradient per training input.
-    ``exact``      E(dE_D/dw) over all subnetworks (Eq. 172-175)
-    ``ensemble``   dE_ENS/dw of the ensemble network (Eq. 168-171)
-    ``approx``     name -> the paper's approximation (see deep_regularizer)
-    ``rel_error``  name -> ||approx - exact|| / ||exact|| (Frobenius over inputs and weights),
-                   with "ensemble" for the plain ensemble gradient
-    ``A``          name -> the predicted decay coefficient (Eq. 180, 188)
-    ``A_effective``  (exact - ensemble) / w: the coefficient the exact gradient implies
+
+    ``exact``
+        E(dE_D/dw) over all subnetworks (Eq. 172-175)
+    ``ensemble``
+        dE_ENS/dw of the ensemble network (Eq. 168-171)
+    ``approx``
+        name -> the paper's approximation (see deep_regularizer)
+    ``rel_error``
+        name -> ||approx - exact|| / ||exact|| (Frobenius over inputs and weights),
+        with "ensemble" for the plain ensemble gradient
+    ``A``
+        name -> the predicted decay coefficient (Eq. 180, 188)
+    ``A_effective``
+        (exact - ensemble) / w: the coefficient the exact gradient implies
     """
 
     layer: int
@@ -54,6 +61,9 @@ class LayerTerms:
 
 @dataclass(frozen=True)
 class DeepRegularizer:
+    """What ``deep_regularizer`` returns: ``layers``, one LayerTerms per weight matrix, and
+    ``n_subnetworks``, how many subnetworks were enumerated."""
+
     layers: list
     n_subnetworks: int
 

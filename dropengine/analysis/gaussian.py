@@ -21,6 +21,14 @@ def expected_logistic_gaussian(mu_S, var_S, c=1.0, lam=1.0, alpha=0.607, probit=
     (Eq. 240; the paper prints the denominator without its square root, and with var_S for
     the variance lam^2 var_S of lam S, equal in its case lam = 1). For c = lam = 1 and
     alpha = 0.607 this is 1 / (1 + exp(-mu_S / sqrt(1 + 0.368 var_S))) (Eq. 242).
+
+    Examples
+    --------
+    >>> from dropengine import analysis as A
+    >>> float(A.expected_logistic_gaussian(0.0, 1.0))     # symmetric about 1/2
+    0.5
+    >>> bool(abs(A.expected_logistic_gaussian(1.0, 2.0) - A.expected_transfer_gaussian(1.0, 2.0)) < 0.01)
+    True
     """
     mu, var = np.asarray(mu_S, np.float64), np.asarray(var_S, np.float64)
     if (var < 0).any():

@@ -102,14 +102,20 @@ def expected_transfer_gaussian(mu_S, var_S=None, *, sd_S=None, transfer: str = "
     Give the spread as exactly one of ``var_S`` (variance sigma_S^2) or ``sd_S`` (standard
     deviation sigma_S); arrays broadcast. ``transfer``:
 
-    ``logistic``         sigma(S) = 1 / (1 + c e^{-lam S})                         (Eq. 27, 236)
-    ``logistic_prime``   sigma'(S) = lam sigma(S) (1 - sigma(S))                   (Appendix D, Eq. 220)
-    ``logistic_second``  sigma''(S) = lam^2 sigma (1 - sigma)(1 - 2 sigma)          (Eq. 184; Appendix D
-                         prints one factor lam, a slip that is invisible at lam = 1)
-    ``tanh``             tanh(lam S)                                               (Section 7.1)
-    ``softplus``         log(1 + e^{lam S}) / lam = int_{-inf}^S sigma              (Eq. 76)
-    ``relu``             lam (S - t) for S > t, else 0, closed form                (Eq. 69, 72):
-                         E = lam (mu - t) Phi((mu - t)/sigma_S) + lam sigma_S phi((mu - t)/sigma_S)
+    ``logistic``
+        sigma(S) = 1 / (1 + c e^{-lam S}) (Eq. 27, 236)
+    ``logistic_prime``
+        sigma'(S) = lam sigma(S) (1 - sigma(S)) (Appendix D, Eq. 220)
+    ``logistic_second``
+        sigma''(S) = lam^2 sigma (1 - sigma)(1 - 2 sigma) (Eq. 184; Appendix D
+        prints one factor lam, a slip that is invisible at lam = 1)
+    ``tanh``
+        tanh(lam S) (Section 7.1)
+    ``softplus``
+        log(1 + e^{lam S}) / lam = int_{-inf}^S sigma (Eq. 76)
+    ``relu``
+        lam (S - t) for S > t, else 0, closed form (Eq. 69, 72):
+        E = lam (mu - t) Phi((mu - t)/sigma_S) + lam sigma_S phi((mu - t)/sigma_S)
 
     With x = (S - mu_S)/sigma_S the integral is E(f(S)) = int f(mu_S + sigma_S x) phi(x) dx.
     f is analytic with poles at distance pi/kappa from the real axis (kappa = lam, or 2 lam
@@ -127,6 +133,14 @@ def expected_transfer_gaussian(mu_S, var_S=None, *, sd_S=None, transfer: str = "
     ``c`` (> 0) applies to the logistic family only, ``threshold`` to ``relu`` only.
     Tested against scipy.integrate.quad to 1e-10 for var_S up to 100 and |mu_S| up to 50
     (the measured gap is ~1e-15 relative).
+
+    Examples
+    --------
+    >>> from dropengine import analysis as A
+    >>> float(A.expected_transfer_gaussian(0.0, 1.0))                  # logistic, by symmetry
+    0.5
+    >>> round(float(A.expected_transfer_gaussian(1.0, 0.0, transfer="relu")), 12)
+    1.0
     """
     if transfer not in TRANSFERS:
         raise ValueError(f"transfer must be one of {TRANSFERS}, got {transfer!r}")
@@ -165,16 +179,23 @@ class GaussianApproximations:
     """E(sigma(S)) for S ~ N(mu_S, var_S) beside Appendix F's estimates; each estimate
     maps an alpha name of ALPHA to an array, and ``error`` holds estimate - exact.
 
-    ``exact``           the quadrature of expected_transfer_gaussian
-    ``nwgm``            sigma(mu_S) = NWGM(O) (Eq. 39, 68): the estimate that ignores var_S
-    ``eq240``           Phi((lam mu_S - log c) / sqrt(lam^2 var_S + alpha^-2)), the exact mean of
-                        the probit stand-in Phi(alpha(lam S - log c)) of Eq. 236-239
-    ``eq240_printed``   Eq. 240 as printed, without the square root: Phi((lam mu_S - log c) /
-                        (var_S + alpha^-2)), shown so that a reader can see what the slip costs
-    ``eq241``           1 / (1 + exp(-(lam mu_S - log c) / sqrt(1 + alpha^2 lam^2 var_S)))
-    ``eq242``           1 / (1 + exp(-mu_S / sqrt(1 + 0.368 var_S))), only for c = lam = 1 (else None)
-    ``probit_sup``      sup_x |sigma(x) - Phi(alpha x)| per alpha: |eq240 error| cannot exceed
-                        it, since Eq. 237-240 are exact for the probit stand-in of Eq. 236
+    ``exact``
+        the quadrature of expected_transfer_gaussian
+    ``nwgm``
+        sigma(mu_S) = NWGM(O) (Eq. 39, 68): the estimate that ignores var_S
+    ``eq240``
+        Phi((lam mu_S - log c) / sqrt(lam^2 var_S + alpha^-2)), the exact mean of
+        the probit stand-in Phi(alpha(lam S - log c)) of Eq. 236-239
+    ``eq240_printed``
+        Eq. 240 as printed, without the square root: Phi((lam mu_S - log c) /
+        (var_S + alpha^-2)), shown so that a reader can see what the slip costs
+    ``eq241``
+        1 / (1 + exp(-(lam mu_S - log c) / sqrt(1 + alpha^2 lam^2 var_S)))
+    ``eq242``
+        1 / (1 + exp(-mu_S / sqrt(1 + 0.368 var_S))), only for c = lam = 1 (else None)
+    ``probit_sup``
+        sup_x |sigma(x) - Phi(alpha x)| per alpha: |eq240 error| cannot exceed
+        it, since Eq. 237-240 are exact for the probit stand-in of Eq. 236
     """
 
     exact: np.ndarray

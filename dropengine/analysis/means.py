@@ -121,7 +121,16 @@ def summary(O, P=None, axis: int = -1, *, threads=None) -> Summary:
 
     Returns
     -------
-    Summary with arrays of O's shape less `axis`.
+    Summary
+        Arrays of O's shape less `axis`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> s = A.summary(np.array([[0.2, 0.8], [0.5, 0.5]]), axis=1)
+    >>> s.E, s.V, s.nwgm
+    (array([0.5, 0.5]), array([0.09, 0.  ]), array([0.5, 0.5]))
     """
     O3, Pv, shape = _prepare(O, P, axis)
     nt = as_threads(threads) or engine.build_info()["max_threads"]
@@ -145,7 +154,18 @@ def summary(O, P=None, axis: int = -1, *, threads=None) -> Summary:
 
 
 def means(O, P=None, axis: int = -1, *, threads=None) -> Means:
-    """(E, G, Gc, nwgm) of O along `axis` with weights P (Eq. 28-30, 35-37); see ``summary``."""
+    """(E, G, Gc, nwgm) of O along `axis` with weights P (Eq. 28-30, 35-37); see ``summary``.
+
+    Examples
+    --------
+    Two equally likely outputs 0.2 and 0.8: E = 0.5, G = G' = sqrt(0.16) = 0.4, NWGM = 0.5.
+
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> m = A.means(np.array([[0.2, 0.8]]), axis=1)
+    >>> m.E, m.G, m.Gc, m.nwgm
+    (array([0.5]), array([0.4]), array([0.4]), array([0.5]))
+    """
     return summary(O, P, axis, threads=threads).means()
 
 

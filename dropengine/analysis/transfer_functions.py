@@ -68,6 +68,15 @@ def fit_logistic(u, f_u, v, f_v):
         lam = log[(1 - f(u))/f(u) * f(v)/(1 - f(v))] / (v - u)
 
     Returns (c, lam). Needs u != v and 0 < f(u), f(v) < 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> sigma = lambda x: 1 / (1 + 3.0 * np.exp(-2.0 * x))          # c = 3, lam = 2
+    >>> c, lam = A.fit_logistic(-1.0, sigma(-1.0), 1.0, sigma(1.0))
+    >>> round(float(c), 6), round(float(lam), 6)
+    (3.0, 2.0)
     """
     u, v, fu, fv = (float(a) for a in (u, v, f_u, f_v))
     if u == v:

@@ -1,10 +1,13 @@
 """Exact methods: ground truth that no sampling can give (Sections 2, 3, 4.1, 11.2, 11.3).
 
-``enumerate``         every subnetwork, weighted by P(N): exact E, Var, G, G', NWGM, ...
-``linear_moments``    E, Var and every covariance of a linear network, chain or DAG, by
-                      the recursions of Eq. 15-20 and 24-26, in polynomial time
-``dropout_gradient``  E(dE_D/dw) over all subnetworks beside the ensemble gradient and
-                      the decompositions of Eq. 147, 155 and 164, chain or DAG
+``enumerate``
+    every subnetwork, weighted by P(N): exact E, Var, G, G', NWGM, ...
+``linear_moments``
+    E, Var and every covariance of a linear network, chain or DAG, by the recursions of
+    Eq. 15-20 and 24-26, in polynomial time
+``dropout_gradient``
+    E(dE_D/dw) over all subnetworks beside the ensemble gradient and the decompositions
+    of Eq. 147, 155 and 164, chain or DAG
 """
 from .enumeration import DEFAULT_MAX_SUBNETWORKS, enumerate, max_parts, n_subnetworks
 from .gradient import dropout_gradient

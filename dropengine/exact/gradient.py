@@ -267,6 +267,19 @@ def dropout_gradient(net, inputs, targets, gate=None, loss: str = "squared", *,
     Returns
     -------
     DropoutGradient
+
+    Examples
+    --------
+    A single linear unit with the squared error: the expected dropout gradient is the
+    ensemble gradient plus the adaptive weight decay w p (1 - p) I^2 (Eq. 147):
+
+    >>> import numpy as np, dropengine as de
+    >>> net = de.Network([np.array([[1.0, -2.0, 0.5]])], transfer="linear")
+    >>> x, t = np.array([[1.0, 2.0, -1.0]]), np.array([[0.3]])
+    >>> g = de.exact.dropout_gradient(net, x, t, de.Dropout(0.8))
+    >>> decay = net.weights[0] * 0.8 * 0.2 * x ** 2
+    >>> bool(np.allclose(g.expected[0], g.ensemble[0] + decay))
+    True
     """
     engine.check_net(net)
     refuse_mixed(gate, "exact.dropout_gradient")

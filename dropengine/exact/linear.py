@@ -94,6 +94,17 @@ def linear_moments(net, inputs, gate=None) -> LinearMoments:
     -------
     LinearMoments. Values too large for float64 overflow to Inf/NaN as in IEEE
     arithmetic (like the C++ engine), without warnings.
+
+    Examples
+    --------
+    One linear unit S = w_1 delta_1 I_1 + w_2 delta_2 I_2 with keep 1/2: E(S) = p sum w I and
+    Var(S) = p (1 - p) sum w^2 I^2 (Eq. 11, 12):
+
+    >>> import numpy as np, dropengine as de
+    >>> net = de.Network([np.array([[1.0, 2.0]])], transfer="linear")
+    >>> lm = de.exact.linear_moments(net, np.array([[1.0, 1.0]]), de.Dropout(0.5))
+    >>> lm.E[0], lm.var[0]
+    (array([[1.5]]), array([[1.25]]))
     """
     engine.check_net(net)
     bad = [h for h, f in enumerate(net.transfers) if f.name != "linear"]

@@ -17,11 +17,38 @@ def init_network(sizes, transfer="logistic", *, scheme: str = "glorot", scale=No
     """A network with random weights for training; biases start at zero.
 
     scheme:
-      "glorot"  uniform on +-g sqrt(6 / (n_in + n_out)), g = 4 for logistic layers (whose
-                slope at 0 is 1/4) and 1 otherwise, times `scale` if given;
-      "normal"  N(0, scale^2), scale 0.01 by default;
-      "uniform" uniform on +-scale, scale 0.05 by default.
+
+    ``"glorot"``
+        uniform on +-g sqrt(6 / (n_in + n_out)), g = 4 for logistic layers (whose
+        slope at 0 is 1/4) and 1 otherwise, times `scale` if given;
+    ``"normal"``
+        N(0, scale^2), scale 0.01 by default;
+    ``"uniform"``
+        uniform on +-scale, scale 0.05 by default.
+
     Draws come from NumPy's Philox generator keyed by `seed` (int or SeedSequence).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, input first.
+    transfer : str, Transfer or a sequence of them (one per layer)
+    scheme : {"glorot", "normal", "uniform"}
+    scale : float, optional
+    bias : bool
+    seed : int or numpy.random.SeedSequence
+    dtype : numpy.float32 or numpy.float64
+
+    Returns
+    -------
+    Network
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> net = de.training.init_network([784, 100, 10], ["logistic", "softmax"], seed=0)
+    >>> net.sizes, net.dtype
+    ((784, 100, 10), dtype('float32'))
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")

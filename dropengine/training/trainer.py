@@ -92,6 +92,18 @@ class Trainer:
         Keys every draw: example order, gates, backpercolation coins.
     threads : int or None
         OpenMP threads (None: all).
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 5)).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> net = de.training.init_network([5, 8, 2], ["logistic", "softmax"], seed=0)
+    >>> tr = de.Trainer(net, de.Dropout([1.0, 0.5]), learning_rate=0.5, batch_size=20, seed=0)
+    >>> history = tr.fit(X, y, epochs=20, X_test=X, y_test=y)
+    >>> bool(history["test_error"][-1] < 0.2)     # the ensemble network's error (Eq. 167)
+    True
     """
 
     def __init__(self, net: Network, gate=None, *, loss: str = "cross_entropy", batch_size: int = 100,
@@ -500,7 +512,20 @@ def train(net: Network, X, y, gate=None, *, epochs: int = 10, X_test=None, y_tes
     """Trains a copy of `net`; returns (trained Network, history). Options as for `Trainer`
     (loss, batch_size, learning_rate, schedule, momentum, weight_decay, max_norm,
     backward, seed, threads) and `Trainer.fit` (probes, measure_at, n_probe_samples,
-    checkpoint, time_limit, progress)."""
+    checkpoint, time_limit, progress).
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 5)).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> net = de.training.init_network([5, 8, 2], ["logistic", "softmax"], seed=0)
+    >>> trained, history = de.train(net, X, y, de.Dropout([1.0, 0.5]), epochs=5,
+    ...                             learning_rate=0.5, batch_size=20)
+    >>> history["epoch"]
+    [1, 2, 3, 4, 5]
+    """
     fit_keys = {"probes", "measure_at", "n_probe_samples", "checkpoint", "time_limit", "progress"}
     fit_opts = {k: options.pop(k) for k in list(options) if k in fit_keys}
     tr = Trainer(net, gate, **options)
