@@ -28,7 +28,8 @@ def build_info() -> dict:
     -------
     dict
         ``version``, ``openmp`` (bool), ``max_threads``, ``simd`` (the kernel level in use:
-        "generic", "avx2" or "avx512", capped by DROPENGINE_SIMD), ``cuda`` (bool),
+        "generic", "avx2" or "avx512", capped by DROPENGINE_SIMD), ``bf16`` (how
+        ``sample(..., precision="bf16")`` runs: "avx512_bf16" or "emulated"), ``cuda`` (bool),
         ``stream_version`` (the version of the random-stream contract) and
         ``block_samples`` (samples per block of the engine).
 
