@@ -45,55 +45,71 @@ inline void sparse_lists_body(const T* A, std::int64_t rs, std::int64_t cs, std:
     }
 }
 
+/// One row's accumulation over one slab for 8 vectors of VB bytes (a whole tile with
+/// AVX-512's 64; half of it with AVX2's 32, a quarter with SSE's 16): the 8 accumulators
+/// stay in registers, leaving room for the loads, while a_k * Wt[k, part] is added for
+/// the row's nonzeros k, in order, so every part and ISA sums each output the same way.
+/// (Vectors wider than the registers, 64 bytes on AVX2, make GCC go through the stack:
+/// 10x slower.)
+template <class T, int VB>
+inline void skip_row_part(const std::int32_t* is, const T* vs, std::int32_t k0, std::int32_t k1, const T* Wtt,
+                          std::int64_t wrs, T* o, bool load) {
+    // GCC vector extensions: named variables on purpose. As an array V a[8] (with
+    // unrolled loops or lambdas) GCC 12 keeps them on the stack and the kernel runs 5x
+    // slower.
+    typedef T V __attribute__((vector_size(VB)));
+    constexpr std::int64_t E = VB / sizeof(T);  // elements per vector
+    V a0{}, a1{}, a2{}, a3{}, a4{}, a5{}, a6{}, a7{};
+    if (load) {
+        std::memcpy(&a0, o, VB); std::memcpy(&a1, o + 1 * E, VB);
+        std::memcpy(&a2, o + 2 * E, VB); std::memcpy(&a3, o + 3 * E, VB);
+        std::memcpy(&a4, o + 4 * E, VB); std::memcpy(&a5, o + 5 * E, VB);
+        std::memcpy(&a6, o + 6 * E, VB); std::memcpy(&a7, o + 7 * E, VB);
+    }
+    // Two nonzeros per trip: the loop's own loads and branch are shared, and each
+    // accumulator still adds its terms in order (the same bits).
+#pragma GCC unroll 2
+    for (std::int32_t k = k0; k < k1; ++k) {
+        const T v = vs[k];
+        const T* w = Wtt + static_cast<std::int64_t>(is[k]) * wrs;
+        V w0, w1, w2, w3, w4, w5, w6, w7;
+        std::memcpy(&w0, w, VB); std::memcpy(&w1, w + 1 * E, VB);
+        std::memcpy(&w2, w + 2 * E, VB); std::memcpy(&w3, w + 3 * E, VB);
+        std::memcpy(&w4, w + 4 * E, VB); std::memcpy(&w5, w + 5 * E, VB);
+        std::memcpy(&w6, w + 6 * E, VB); std::memcpy(&w7, w + 7 * E, VB);
+        a0 += v * w0; a1 += v * w1; a2 += v * w2; a3 += v * w3;
+        a4 += v * w4; a5 += v * w5; a6 += v * w6; a7 += v * w7;
+    }
+    std::memcpy(o, &a0, VB); std::memcpy(o + 1 * E, &a1, VB);
+    std::memcpy(o + 2 * E, &a2, VB); std::memcpy(o + 3 * E, &a3, VB);
+    std::memcpy(o + 4 * E, &a4, VB); std::memcpy(o + 5 * E, &a5, VB);
+    std::memcpy(o + 6 * E, &a6, VB); std::memcpy(o + 7 * E, &a7, VB);
+}
+
 template <class T>
 inline void skip_gemm_body(const SparseRows<T>& A, std::int64_t r0, std::int64_t r1, const T* Wt, std::int64_t wts,
                            std::int64_t wrs, std::int64_t t0, std::int64_t t1, T* out, std::int64_t ors,
                            std::int64_t ots, bool accumulate) {
     constexpr std::int64_t KC = kSlabRows;
     const std::int64_t nkb = (A.n + KC - 1) / KC;
-    // GCC vector extensions: 8 vectors of 64 bytes hold one tile's accumulators in
-    // registers (8 zmm with AVX-512, 16 ymm with AVX2, 32 xmm portable). They are
-    // eight named variables on purpose: as an array V a[8] (with unrolled loops or
-    // lambdas) GCC 12 keeps them on the stack and the kernel runs 5x slower.
-    typedef T V __attribute__((vector_size(64)));
-    constexpr std::int64_t E = 64 / sizeof(T);  // elements per vector
-    static_assert(kTile<T> == 8 * E, "tile is 8 vectors");
+#if defined(__AVX512F__)
+    constexpr int VB = 64;
+#elif defined(__AVX__)
+    constexpr int VB = 32;
+#else
+    constexpr int VB = 16;
+#endif
+    constexpr std::int64_t PART = 8 * VB / static_cast<std::int64_t>(sizeof(T));  // elements per part
+    static_assert(kTile<T> % PART == 0, "a tile is whole parts");
     for (std::int64_t t = t0; t < t1; ++t) {
         const T* Wtt = Wt + t * wts;
         for (std::int64_t kb = 0; kb < nkb; ++kb) {
             for (std::int64_t r = r0; r < r1; ++r) {
                 const std::int32_t* st = A.start + r * (nkb + 1);
-                const std::int32_t* is = A.idx + r * A.n;
-                const T* vs = A.val + r * A.n;
                 T* o = out + r * ors + t * ots;
-                V a0, a1, a2, a3, a4, a5, a6, a7;
-                if (kb == 0 && !accumulate) {
-                    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = V{};
-                } else {
-                    std::memcpy(&a0, o, 64); std::memcpy(&a1, o + 1 * E, 64);
-                    std::memcpy(&a2, o + 2 * E, 64); std::memcpy(&a3, o + 3 * E, 64);
-                    std::memcpy(&a4, o + 4 * E, 64); std::memcpy(&a5, o + 5 * E, 64);
-                    std::memcpy(&a6, o + 6 * E, 64); std::memcpy(&a7, o + 7 * E, 64);
-                }
-                const std::int32_t k1 = st[kb + 1];
-                // Two nonzeros per trip: the loop's own loads and branch are shared, and
-                // each accumulator still adds its terms in order (the same bits).
-#pragma GCC unroll 2
-                for (std::int32_t k = st[kb]; k < k1; ++k) {
-                    const T v = vs[k];
-                    const T* w = Wtt + static_cast<std::int64_t>(is[k]) * wrs;
-                    V w0, w1, w2, w3, w4, w5, w6, w7;
-                    std::memcpy(&w0, w, 64); std::memcpy(&w1, w + 1 * E, 64);
-                    std::memcpy(&w2, w + 2 * E, 64); std::memcpy(&w3, w + 3 * E, 64);
-                    std::memcpy(&w4, w + 4 * E, 64); std::memcpy(&w5, w + 5 * E, 64);
-                    std::memcpy(&w6, w + 6 * E, 64); std::memcpy(&w7, w + 7 * E, 64);
-                    a0 += v * w0; a1 += v * w1; a2 += v * w2; a3 += v * w3;
-                    a4 += v * w4; a5 += v * w5; a6 += v * w6; a7 += v * w7;
-                }
-                std::memcpy(o, &a0, 64); std::memcpy(o + 1 * E, &a1, 64);
-                std::memcpy(o + 2 * E, &a2, 64); std::memcpy(o + 3 * E, &a3, 64);
-                std::memcpy(o + 4 * E, &a4, 64); std::memcpy(o + 5 * E, &a5, 64);
-                std::memcpy(o + 6 * E, &a6, 64); std::memcpy(o + 7 * E, &a7, 64);
+                for (std::int64_t c = 0; c < kTile<T>; c += PART)
+                    skip_row_part<T, VB>(A.idx + r * A.n, A.val + r * A.n, st[kb], st[kb + 1], Wtt + c, wrs, o + c,
+                                         kb > 0 || accumulate);
             }
         }
     }
