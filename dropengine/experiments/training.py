@@ -460,8 +460,8 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
                             reason=f"the setting: the initial weights here are {SETTINGS['init']}, not the small "
                                    "weights of Section 8, and with them the correction already helps"))
 
-    _section96_eq123(res, trained, net0, probes, gate, connected, Ep0[:, nu:], Ep[:, nu:], err_r, s1, n_samples,
-                     seed, threads)
+    _section96_eq123(res, trained, net0, probes, gate, connected, Ep[:, nu:], err_r, s1, n_samples, seed, threads,
+                     E_before=Ep0[:, nu:])
     _appendix_c(res, [(tag, net, stx) for tag, net, stx in (("before", net0, st0), ("after", trained, st))], L)
     appendix_d_e.run_claims(res, out, [("before", net0), ("after", trained)], probes, keep, n_samples, seed,
                             init_text=str(init))
@@ -578,14 +578,18 @@ def _paired_gain(err_old, err_new):
     return float(gain.mean()), float(gain.std(ddof=1) / np.sqrt(gain.size))
 
 
-def _section96_eq123(res, trained, net0, probes, gate, connected, E_before, E_after, err124_after, s1, n_samples,
-                     seed, threads):
+def _section96_eq123(res, trained, net0, probes, gate, connected, E_after, err124_after, s1, n_samples, seed,
+                     threads, E_before=None):
     """Eq. 123 with its second term, the term in sigma' that Eq. 124 drops, before and after
     training, on the connected pairs of Fig. 9.14. E(O_j O_j) is estimated by W_j^2 (Eq. 118,
     which Section 9.6 calls the better estimate at the beginning and the end of learning)
     and E(sigma'(A)) by sigma'(U_ij) or by the paper's refinement lambda W_ij / lambda (1 - W_ij).
-    The criteria were fixed before the first run that reports them."""
+    The criteria were fixed before the first run that reports them. ``E_before``: E(O_i O_j)
+    of the connected pairs on ``net0`` if already sampled (else sampled here)."""
     from ..analysis.covariance import connected_pair, eq123_second_term
+
+    if E_before is None:
+        E_before = sample(net0, probes, gate, n_samples, seed=seed, threads=threads, pairs=connected).E_prod
 
     def estimates(net):
         cps = [connected_pair(net, probes, gate, a, i, j) for (a, i), (_, j) in connected]
