@@ -27,7 +27,10 @@ def test_quick_report_has_every_figure_and_claim(tmp_path, capsys):
         assert f"]({f})" in md  # linked from the markdown report
     assert page.count("data:image/png;base64,") == len(figures)  # embedded in the HTML report
     assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave no temporary files
-    for f in ("fig9_6.png", "fig9_7.png", "section6_7_ensembles.png"):  # Section 9.5's histograms; Sections 6, 7.1
+    for f in ("fig9_6.png", "fig9_7.png", "section6_7_ensembles.png",  # Section 9.5's histograms; Sections 6, 7.1
+              "fig9_4.png", "fig9_5.png", "fig11_3_consistency.png",  # the paper's Figs. 9.4, 9.5, 11.3
+              "fig9_12_covariance.png", "fig9_15.png",  # Figs. 9.12-9.15, before and after training
+              "appendix_d_dsigma.png"):  # Appendix D, Eq. 220-223
         assert f in figures
     data = json.loads((tmp_path / "claims.json").read_text())
     assert data["mode"] == "quick" and data["seed"] == 0 and data["version"]

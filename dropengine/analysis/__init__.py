@@ -10,6 +10,8 @@ deep_regularizer          Section 11.5 exactly: E(dE_D/dw) beside Eq. 179-188 an
 gaussian_exact            exact E(f(S)) for Gaussian S by quadrature; Eq. 240-242 beside it
 covariance                Section 9.6: Var and E(O_i O_j) from W; Eq. 123 with its term in sigma'
 higher_moments            Appendix C: Eq. 212-218, NWGM(O^k), E(O^2) and Var(O) from the moments of S
+dsigma_nwgm               Appendix D: Eq. 221-222, NWGM(sigma'(S)) and its series
+sum_moments               Appendix E.2: Eq. 228-230, mean and variance of a sum of weight x activity products
 sampling_distributions    Sections 9.2-9.4: E and NWGM of samples (Fig. 9.1, 9.2)
 approximation_report      Section 9.5: per layer E - NWGM, E - W, NWGM - W
 cancellation              Section 9.5: Eq. 112-116 (Var(beta), alpha vs beta) from two runs; shape
@@ -18,6 +20,7 @@ from . import bounds, higher_moments
 from .cancellation import CancellationLayer, cancellation
 from .covariance import (ConnectedPair, connected_pair, eprod_eq123, eprod_independent, eq123_second_term,
                          variance_bounds)
+from .dsigma_nwgm import nwgm_dsigma, nwgm_dsigma_series
 from .deep_regularizer import DeepRegularizer, LayerTerms, deep_regularizer
 from .ensemble_error import EnsembleErrors, ensemble_errors
 from .gaussian import ALPHA, density_O_gaussian_S, density_S_beta_O, expected_dsigma, expected_logistic_gaussian
@@ -25,6 +28,7 @@ from .gaussian_exact import GaussianApproximations, expected_transfer_gaussian, 
 from .means import Means, Summary, means, summary, summary_numpy
 from .report import LayerReport, approximation_report
 from .sampling_distributions import DISTRIBUTIONS, sampling_curve, sampling_distribution
+from .sum_moments import sum_mean, sum_variance, sum_variance_centered
 from .transfer_functions import fit_logistic, nwgm_gap, relu_error_discrete, relu_error_gaussian, relu_error_uniform
 
 __all__ = ["Means", "Summary", "means", "summary", "summary_numpy", "bounds", "ensemble_errors",
@@ -35,4 +39,5 @@ __all__ = ["Means", "Summary", "means", "summary", "summary_numpy", "bounds", "e
            "deep_regularizer", "DeepRegularizer", "LayerTerms", "expected_transfer_gaussian",
            "logistic_gaussian_approximations", "GaussianApproximations",
            "DISTRIBUTIONS", "sampling_distribution", "sampling_curve", "approximation_report", "LayerReport",
-           "cancellation", "CancellationLayer"]
+           "cancellation", "CancellationLayer", "nwgm_dsigma", "nwgm_dsigma_series", "sum_mean", "sum_variance",
+           "sum_variance_centered"]

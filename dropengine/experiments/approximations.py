@@ -62,9 +62,11 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
         ax.plot(E[order], B.bound1(E, V)[order], lw=0.8, c="C1", label="bound 1")
         ax.plot(E[order], B.bound2(E)[order], lw=0.8, c="C2", label="bound 2")
         ax.set_ylabel(f"layer {h + 1}: |E - NWGM|", fontsize=8)
-        ax.legend(fontsize=6, loc="upper right", frameon=False)
         axes[h, 1].hist(E - Wh, bins=50)
-        axes[h, 1].set_ylabel("count", fontsize=8)
+        axes[h, 1].set_ylabel("count (units x inputs)", fontsize=8)
+        for a in axes[h]:
+            a.tick_params(labelsize=7)
+            a.locator_params(axis="x", nbins=5)
         if h == 0:
             ax.set_title("Fig. 9.3 (untrained): |E - NWGM| and bounds", fontsize=9)
             axes[h, 1].set_title("Fig. 9.3 (untrained): E - W", fontsize=9)
@@ -73,7 +75,9 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
             axes[h, 1].set_xlabel("E - W", fontsize=8)
         res.claims.append(bound2_claim(st, h, f"bound2[layer {h + 1}]", "Section 9.5, Fig. 9.3", ", untrained"))
         res.claims.append(eq99_claim(st, W, h, f"eq99[layer {h + 1}]", "Section 9.1, Fig. 9.3", ", untrained"))
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False, markerscale=4)
+    fig.tight_layout(rect=(0, 0.025, 1, 1))
     res.figures.append(save(fig, out, "fig9_3"))
     # Section 9.5: "these deviations act like noise and cancel each other to some extent
     # preventing the accumulation of errors across layers". Layer 1 has W = NWGM (beta = 0),

@@ -47,7 +47,9 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.loglog(scales, gaps, marker="o")
-    ax.set_xlabel("weight scale")
+    ax.set_xticks(scales, [f"{x:g}" for x in scales])  # the scales themselves, no crowded minor labels
+    ax.minorticks_off()
+    ax.set_xlabel("weight scale (multiplier of the weights)")
     ax.set_ylabel("|exact - Eq. 164| / |regulariser|")
     ax.set_title("Section 11.4, Eq. 164 against the exact expected gradient", fontsize=9)
     res.figures.append(save(fig, out, "fig_eq164"))

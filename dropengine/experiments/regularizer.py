@@ -95,6 +95,7 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
             ys = [t.rel_error[k] for t in r.layers if k in t.rel_error]
             ax.plot(np.array(xs) + 0.06 * (j - 2), ys, "o", label="dE_ENS/dw" if k == "ensemble" else f"Eq. {k[2:]}")
         ax.set_yscale("log")
+        ax.set_xticks(sorted({t.layer + 1 for t in r.layers}))  # whole layers (the points are offset per estimate)
         ax.set_xlabel("weight layer (top = last)")
         ax.set_title(name, fontsize=9)
     axes[0].set_ylabel("||approx - E(dE_D/dw)|| / ||E(dE_D/dw)||")
