@@ -21,13 +21,30 @@ __all__ = ["variance_bounds", "eprod_independent", "connected_pair", "ConnectedP
 
 
 def variance_bounds(W):
-    """Rough upper and lower estimates of Var(O) from W: (W(1 - W), 0) (Eq. 117, 118)."""
+    """Rough upper and lower estimates of Var(O) from W: (W(1 - W), 0) (Eq. 117, 118).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> upper, lower = A.variance_bounds(np.array([0.2, 0.5]))
+    >>> upper, lower
+    (array([0.16, 0.25]), array([0., 0.]))
+    """
     W = np.asarray(W, np.float64)
     return W * (1 - W), np.zeros_like(W)
 
 
 def eprod_independent(W_a, W_b):
-    """E(O_a O_b) ~ W_a W_b for two different units (Eq. 119)."""
+    """E(O_a O_b) ~ W_a W_b for two different units (Eq. 119).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> A.eprod_independent(np.array([0.5, 0.5]), np.array([0.2, 0.8]))
+    array([0.1, 0.4])
+    """
     return np.asarray(W_a, np.float64) * np.asarray(W_b, np.float64)
 
 

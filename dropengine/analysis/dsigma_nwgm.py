@@ -58,7 +58,15 @@ def log_odds_dsigma(S, c=1.0, lam=1.0):
 
 
 def nwgm_dsigma(S, P=None, c=1.0, lam=1.0, axis: int = -1):
-    """NWGM(sigma'(S)) over the values S_i (weights P_i) along ``axis`` (Eq. 221)."""
+    """NWGM(sigma'(S)) over the values S_i (weights P_i) along ``axis`` (Eq. 221).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> np.round(A.nwgm_dsigma(np.array([[-1.0, 1.0, 2.0]])), 4)
+    array([0.1607])
+    """
     S, P = _weights(S, P, axis)
     t = np.sum(P * log_odds_dsigma(S, c, lam), axis=axis)
     return 1.0 / (1.0 + np.exp(t))
@@ -66,7 +74,15 @@ def nwgm_dsigma(S, P=None, c=1.0, lam=1.0, axis: int = -1):
 
 def nwgm_dsigma_series(S, P=None, n_terms: int | None = 1, axis: int = -1):
     """Eq. 222 (c = lam = 1) with the sum over n truncated after ``n_terms`` terms
-    (None: the whole sum, 1 + 2 cosh(S) = 3 (1 + sum ...), which equals Eq. 221)."""
+    (None: the whole sum, 1 + 2 cosh(S) = 3 (1 + sum ...), which equals Eq. 221).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> np.round(A.nwgm_dsigma_series(np.array([[-1.0, 1.0, 2.0]])), 4)
+    array([0.1718])
+    """
     S, P = _weights(S, P, axis)
     if n_terms is None:
         inner = (1.0 + 2.0 * np.cosh(S)) / 3.0

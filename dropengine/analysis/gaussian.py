@@ -44,6 +44,12 @@ def expected_dsigma(E_S, var_S=None, c=1.0, lam=1.0, method="eq220"):
 
     ``eq220``  sigma'(E(S)) = lam sigma(E S) (1 - sigma(E S))                  (Eq. 220)
     ``eq223``  1 / (4 + lam^2 (Var(S) + E(S)^2)), derived for c = lam = 1      (Eq. 223)
+
+    Examples
+    --------
+    >>> from dropengine import analysis as A
+    >>> round(float(A.expected_dsigma(0.5, 0.25)), 4)
+    0.235
     """
     ES = np.asarray(E_S, np.float64)
     if method == "eq220":
@@ -60,6 +66,12 @@ def density_O_gaussian_S(o, mu, sigma, c=1.0, lam=1.0):
     """Density of O = sigma(S) when S ~ N(mu, sigma^2) (Eq. 226):
 
         f_O(o) = phi((s(o) - mu)/sigma) / sigma * 1 / (lam o (1 - o)),  s(o) = -log((1-o)/(c o)) / lam
+
+    Examples
+    --------
+    >>> from dropengine import analysis as A
+    >>> round(float(A.density_O_gaussian_S(0.5, 0.0, 1.0)), 4)
+    1.5958
     """
     o = np.asarray(o, np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -73,7 +85,14 @@ def density_S_beta_O(s, a, b, c=1.0, lam=1.0):
 
         f_S(s) = lam B(a, b) sigma(s)^a (1 - sigma(s))^b,  B(a, b) = Gamma(a+b) / (Gamma(a) Gamma(b))
 
-    (the paper's B is the Beta distribution's normalising constant, 1 / Beta(a, b))."""
+    (the paper's B is the Beta distribution's normalising constant, 1 / Beta(a, b)).
+
+    Examples
+    --------
+    >>> from dropengine import analysis as A
+    >>> round(float(A.density_S_beta_O(0.0, 2.0, 2.0)), 4)
+    0.375
+    """
     from scipy.special import betaln
 
     s = np.asarray(s, np.float64)

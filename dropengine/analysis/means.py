@@ -170,7 +170,18 @@ def means(O, P=None, axis: int = -1, *, threads=None) -> Means:
 
 
 def summary_numpy(O, P=None, axis: int = -1) -> Summary:
-    """Plain NumPy twin of ``summary`` (same definitions, two logarithms per value)."""
+    """Plain NumPy twin of ``summary`` (same definitions, two logarithms per value).
+
+    Examples
+    --------
+    Same result as :func:`summary`, computed in NumPy:
+
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> s = A.summary_numpy(np.array([[0.2, 0.8], [0.5, 0.5]]), axis=1)
+    >>> s.E, s.V
+    (array([0.5, 0.5]), array([0.09, 0.  ]))
+    """
     O3, Pv, shape = _prepare(O, P, axis)
     O3 = O3.astype(np.float64)
     if np.isnan(O3).any():

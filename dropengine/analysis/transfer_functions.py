@@ -26,6 +26,12 @@ def relu_error_gaussian(mu, sigma, lam=1.0, threshold=0.0):
 
     E(RL(S)) = lam (mu - t) Phi((mu - t)/sigma) + lam sigma phi((mu - t)/sigma)   (Eq. 72,
     shifted by the threshold t); at mu = t the error is lam sigma / sqrt(2 pi) (Eq. 74).
+
+    Examples
+    --------
+    >>> from dropengine import analysis as A
+    >>> round(float(A.relu_error_gaussian(0.5, 1.0)), 4)
+    0.1978
     """
     mu, sigma = np.asarray(mu, np.float64), np.asarray(sigma, np.float64)
     if (sigma < 0).any():
@@ -39,7 +45,14 @@ def relu_error_gaussian(mu, sigma, lam=1.0, threshold=0.0):
 
 
 def relu_error_uniform(low, high, lam=1.0, threshold=0.0):
-    """E(RL(S)) - RL(E(S)) for S uniform on [low, high]; lam a / 4 for [-a, a] and t = 0 (Eq. 190)."""
+    """E(RL(S)) - RL(E(S)) for S uniform on [low, high]; lam a / 4 for [-a, a] and t = 0 (Eq. 190).
+
+    Examples
+    --------
+    >>> from dropengine import analysis as A
+    >>> round(float(A.relu_error_uniform(-1.0, 2.0)), 4)
+    0.1667
+    """
     low, high = np.asarray(low, np.float64), np.asarray(high, np.float64)
     if (high <= low).any():
         raise ValueError("high must be > low")
@@ -52,7 +65,15 @@ def relu_error_discrete(S, P=None, axis: int = -1, lam=1.0, threshold=0.0):
     """E(RL(S)) - RL(E(S)) for values S with weights P along `axis` (Eq. 191-193).
 
     Eq. 193: lam sum_{S_i > 0} P_i S_i if E(S) <= 0, else lam sum_{S_i <= 0} P_i |S_i|
-    (threshold 0; a threshold t shifts S)."""
+    (threshold 0; a threshold t shifts S).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> np.round(A.relu_error_discrete(np.array([[-1.0, 1.0, 2.0]])), 4)
+    array([0.3333])
+    """
     S = np.moveaxis(as_real_array(S, "S", dtype=np.float64), axis, -1)
     m = S.shape[-1]
     w = np.full(m, 1.0 / m) if P is None else as_real_array(P, "P", dtype=np.float64, ndim=1)
@@ -94,6 +115,17 @@ def nwgm_gap(f, S, P=None, axis: int = -1):
 
     Zero for every S and P exactly when f is logistic or constant (Section 7.1); its
     size measures how far another f (e.g. a rescaled arctan) is from that property.
+
+    Examples
+    --------
+    For the logistic function the gap is zero (Section 7.1):
+
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> logistic = lambda s: 1.0 / (1.0 + np.exp(-s))
+    >>> gap = A.nwgm_gap(logistic, np.array([[-1.0, 1.0, 2.0]]))
+    >>> bool(np.all(np.abs(gap) < 1e-12))
+    True
     """
     S = as_real_array(S, "S", dtype=np.float64)
     s = summary(f(S), P, axis)
