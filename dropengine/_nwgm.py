@@ -9,7 +9,14 @@ __all__ = ["DropoutWarning", "nwgm_from_logs"]
 
 
 class DropoutWarning(RuntimeWarning):
-    """An extreme case of Section 8 (e.g. NWGM = 0/0) was met."""
+    """An extreme case of Section 8 (e.g. NWGM = 0/0) was met.
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> issubclass(de.DropoutWarning, RuntimeWarning)
+    True
+    """
 
 
 def nwgm_from_logs(log_G, log_Gc):

@@ -153,7 +153,14 @@ class Dropin:
 
 
 class NoGate:
-    """No gating: plain deterministic propagation (Eq. 48)."""
+    """No gating: plain deterministic propagation (Eq. 48).
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> de.NoGate()
+    NoGate()
+    """
 
     def __repr__(self) -> str:
         return "NoGate()"
@@ -182,6 +189,12 @@ class Spikes:
         probability r) needs r <= 1.
     on : {"units", "connections"}
     layers : list of int, optional
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> de.Spikes(0.5)
+    Spikes(r=0.5, on='units', layers=None)
     """
 
     def __init__(self, r=1.0, on: str = "units", layers=None):
@@ -392,6 +405,12 @@ class AdditiveNoise:
         The only choice; noise on the connections is ``WeightNoise``.
 
     Biases get no noise. Draws: Philox stream AdditiveNoise (16).
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> de.AdditiveNoise(0.1)
+    AdditiveNoise(std=0.1, on='units')
     """
 
     def __init__(self, std, on: str = "units"):
@@ -427,6 +446,12 @@ class WeightNoise:
         connections.
 
     Biases get no noise. Draws: Philox stream WeightNoise (17).
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> de.WeightNoise(0.1)
+    WeightNoise(std=0.1)
     """
 
     def __init__(self, std):

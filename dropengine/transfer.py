@@ -12,7 +12,19 @@ __all__ = ["Transfer", "Linear", "Logistic", "Tanh", "ReLU", "Softplus", "Softma
 
 
 class Transfer:
-    """Base class. ``name`` is the member of dropengine::TransferKind (cpp/include/dropengine/transfer.h)."""
+    """Base class. ``name`` is the member of dropengine::TransferKind (cpp/include/dropengine/transfer.h).
+
+    Examples
+    --------
+    Every transfer function exposes its parameters, the bound on its derivative and
+    whether its outputs lie in [0, 1]:
+
+    >>> import dropengine as de
+    >>> de.Tanh(2.0).params()                # (c, lam, threshold, slope)
+    (1.0, 2.0, 0.0, 1.0)
+    >>> de.Tanh(2.0).max_derivative, de.Logistic().bounded01
+    (2.0, True)
+    """
 
     name: str = ""
 
@@ -45,7 +57,14 @@ class Transfer:
 
 @dataclass(frozen=True)
 class Linear(Transfer):
-    """O = S (Eq. 1, 12, 21)."""
+    """O = S (Eq. 1, 12, 21).
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> de.Linear(), de.Linear().bounded01
+    (Linear(), False)
+    """
 
     name = "linear"
 
@@ -81,7 +100,14 @@ class Logistic(Transfer):
 
 @dataclass(frozen=True)
 class Tanh(Transfer):
-    """O = tanh(lam S)."""
+    """O = tanh(lam S).
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> de.Tanh(lam=2.0), de.Tanh(lam=2.0).max_derivative
+    (Tanh(lam=2.0), 2.0)
+    """
 
     lam: float = 1.0
     name = "tanh"
@@ -96,7 +122,16 @@ class Tanh(Transfer):
 
 @dataclass(frozen=True)
 class ReLU(Transfer):
-    """Rectified linear: O = 0 if S <= threshold else slope (S - threshold) (Eq. 69)."""
+    """Rectified linear: O = 0 if S <= threshold else slope (S - threshold) (Eq. 69).
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> de.ReLU(threshold=0.5, slope=2.0)
+    ReLU(threshold=0.5, slope=2.0)
+    >>> de.ReLU(threshold=0.5, slope=2.0).max_derivative
+    2.0
+    """
 
     threshold: float = 0.0
     slope: float = 1.0
@@ -112,7 +147,14 @@ class ReLU(Transfer):
 
 @dataclass(frozen=True)
 class Softplus(Transfer):
-    """O = log(1 + exp(lam S)) / lam, the integral of the logistic (Eq. 76)."""
+    """O = log(1 + exp(lam S)) / lam, the integral of the logistic (Eq. 76).
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> de.Softplus(lam=2.0)
+    Softplus(lam=2.0)
+    """
 
     lam: float = 1.0
     name = "softplus"
@@ -126,7 +168,14 @@ class Softplus(Transfer):
 @dataclass(frozen=True)
 class Softmax(Transfer):
     """Normalized exponential over the layer: O_i = exp(lam S_i) / sum_j exp(lam S_j) (Eq. 43).
-    NWGM(O_i) = softmax(lam E(S))_i (Eq. 47)."""
+    NWGM(O_i) = softmax(lam E(S))_i (Eq. 47).
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> de.Softmax(), de.Softmax().bounded01
+    (Softmax(lam=1.0), True)
+    """
 
     lam: float = 1.0
     name = "softmax"
