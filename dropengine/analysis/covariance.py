@@ -61,7 +61,18 @@ class ConnectedPair:
     W_ij <= 1/2 and lambda (1 - W_ij) above (the paper's refinement; None unless the
     transfer is logistic); ``gate_square``, ``gate_mean``: the gated input g_j that
     multiplies w_ij has E(g_j O_j) = gate_square E(O_j^2) + gate_mean E(O_j) (p_j and 0 for
-    dropout, 1 - r and r for dropin at rate r, 1 and 0 with no gate)."""
+    dropout, 1 - r and r for dropin at rate r, 1 and 0 with no gate).
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> from dropengine import analysis as A
+    >>> net = de.Network.random([3, 2, 1], seed=0)
+    >>> x = np.array([[1.0, 0.5, -1.0]])
+    >>> pair = A.connected_pair(net, x, de.Dropout(0.5), 1, 0, 1)
+    >>> np.round(pair.eprod, 4), np.round(pair.eprod_independent, 4)
+    (array([0.2117]), array([0.1767]))
+    """
 
     W_i: np.ndarray
     W_j: np.ndarray
@@ -78,7 +89,18 @@ class ConnectedPair:
 
 def connected_pair(net, inputs, gate, layer: int, i: int, j: int) -> ConnectedPair:
     """Estimates of E(O_i O_j) for a connected pair: unit i of `layer` (>= 1) and unit j
-    of `layer - 1`, which feeds it through w_ij (Eq. 120-124)."""
+    of `layer - 1`, which feeds it through w_ij (Eq. 120-124).
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> from dropengine import analysis as A
+    >>> net = de.Network.random([3, 2, 1], seed=0)
+    >>> x = np.array([[1.0, 0.5, -1.0]])
+    >>> pair = A.connected_pair(net, x, de.Dropout(0.5), 1, 0, 1)
+    >>> np.round(pair.W_i, 4), np.round(pair.W_ij, 4), pair.gate_square
+    (array([0.2957]), array([0.3542]), 0.5)
+    """
     engine.check_net(net)
     refuse_mixed(gate, "analysis.connected_pair")
     refuse_continuous(gate, "analysis.connected_pair", "its estimates are written for Bernoulli gates (Eq. 120-124)")
@@ -189,6 +211,16 @@ def eq123_second_term(pair: ConnectedPair, E_OjOj="eq118", dsigma="sigma_prime")
     -------
     array (n_inputs,): E(sigma'(A)) w_ij (a E(O_j O_j) + b W_j), with (a, b) the gate's
     moments (``pair.gate_square``, ``pair.gate_mean``; (p_j, 0) under dropout).
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> from dropengine import analysis as A
+    >>> net = de.Network.random([3, 2, 1], seed=0)
+    >>> x = np.array([[1.0, 0.5, -1.0]])
+    >>> pair = A.connected_pair(net, x, de.Dropout(0.5), 1, 0, 1)
+    >>> np.round(A.eq123_second_term(pair), 4)
+    array([-0.0365])
     """
     if not isinstance(pair, ConnectedPair):
         raise TypeError(f"pair must be a ConnectedPair (from connected_pair), got {type(pair).__name__}")
@@ -227,5 +259,16 @@ def eprod_eq123(pair: ConnectedPair, E_OjOj="eq118", dsigma="sigma_prime") -> np
     """E(O_i O_j) by Eq. 123 with both terms: W_ij W_j + E(sigma'(A)) w_ij p_j E(O_j O_j).
 
     Eq. 124 (``pair.eprod``) plus ``eq123_second_term(pair, E_OjOj, dsigma)``; see there
-    for the derivation and the parameters. Returns an array (n_inputs,)."""
+    for the derivation and the parameters. Returns an array (n_inputs,).
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> from dropengine import analysis as A
+    >>> net = de.Network.random([3, 2, 1], seed=0)
+    >>> x = np.array([[1.0, 0.5, -1.0]])
+    >>> pair = A.connected_pair(net, x, de.Dropout(0.5), 1, 0, 1)
+    >>> np.round(A.eprod_eq123(pair), 4)
+    array([0.1751])
+    """
     return pair.eprod + eq123_second_term(pair, E_OjOj, dsigma)

@@ -40,6 +40,16 @@ class LayerTerms:
         name -> the predicted decay coefficient (Eq. 180, 188)
     ``A_effective``
         (exact - ensemble) / w: the coefficient the exact gradient implies
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> from dropengine import analysis as A
+    >>> net = de.Network.random([3, 2, 1], seed=0)
+    >>> x = np.array([[1.0, 0.5, -1.0]])
+    >>> top = A.deep_regularizer(net, x, np.array([[1.0]]), [0.5, 0.5]).layers[1]
+    >>> top.layer, top.exact.shape, sorted(top.approx)
+    (1, (1, 1, 2), ['eq179', 'eq181', 'eq182'])
     """
 
     layer: int
@@ -62,7 +72,18 @@ class LayerTerms:
 @dataclass(frozen=True)
 class DeepRegularizer:
     """What ``deep_regularizer`` returns: ``layers``, one LayerTerms per weight matrix, and
-    ``n_subnetworks``, how many subnetworks were enumerated."""
+    ``n_subnetworks``, how many subnetworks were enumerated.
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> from dropengine import analysis as A
+    >>> net = de.Network.random([3, 2, 1], seed=0)
+    >>> x = np.array([[1.0, 0.5, -1.0]])
+    >>> r = A.deep_regularizer(net, x, np.array([[1.0]]), [0.5, 0.5])
+    >>> [layer.top for layer in r.layers]
+    [False, True]
+    """
 
     layers: list
     n_subnetworks: int
@@ -158,6 +179,16 @@ def deep_regularizer(net, inputs, targets, keep, *, max_subnetworks: int = 2**20
     The exact gradient and the ensemble gradient come from dropengine.exact.dropout_gradient;
     the moments (E(O), E(O O), E(sigma'(S_ij)), E(sigma''(S_ij)), E(dE_D/dS)) from the same
     enumeration of masks here.
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> from dropengine import analysis as A
+    >>> net = de.Network.random([3, 2, 1], seed=0)
+    >>> x = np.array([[1.0, 0.5, -1.0]])
+    >>> r = A.deep_regularizer(net, x, np.array([[1.0]]), [0.5, 0.5])
+    >>> r.n_subnetworks, len(r.layers), r.layers[0].exact.shape
+    (32, 2, (1, 2, 3))
     """
     X, T, p = _check(net, inputs, targets, keep)
     L = net.n_layers

@@ -36,7 +36,16 @@ def squared_nwgm_region(t):
 class EnsembleErrors:
     """Errors of the ensemble combinations and the expected error of the members:
     ``of_E`` <= ``expected`` (Eq. 56), ``of_WGM`` <= ``expected`` (Eq. 57),
-    ``of_NWGM`` <= ``expected`` (Eq. 58)."""
+    ``of_NWGM`` <= ``expected`` (Eq. 58).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> err = A.ensemble_errors(np.array([[0.2, 0.6]]), np.array([1.0]), axis=1)
+    >>> np.round(err.of_NWGM, 4), bool(err.of_NWGM[0] <= err.expected[0])
+    (array([0.1923]), True)
+    """
 
     of_E: np.ndarray
     of_WGM: np.ndarray

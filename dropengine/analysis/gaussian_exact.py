@@ -196,6 +196,15 @@ class GaussianApproximations:
     ``probit_sup``
         sup_x |sigma(x) - Phi(alpha x)| per alpha: |eq240 error| cannot exceed
         it, since Eq. 237-240 are exact for the probit stand-in of Eq. 236
+
+    Examples
+    --------
+    >>> from dropengine import analysis as A
+    >>> g = A.logistic_gaussian_approximations(0.5, 1.0)
+    >>> sorted(g.eq240)
+    ['0.607', '1/1.702', 'sqrt(2pi)/4']
+    >>> round(float(g.error["nwgm"]), 4)
+    0.0204
     """
 
     exact: np.ndarray
@@ -219,6 +228,13 @@ def logistic_gaussian_approximations(mu_S, var_S=None, *, sd_S=None, c=1.0, lam=
 
     The paper states no error bound for Eq. 240-242; the one that follows from its
     derivation is |eq240 - exact| <= sup_x |sigma(x) - Phi(alpha x)| (``probit_sup``).
+
+    Examples
+    --------
+    >>> from dropengine import analysis as A
+    >>> g = A.logistic_gaussian_approximations(0.5, 1.0)
+    >>> round(float(g.exact), 4), round(float(g.nwgm), 4), round(float(g.eq242), 4)
+    (0.602, 0.6225, 0.6053)
     """
     mu = _real(mu_S, "mu_S")
     sd = _scale(var_S, sd_S)

@@ -24,7 +24,15 @@ _TINY = 1e-280
 
 
 class Means(NamedTuple):
-    """E = sum P O, G = prod O^P (Eq. 35), Gc = prod (1 - O)^P (Eq. 36), nwgm = G / (G + Gc) (Eq. 37)."""
+    """E = sum P O, G = prod O^P (Eq. 35), Gc = prod (1 - O)^P (Eq. 36), nwgm = G / (G + Gc) (Eq. 37).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> A.means(np.array([[0.2, 0.8]]), axis=1)
+    Means(E=array([0.5]), G=array([0.4]), Gc=array([0.4]), nwgm=array([0.5]))
+    """
 
     E: np.ndarray
     G: np.ndarray
@@ -36,7 +44,16 @@ class Means(NamedTuple):
 class Summary:
     """Everything Section 8 uses, per position of the reduced array (float64):
     E, V = sum P (O - E)^2, log_G, log_Gc, G, Gc, nwgm, and min / max of the values
-    with positive weight (for Eq. 78-82)."""
+    with positive weight (for Eq. 78-82).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> s = A.summary(np.array([[0.2, 0.8]]), axis=1)
+    >>> s.E, s.G, s.nwgm, s.min, s.max
+    (array([0.5]), array([0.4]), array([0.5]), array([0.2]), array([0.8]))
+    """
 
     E: np.ndarray
     V: np.ndarray

@@ -62,7 +62,15 @@ def _draw(dist):
 
 
 def sampling_distribution(dist, m: int, R: int = 5000, seed=None) -> SamplingDistribution:
-    """Draws R samples of m values from `dist` and computes each sample's E and NWGM (Fig. 9.1)."""
+    """Draws R samples of m values from `dist` and computes each sample's E and NWGM (Fig. 9.1).
+
+    Examples
+    --------
+    >>> from dropengine import analysis as A
+    >>> sd = A.sampling_distribution("uniform(0,1)", 10, R=100, seed=0)
+    >>> sd.m, sd.E.shape, sd.nwgm.shape
+    (10, (100,), (100,))
+    """
     draw = _draw(dist)
     m, R = as_count(m, "m"), as_count(R, "R")
     O = np.asarray(draw(np.random.default_rng(seed), (R, m)), np.float64)
@@ -73,7 +81,15 @@ def sampling_distribution(dist, m: int, R: int = 5000, seed=None) -> SamplingDis
 def sampling_curve(dist, ms, R: int = 10_000, seed=None):
     """Correlation and covariance of E and NWGM as functions of the sample size m (Fig. 9.2).
 
-    Returns (ms, corr, cov) as arrays."""
+    Returns (ms, corr, cov) as arrays.
+
+    Examples
+    --------
+    >>> from dropengine import analysis as A
+    >>> ms, corr, cov = A.sampling_curve("uniform(0,1)", [2, 4], R=100, seed=0)
+    >>> ms, corr.shape, bool(corr.min() > 0.9)
+    (array([2, 4]), (2,), True)
+    """
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     out = [sampling_distribution(dist, int(m), R, child) for m, child in zip(ms, ss.spawn(len(ms)))]
     return np.asarray(ms), np.array([d.corr for d in out]), np.array([d.cov for d in out])
