@@ -69,7 +69,19 @@ def mnist_like_inputs(n: int, seed: int = 0, dtype=np.float32) -> np.ndarray:
 
 
 class MNIST(NamedTuple):
-    """uint8 images (n, 28, 28) and labels (n,) in the canonical order."""
+    """uint8 images (n, 28, 28) and labels (n,) in the canonical order.
+
+    Examples
+    --------
+    What :func:`load_mnist` returns; a tiny stand-in:
+
+    >>> import numpy as np
+    >>> from dropengine.datasets import MNIST
+    >>> img = np.zeros((2, 28, 28), np.uint8)
+    >>> d = MNIST(img, np.array([3, 7], np.uint8), img[:1], np.array([1], np.uint8), "example")
+    >>> d.train_images.shape, d.test_labels.tolist(), d.source
+    ((2, 28, 28), [1], 'example')
+    """
     train_images: np.ndarray
     train_labels: np.ndarray
     test_images: np.ndarray

@@ -27,7 +27,17 @@ class SpikingRun:
     and sums S of every unit (as ``dropengine.sample`` does); ``E_delta[h]`` and
     ``var_delta[h]`` the mean and variance of the spikes Delta sent into layer h (for
     connection-specific firing, averaged over a unit's outgoing connections), shape
-    (n_inputs, n_in_h); for a layer whose inputs do not spike, the passed values."""
+    (n_inputs, n_in_h); for a layer whose inputs do not spike, the passed values.
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> net = de.Network.random([5, 4, 3], "logistic", seed=0, dtype=np.float64)
+    >>> X = np.random.default_rng(0).uniform(size=(2, 5))
+    >>> run = de.spiking.simulate(net, X, de.Spikes(r=1.0), 200, seed=1)
+    >>> len(run.E_delta), run.E_delta[1].shape, run.var_delta[1].shape
+    (2, (2, 4), (2, 4))
+    """
 
     stats: SampleStats
     E_delta: list
@@ -145,6 +155,15 @@ class ThreeNetworks:
         ``eq138[h]`` = r Var(O) + E(O)^2 r (1 - r), computed from each network's E(O), Var(O)
         (per unit and signal, so for ``on="units"``; with connection-specific firing the
         measured variances are of the mean over a unit's outgoing connections)
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> net = de.Network.random([5, 4, 3], "logistic", seed=0, dtype=np.float64)
+    >>> X = np.random.default_rng(0).uniform(size=(2, 5))
+    >>> t = de.spiking.three_networks(net, X, r=0.5, n_samples=200, seed=0)
+    >>> t.W[-1].shape, t.dropout.E[-1].shape
+    ((2, 3), (2, 3))
     """
 
     spiking: SpikingRun

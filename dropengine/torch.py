@@ -68,7 +68,21 @@ def _torch():
 
 
 def require_safe_load(torch=None):
-    """Raises ImportError unless this PyTorch's ``torch.load`` is safe on untrusted files."""
+    """Raises ImportError unless this PyTorch's ``torch.load`` is safe on untrusted files.
+
+    Examples
+    --------
+    Any object with a ``__version__`` stands in for the torch module:
+
+    >>> from types import SimpleNamespace
+    >>> import dropengine.torch as det
+    >>> det.require_safe_load(SimpleNamespace(__version__="2.6.0"))       # passes
+    >>> try:
+    ...     det.require_safe_load(SimpleNamespace(__version__="2.5.1"))
+    ... except ImportError:
+    ...     print("too old")
+    too old
+    """
     torch = torch or _torch()
     version = str(torch.__version__)
     m = re.match(r"(\d+)\.(\d+)", version)

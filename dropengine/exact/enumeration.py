@@ -43,7 +43,16 @@ def n_subnetworks(net, gate) -> int:
 def max_parts(net, gate) -> int:
     """The most parts one enumeration can be split into (``part=(k, n)``, n a power of
     two up to this): 2^max(0, gates - 16), parts of at least 2^16 subnetworks. Exact for
-    any number of gates (a Python integer); only counts up to 2^62 can actually run."""
+    any number of gates (a Python integer); only counts up to 2^62 can actually run.
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> de.exact.max_parts(de.Network.random([4, 3, 2], seed=0), de.Dropout(0.5))   # 7 gates
+    1
+    >>> de.exact.max_parts(de.Network.random([20, 4, 1], seed=0), de.Dropout(0.5))  # 24 gates
+    256
+    """
     return _parts_for(_free_gates(net, gate, "exact.max_parts")[0])
 
 

@@ -26,6 +26,16 @@ def measure(net, probes, gate, n_samples: int = 1000, *, epoch: int = 0, seed=0,
     "E", "var", "W", "gap" = W(1 - W) - var (each (n_probes, n_out_h)); "active_var",
     "inactive_var" (mean variance of units with W >= 1/2, resp. < 1/2; NaN when none);
     "sparsity" (fraction of W below 0.1); "hist" (counts of W over HIST_BINS).
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> net = de.training.init_network([3, 4, 2], ["logistic", "softmax"], seed=0)
+    >>> X = np.random.default_rng(0).normal(size=(4, 3))
+    >>> y = np.array([0, 1, 1, 0])
+    >>> m = de.training.measure(net, X, de.Dropout([1.0, 0.5]), 100, seed=0)
+    >>> len(m["E"]), m["E"][0].shape, m["W"][1].shape
+    (2, (4, 4), (4, 2))
     """
     st = sample(net, probes, gate, n_samples, seed=seed, threads=threads)
     _, W = ensemble(net, probes, gate, threads=threads)

@@ -69,7 +69,18 @@ def ensemble_loss(net, X, y, gate=None, loss: str = "cross_entropy") -> float:
 
 def ensemble_gradient(net, X, y, gate=None, loss: str = "cross_entropy"):
     """Gradient of the mean ensemble loss with respect to the network's weights and
-    biases (Eq. 168-171): lists gW (n_out, n_in) and gb (n_out,), float64."""
+    biases (Eq. 168-171): lists gW (n_out, n_in) and gb (n_out,), float64.
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> net = de.training.init_network([3, 4, 2], ["logistic", "softmax"], seed=0)
+    >>> X = np.random.default_rng(0).normal(size=(4, 3))
+    >>> y = np.array([0, 1, 1, 0])
+    >>> gW, gb = de.training.ensemble_gradient(net, X, y, de.Dropout([1.0, 0.5]))
+    >>> [g.shape for g in gW], [g.shape for g in gb]
+    ([(4, 3), (2, 4)], [(4,), (2,)])
+    """
     kind, p, ins, Us, Ws, P = _forward(net, X, gate)
     n = len(Us[-1])
     _, delta = top_loss(net.transfers[-1], Us[-1], targets(y, Ws[-1].shape[1]), loss)
@@ -113,6 +124,17 @@ def regularization_check(net, X, y, gate, *, loss: str = "cross_entropy", n_draw
     summaries "corr" (corr(mc, ens)), "rel_err" (|mc - ens| / |mc|), "decay_corr"
     (corr(mc - ens, decay)), "rel_err_with_decay" (|mc - ens - decay| / |mc|) and
     "noise" (the standard error's share, |mc_se| / |mc|).
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> net = de.training.init_network([3, 4, 2], ["logistic", "softmax"], seed=0)
+    >>> X = np.random.default_rng(0).normal(size=(4, 3))
+    >>> y = np.array([0, 1, 1, 0])
+    >>> layers = de.training.regularization_check(net, X, y, de.Dropout([1.0, 0.5]),
+    ...                                           n_draws=50, n_samples=50, seed=0)
+    >>> len(layers), layers[0]["mc"].shape, layers[1]["ens"].shape
+    (2, (4, 3), (2, 4))
     """
     from .trainer import Trainer
 

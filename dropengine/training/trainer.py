@@ -39,6 +39,13 @@ class TrainingDiverged(FloatingPointError):
     were valid; the arithmetic blew up (typically the learning rate is too large).
     Attributes `epoch` and `minibatch` (counted from 0, as in Trainer.position) name the
     minibatch whose step failed; the trainer is left just before it, weights finite.
+
+    Examples
+    --------
+    >>> import dropengine as de
+    >>> err = de.training.TrainingDiverged("non-finite loss", epoch=2, minibatch=5)
+    >>> isinstance(err, FloatingPointError), err.epoch, err.minibatch
+    (True, 2, 5)
     """
 
     def __init__(self, message, epoch: int, minibatch: int):
