@@ -48,6 +48,19 @@ class CancellationLayer:
     ``var_alpha``, ``var_beta``  the noise-free variances behind ``corr``
     ``noise_beta``    the Monte Carlo noise variance of one run's beta (from the runs' difference)
     ``mean_eps``, ``rms_eps``  mean and RMS of eps = E - W over the layer below (Eq. 113: mean ~0)
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> from dropengine import analysis as A
+    >>> net = de.Network.random([6, 4, 3], "logistic", seed=0, dtype=np.float64)
+    >>> X = np.random.default_rng(0).uniform(size=(5, 6))
+    >>> gate = de.Dropout(0.5)
+    >>> a = de.sample(net, X, gate, 200, seed=3)
+    >>> b = de.sample(net, X, gate, 200, seed=3, first_sample=200)   # disjoint samples
+    >>> layers = A.cancellation(net, a, b, de.ensemble(net, X, gate), gate, n_boot=20)
+    >>> type(layers[0]).__name__, bool(np.isfinite(layers[0].ms_beta))
+    ('CancellationLayer', True)
     """
 
     layer: int
@@ -108,6 +121,19 @@ def cancellation(net, stats_a: SampleStats, stats_b: SampleStats, ensemble, gate
     -------
     a CancellationLayer for every layer h >= 1 with a logistic transfer (Eq. 112 expands
     an elementwise sigma; softmax layers are skipped)
+
+    Examples
+    --------
+    >>> import numpy as np, dropengine as de
+    >>> from dropengine import analysis as A
+    >>> net = de.Network.random([6, 4, 3], "logistic", seed=0, dtype=np.float64)
+    >>> X = np.random.default_rng(0).uniform(size=(5, 6))
+    >>> gate = de.Dropout(0.5)
+    >>> a = de.sample(net, X, gate, 200, seed=3)
+    >>> b = de.sample(net, X, gate, 200, seed=3, first_sample=200)   # disjoint samples
+    >>> layers = A.cancellation(net, a, b, de.ensemble(net, X, gate), gate, n_boot=20)
+    >>> [(c.layer, c.n_pairs) for c in layers]     # layer 1: 5 inputs x 3 units
+    [(1, 15)]
     """
     engine.check_net(net)
     engine.require_chain(net, "analysis.cancellation")
