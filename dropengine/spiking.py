@@ -5,6 +5,15 @@ O in [0, 1] sends a spike of size r with probability O (Eq. 125-129), drawn from
 same counter-based Philox streams as dropout, so runs are reproducible for any thread
 count. ``simulate`` runs a spiking network and measures its spikes; ``three_networks``
 builds the three networks of Fig. 10.2 from one ``Network``.
+
+Examples
+--------
+>>> import numpy as np, dropengine as de
+>>> net = de.Network.random([5, 4, 3], "logistic", seed=0, dtype=np.float64)
+>>> X = np.random.default_rng(0).uniform(size=(2, 5))
+>>> run = de.spiking.simulate(net, X, de.Spikes(r=1.0), 200, seed=1)
+>>> run.stats.E[-1].shape
+(2, 3)
 """
 from __future__ import annotations
 

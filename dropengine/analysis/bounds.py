@@ -2,6 +2,15 @@
 
 Functions of E and V (and, where a bound needs them, of G, min O, max O) named after
 what they compute. E, V, G, min, max come from ``summary``; every function broadcasts.
+
+Examples
+--------
+>>> import numpy as np
+>>> from dropengine import analysis as A
+>>> from dropengine.analysis import bounds
+>>> s = A.summary(np.array([[0.1, 0.5]]), axis=1)
+>>> np.round(s.E - s.nwgm, 4), np.round(bounds.bound1(s.E, s.V), 4)
+(array([0.05]), array([0.0913]))
 """
 from __future__ import annotations
 

@@ -13,6 +13,16 @@ estimate of E(O^2), hence of V:
 Two misprints of the paper are corrected here and said where they matter: Eq. 214's
 middle form has O_i where Eq. 213 (k = 2) has O_i^2 (its last form is right), and Eq. 216
 lacks the log.
+
+Examples
+--------
+>>> import numpy as np
+>>> from dropengine.analysis import higher_moments as hm
+>>> low, high = hm.eq212_interval(0.3)        # V lies in [0, E(1 - E)]
+>>> float(low), round(float(high), 4)
+(0.0, 0.21)
+>>> round(float(hm.logit(0.75)), 4)
+1.0986
 """
 from __future__ import annotations
 

@@ -8,6 +8,14 @@
 ``dropout_gradient``
     E(dE_D/dw) over all subnetworks beside the ensemble gradient and the decompositions
     of Eq. 147, 155 and 164, chain or DAG
+
+Examples
+--------
+>>> import numpy as np, dropengine as de
+>>> net = de.Network([np.array([[0.5, -1.0, 2.0, 0.3]])], transfer="logistic")
+>>> x = np.array([[1.0, 0.5, 0.2, -1.0]])
+>>> de.exact.enumerate(net, x, de.Dropout(0.5)).n_samples     # 2^4 subnetworks
+16
 """
 from .enumeration import DEFAULT_MAX_SUBNETWORKS, enumerate, max_parts, n_subnetworks
 from .gradient import dropout_gradient
