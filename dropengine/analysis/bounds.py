@@ -64,6 +64,16 @@ def cartwright_field_refined(s: Summary):
     which makes it weaker than Eq. 78 rather than a refinement; with it the two bounds
     are symmetric and hold (tests check both sides on random data). Where all values are
     equal (V = 0) both bounds are 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> from dropengine.analysis import bounds
+    >>> s = A.summary(np.array([[0.1, 0.5]]), axis=1)        # E = 0.3, V = 0.04
+    >>> lower, upper = bounds.cartwright_field_refined(s)
+    >>> np.round(lower, 4), np.round(upper, 4)
+    (array([0.0553]), array([0.1236]))
     """
     G = s.G
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -74,7 +84,18 @@ def cartwright_field_refined(s: Summary):
 
 def eq80_bounds(s: Summary):
     """Eq. 80: sum P (O - G)^2 / (2 max O) <= E - G <= sum P (O - G)^2 / (2 min O),
-    with sum P (O - G)^2 = V + (E - G)^2."""
+    with sum P (O - G)^2 = V + (E - G)^2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> from dropengine.analysis import bounds
+    >>> s = A.summary(np.array([[0.1, 0.5]]), axis=1)        # E = 0.3, V = 0.04
+    >>> lower, upper = bounds.eq80_bounds(s)
+    >>> np.round(lower, 4), np.round(upper, 4)
+    (array([0.0458]), array([0.2292]))
+    """
     q = s.V + (s.E - s.G) ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
         return q / (2 * s.max), np.where(s.min > 0, q / (2 * s.min), np.inf)
@@ -83,30 +104,68 @@ def eq80_bounds(s: Summary):
 def ky_fan_order(s: Summary):
     """The Ky Fan orderings (Eq. 81, 82): -1 where every value is <= 0.5 (consistently
     low: G <= NWGM <= E), +1 where every value is >= 0.5 (consistently high: NWGM >= E),
-    0 otherwise (no ordering implied), and 0 where every value is exactly 0.5 (NWGM = E)."""
+    0 otherwise (no ordering implied), and 0 where every value is exactly 0.5 (NWGM = E).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine import analysis as A
+    >>> from dropengine.analysis import bounds
+    >>> s = A.summary(np.array([[0.1, 0.5]]), axis=1)        # E = 0.3, V = 0.04
+    >>> bounds.ky_fan_order(s)                              # every value <= 0.5
+    array([-1])
+    """
     low, high = s.max <= 0.5, s.min >= 0.5
     return np.where(low & high, 0, np.where(low, -1, np.where(high, 1, 0)))
 
 
 # --- second order, around 0.5 (Eq. 84-87) -----------------------------------------------
 def g_second_order(E, V):
-    """G ~ E - V (Eq. 84, 93)."""
+    """G ~ E - V (Eq. 84, 93).
+
+    Examples
+    --------
+    >>> from dropengine.analysis import bounds
+    >>> round(float(bounds.g_second_order(0.3, 0.01)), 4)                 # E = 0.3, V = 0.01
+    0.29
+    """
     return _f(E) - _f(V)
 
 
 def gc_second_order(E, V):
-    """G' ~ 1 - E - V (Eq. 84, 94)."""
+    """G' ~ 1 - E - V (Eq. 84, 94).
+
+    Examples
+    --------
+    >>> from dropengine.analysis import bounds
+    >>> round(float(bounds.gc_second_order(0.3, 0.01)), 4)
+    0.69
+    """
     return 1.0 - _f(E) - _f(V)
 
 
 def nwgm_second_order(E, V):
-    """NWGM ~ (E - V) / (1 - 2V) (Eq. 84, 95)."""
+    """NWGM ~ (E - V) / (1 - 2V) (Eq. 84, 95).
+
+    Examples
+    --------
+    >>> from dropengine.analysis import bounds
+    >>> round(float(bounds.nwgm_second_order(0.3, 0.01)), 4)
+    0.2959
+    """
     E, V = _f(E), _f(V)
     return (E - V) / (1.0 - 2.0 * V)
 
 
 def e_minus_nwgm_second_order(E, V):
-    """E - NWGM ~ V (1 - 2E) / (1 - 2V) (Eq. 85, 96); its size is <= V (Eq. 86)."""
+    """E - NWGM ~ V (1 - 2E) / (1 - 2V) (Eq. 85, 96); its size is <= V (Eq. 86).
+
+    Examples
+    --------
+    >>> from dropengine.analysis import bounds
+    >>> round(float(bounds.e_minus_nwgm_second_order(0.3, 0.01)), 4)
+    0.0041
+    """
     E, V = _f(E), _f(V)
     return V * (1.0 - 2.0 * E) / (1.0 - 2.0 * V)
 
@@ -155,7 +214,14 @@ def bound_loose(E):
 
 # --- Appendix B ----------------------------------------------------------------------
 def nwgm_mean_expansion(E, V):
-    """Expansion around the mean (Eq. 202): NWGM ~ (E - V/(2E)) / (1 - V / (2E(1-E)))."""
+    """Expansion around the mean (Eq. 202): NWGM ~ (E - V/(2E)) / (1 - V / (2E(1-E))).
+
+    Examples
+    --------
+    >>> from dropengine.analysis import bounds
+    >>> round(float(bounds.nwgm_mean_expansion(0.3, 0.01)), 4)
+    0.2902
+    """
     E, V = _f(E), _f(V)
     with np.errstate(divide="ignore", invalid="ignore"):
         return (E - V / (2 * E)) / (1 - 0.5 * V / (E * (1 - E)))
@@ -165,30 +231,65 @@ def nwgm_expansion_01(E, V):
     """Expansion around 1 (Eq. 207), and around 0 (Eq. 211): NWGM ~ (2E - V) / (2 - 2V).
 
     (Eq. 211 as printed, (1 - E - V/2) / (1 - V), is the complement G'/(G + G') of the
-    same approximation: interchanging G and G' gives this one.)"""
+    same approximation: interchanging G and G' gives this one.)
+
+    Examples
+    --------
+    >>> from dropengine.analysis import bounds
+    >>> round(float(bounds.nwgm_expansion_01(0.3, 0.01)), 4)
+    0.298
+    """
     E, V = _f(E), _f(V)
     return (2 * E - V) / (2 - 2 * V)
 
 
 def e_minus_nwgm_expansion_01(E, V):
-    """E - NWGM ~ -(E - 1/2) V / (1 - V) (Eq. 208)."""
+    """E - NWGM ~ -(E - 1/2) V / (1 - V) (Eq. 208).
+
+    Examples
+    --------
+    >>> from dropengine.analysis import bounds
+    >>> round(float(bounds.e_minus_nwgm_expansion_01(0.3, 0.01)), 4)
+    0.002
+    """
     E, V = _f(E), _f(V)
     return -(E - 0.5) * V / (1 - V)
 
 
 def binomial_ratio(E):
     """E(1-E) / (1 - E(1-E)): positive, concave, 0 at E = 0 and 1, maximum 1/3 at E = 1/2
-    (Appendix B.2)."""
+    (Appendix B.2).
+
+    Examples
+    --------
+    >>> from dropengine.analysis import bounds
+    >>> round(float(bounds.binomial_ratio(0.5)), 4)               # the maximum, 1/3
+    0.3333
+    """
     q = _f(E) * (1 - _f(E))
     return q / (1 - q)
 
 
 def bound_209(V):
-    """Eq. 209: |E - NWGM| <~ V / (2(1 - V)), itself <= binomial_ratio(E)/2 <= 1/6."""
+    """Eq. 209: |E - NWGM| <~ V / (2(1 - V)), itself <= binomial_ratio(E)/2 <= 1/6.
+
+    Examples
+    --------
+    >>> from dropengine.analysis import bounds
+    >>> round(float(bounds.bound_209(0.01)), 4)
+    0.0051
+    """
     V = _f(V)
     return 0.5 * V / (1 - V)
 
 
 def bound_210(E):
-    """Eq. 210: |E - NWGM| <~ |E - 1/2| E(1-E) / (1 - E(1-E)), <= binomial_ratio(E)/2 <= 1/6."""
+    """Eq. 210: |E - NWGM| <~ |E - 1/2| E(1-E) / (1 - E(1-E)), <= binomial_ratio(E)/2 <= 1/6.
+
+    Examples
+    --------
+    >>> from dropengine.analysis import bounds
+    >>> round(float(bounds.bound_210(0.3)), 4)
+    0.0532
+    """
     return np.abs(_f(E) - 0.5) * binomial_ratio(E)

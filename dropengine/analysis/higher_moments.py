@@ -86,7 +86,15 @@ def eq212_interval(E):
 
     (O^2 <= O on [0, 1] gives E(O^2) <= E). Returns (lower, upper) = (0, E(1 - E)),
     arrays shaped like ``E`` (which must lie in [0, 1]). With E ~ W these are Section
-    9.6's Eq. 118 and Eq. 117."""
+    9.6's Eq. 118 and Eq. 117.
+
+    Examples
+    --------
+    >>> from dropengine.analysis import higher_moments as hm
+    >>> low, high = hm.eq212_interval(0.3)
+    >>> float(low), round(float(high), 4)
+    (0.0, 0.21)
+    """
     E = _in_01(E, "E", closed=True)
     return np.zeros_like(E), E * (1 - E)
 
@@ -111,6 +119,13 @@ def nwgm_power(O, k: int, P=None, axis: int = -1):
     Returns
     -------
     array: O with ``axis`` removed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine.analysis import higher_moments as hm
+    >>> np.round(hm.nwgm_power(np.array([[0.2, 0.6]]), 2), 4)
+    array([0.1328])
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an int >= 1 (the power of O), got {k!r}")
@@ -139,7 +154,15 @@ def nwgm_square_logistic(S, P=None, c=1.0, lam=1.0, axis: int = -1):
     S_i, not only E(S).
 
     Parameters: S (sums, subnetworks along ``axis``), P (their probabilities, or None for
-    equal weights), c > 0, lam != 0. Returns an array, S with ``axis`` removed."""
+    equal weights), c > 0, lam != 0. Returns an array, S with ``axis`` removed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dropengine.analysis import higher_moments as hm
+    >>> np.round(hm.nwgm_square_logistic(np.array([[-1.0, 1.0]])), 4)
+    array([0.2303])
+    """
     c, lam = _logistic_params(c, lam)
     S, w = _check_S(S, P, axis)
     z = np.log(c) - lam * S  # log(c e^{-lambda S})
@@ -151,7 +174,14 @@ def logit(O, c=1.0, lam=1.0):
 
         S = (1 / lambda) log(c O / (1 - O))
 
-    (the paper prints S = (1/lambda) cO / (1 - O), without the log). O in (0, 1)."""
+    (the paper prints S = (1/lambda) cO / (1 - O), without the log). O in (0, 1).
+
+    Examples
+    --------
+    >>> from dropengine.analysis import higher_moments as hm
+    >>> round(float(hm.logit(0.6)), 4)
+    0.4055
+    """
     c, lam = _logistic_params(c, lam)
     O = _in_01(O, "O", closed=False)
     return (np.log(c) + np.log(O) - np.log1p(-O)) / lam
@@ -166,7 +196,14 @@ def logit_series(O, c=1.0, lam=1.0, n_terms: int = 1):
     (the series of log(1 + u) for u = 2 eps and u = -2 eps, |2 eps| < 1). ``n_terms``
     terms n = 0 .. n_terms - 1 are kept; n_terms = 1 is the paper's approximation
     (1/lambda) log c + (4/lambda) eps, which Eq. 218 uses (the series has odd powers only,
-    so one term is exact to second order in eps)."""
+    so one term is exact to second order in eps).
+
+    Examples
+    --------
+    >>> from dropengine.analysis import higher_moments as hm
+    >>> round(float(hm.logit_series(0.6)), 4)        # first term: 4 (O - 1/2)
+    0.4
+    """
     c, lam = _logistic_params(c, lam)
     if isinstance(n_terms, bool) or not isinstance(n_terms, (int, np.integer)) or n_terms < 1:
         raise ValueError(f"n_terms must be an int >= 1 (terms of the series kept), got {n_terms!r}")
@@ -198,6 +235,12 @@ def second_moment_eq218(E_S, var_S, E, c=1.0, lam=1.0):
     -------
     array: the estimate of E(O^2). Nothing keeps it inside [E^2, E] (Eq. 212); the
     expansion holds near O = 1/2.
+
+    Examples
+    --------
+    >>> from dropengine.analysis import higher_moments as hm
+    >>> round(float(hm.second_moment_eq218(0.0, 1.0, 0.5)), 4)
+    0.3125
     """
     c, lam = _logistic_params(c, lam)
     E_S, var_S = _real(E_S, "E_S"), _real(var_S, "var_S")
@@ -216,7 +259,14 @@ def variance_eq218(E_S, var_S, E=None, c=1.0, lam=1.0):
     linearisation O ~ 1/2 + lambda S / 4 when E ~ 1/2 + lambda E(S) / 4. ``E`` defaults
     to the NWGM, sigma(E(S)) (Eq. 39), the estimate of E(O) that Appendix C assumes.
     Returns an array; compare with ``eq212_interval(E)`` to see whether it is sharper
-    than Eq. 212."""
+    than Eq. 212.
+
+    Examples
+    --------
+    >>> from dropengine.analysis import higher_moments as hm
+    >>> round(float(hm.variance_eq218(0.0, 1.0)), 4)
+    0.0625
+    """
     if E is None:
         c_, lam_ = _logistic_params(c, lam)
         E = 1 / (1 + c_ * np.exp(-lam_ * _real(E_S, "E_S")))
