@@ -36,6 +36,27 @@ def openmp_flags(compiler) -> list:
             return []
 
 
+def forget_stale_cache(build_dir: Path) -> None:
+    """Removes a CMake cache whose tools are gone. pip builds in a temporary environment
+    (its own cmake, ninja, pybind11) but keeps build/ in the source tree, so a second
+    `pip install ".[...]"` would find a cache pointing at the first one's deleted ninja
+    and fail to configure."""
+    cache = build_dir / "CMakeCache.txt"
+    if not cache.exists():
+        return
+    for line in cache.read_text(errors="replace").splitlines():
+        key, _, value = line.partition("=")
+        if key.split(":")[0] in ("CMAKE_MAKE_PROGRAM", "Python_EXECUTABLE", "pybind11_DIR") and value \
+                and not Path(value).exists():
+            import shutil
+
+            print(f"dropengine: {key.split(':')[0]} of the old CMake cache ({value}) is gone; configuring anew",
+                  file=sys.stderr)
+            cache.unlink()
+            shutil.rmtree(build_dir / "CMakeFiles", ignore_errors=True)
+            return
+
+
 class Build(build_ext):
     def build_extension(self, ext) -> None:
         if isinstance(ext, CMakeExtension):
@@ -52,6 +73,7 @@ class Build(build_ext):
         out_dir = Path(self.get_ext_fullpath(ext.name)).resolve().parent
         build_dir = Path(self.build_temp).resolve() / ext.name
         build_dir.mkdir(parents=True, exist_ok=True)
+        forget_stale_cache(build_dir)
         cfg = os.environ.get("DROPENGINE_BUILD_TYPE", "Release")
         args = [
             f"-DCMAKE_LIBRARY_OUTPUT_DIRECTORY={out_dir}",
