@@ -211,6 +211,9 @@ def main():
     args = ap.parse_args()
     n_batches, repeats = (30, 3) if args.quick else (100, 5)
     X, y, source = data((n_batches + 5) * BATCH)
+    m = machine_info(args.threads)
+    print(f"machine: {m['cpu']}, {m['cores']} cores, {args.threads} threads; dropengine SIMD {m['build']['simd']}, "
+          f"bf16 {m['build']['bf16']}")
     print(f"data: {source}")
     err = check_engine(X, y, args.threads)
     print(f"check: engine minibatch gradient = NumPy reference (max abs difference {err:.1e})")
