@@ -97,5 +97,15 @@ def test_shape_of_gaussian_uniform_and_skewed_deviations():
     x = rng.laplace(size=3000)
     want = stats.kstest(x, "norm", args=(x.mean(), x.std())).statistic
     assert_allclose(kolmogorov_distance(x), want, rtol=1e-12)
+    # one distance per column (axis=0) or row (axis=1), each scipy's; NaN for a constant slice
+    X = np.column_stack([rng.laplace(size=500), rng.normal(size=500), np.full(500, 3.0)])
+    for axis, cols in ((0, X.T), (1, X.T.copy())):
+        got = kolmogorov_distance(X if axis == 0 else X.T, axis=axis)
+        for j, c in enumerate(cols[:2]):
+            assert_allclose(got[j], stats.kstest(c, "norm", args=(c.mean(), c.std())).statistic, rtol=1e-12)
+        assert np.isnan(got[2])
+    # Gaussian draws sit on the Lilliefors floor, about 0.6 / sqrt(n) at the median
+    floor = np.median(kolmogorov_distance(rng.normal(size=(2000, 400)), axis=0))
+    assert 0.5 / np.sqrt(2000) < floor < 0.75 / np.sqrt(2000)
     with pytest.raises(ValueError, match="n_inputs"):
         shape(np.zeros(5))

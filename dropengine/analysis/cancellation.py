@@ -191,19 +191,31 @@ def cancellation(net, stats_a: SampleStats, stats_b: SampleStats, ensemble, gate
     return out
 
 
-def kolmogorov_distance(x) -> float:
+def kolmogorov_distance(x, axis=None):
     """sup |F_n - Phi| between the empirical CDF of x and the Gaussian with x's mean and
-    standard deviation (the Kolmogorov-Smirnov statistic with estimated parameters)."""
+    standard deviation (the Kolmogorov-Smirnov statistic with estimated parameters).
+
+    With ``axis=None`` over all of x (a float); with an integer axis one distance per
+    slice along it (an array of x's shape without that axis), NaN where a slice is
+    constant. For n Gaussian draws the distance is about 0.6 / sqrt(n) at its median
+    (Lilliefors' distribution), the floor any measured distance sits on."""
     from scipy.special import ndtr
 
-    x = np.sort(np.asarray(x, np.float64).ravel())
-    n = x.size
-    sd = x.std()
-    if n == 0 or sd == 0:
-        return float("nan")
-    F = ndtr((x - x.mean()) / sd)
-    i = np.arange(1, n + 1)
-    return float(max(np.max(i / n - F), np.max(F - (i - 1) / n)))
+    x = np.asarray(x, np.float64)
+    if axis is None:
+        x = x.ravel()
+        axis = 0
+    x = np.moveaxis(np.sort(x, axis=axis), axis, 0)
+    n = x.shape[0]
+    if n == 0:
+        return float("nan") if x.ndim == 1 else np.full(x.shape[1:], np.nan)
+    sd = x.std(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        F = ndtr((x - x.mean(0)) / sd)
+    i = np.arange(1, n + 1).reshape((n,) + (1,) * (x.ndim - 1))
+    D = np.maximum(np.max(i / n - F, axis=0), np.max(F - (i - 1) / n, axis=0))
+    D = np.where(sd > 0, D, np.nan)
+    return float(D) if D.ndim == 0 else D
 
 
 def shape(d, n_boot: int = 400, seed=0) -> dict:

@@ -9,16 +9,20 @@ same keep probabilities): per (input, hidden unit) the Monte Carlo E(sigma'(S)) 
 SE and sd, NWGM(sigma'(S)) (Eq. 221), Eq. 222 truncated after its first term, Eq. 223
 and sigma'(E(S)) (Eq. 220); per (input, hidden layer above the first) the mean and
 variance of S - b over the layer's units and the samples, beside Eq. 228-229 with the
-layer's weight moments and the moments of the gated activities delta_j O_j below.
+layer's weight moments and the moments of the gated activities delta_j O_j below; per
+(input, hidden unit) the Kolmogorov distance of S over the samples to its Gaussian
+(Appendix E.1-E.2, F: "S is approximately Gaussian").
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..analysis.cancellation import kolmogorov_distance
 from ..analysis.dsigma_nwgm import nwgm_dsigma, nwgm_dsigma_series
 from ..analysis.gaussian import expected_dsigma
 from ..analysis.sum_moments import sum_mean, sum_variance, sum_variance_centered
 from .base import Claim, identity, pyplot, save
+from .criteria import KOLMOGOROV_LIMIT
 
 #: Appendix E.2 read as "Var(S) ~ Eq. 229" in a network: the prediction within a factor
 #: 1.25 of the measured variance (|log ratio| + 2 SE < log 1.25), 12% in standard deviation.
@@ -33,15 +37,16 @@ def _sigma(S):
 
 def simulate(net, X, keep, n_samples, seed):
     """Per hidden (logistic) layer k, arrays of shape (n_inputs, units): E(sigma'(S)), its
-    SE and sd over the samples, Eq. 221, Eq. 222 (first term), Eq. 223, Eq. 220; and per
-    input the measured and predicted (Eq. 228, 229) mean and variance of S - b."""
+    SE and sd over the samples, Eq. 221, Eq. 222 (first term), Eq. 223, Eq. 220, and the
+    Kolmogorov distance of S over the samples to its Gaussian ("ks_S"); and per input the
+    measured and predicted (Eq. 228, 229) mean and variance of S - b."""
     n_hidden = sum(1 for f in net.transfers if type(f).__name__ == "Logistic")
     for f in net.transfers[:n_hidden]:
         if not (f.c == 1.0 and f.lam == 1.0):
             raise ValueError("Appendix D's Eq. 222-223 are for c = lam = 1")
     rng = np.random.default_rng([seed, 221])
     out = [{k: [] for k in ("E", "se", "sd", "eq221", "eq222", "eq223", "eq220", "mean_S", "var_S", "eq228",
-                            "eq229", "eq230")} for _ in range(n_hidden)]
+                            "eq229", "eq230", "ks_S")} for _ in range(n_hidden)]
     for x in np.asarray(X, np.float64):
         O = np.broadcast_to(x, (n_samples, x.size))
         for k in range(n_hidden):
@@ -59,6 +64,7 @@ def simulate(net, X, keep, n_samples, seed):
             r["eq222"].append(nwgm_dsigma_series(S, n_terms=1, axis=0))
             r["eq223"].append(expected_dsigma(S.mean(0), S.var(0), method="eq223"))
             r["eq220"].append(expected_dsigma(S.mean(0), method="eq220"))
+            r["ks_S"].append(kolmogorov_distance(S, axis=0))
             n, mu_w, var_w, mu_o, var_o = W.shape[1], W.mean(), W.var(), G.mean(), G.var()
             r["mean_S"].append(A.mean())
             r["var_S"].append(A.var())
@@ -87,6 +93,37 @@ def _beats_one_sample(res, key, section, equation, statement, tag, layers, est, 
         detail=f"ratio; RMS(E(sigma'(S)) - estimate) per hidden layer {per}; RMS sd(sigma'(S)) {sd:.1e}; "
                f"mean E(sigma'(S)) {E.mean():.3f}",
         reason=reason))
+
+
+def _gaussian_S(res, tag, layers, n_samples, seed):
+    """Appendix E.1-E.2 (and F, Section 9's approximations): under dropout, the sum S into a
+    unit is approximately Gaussian (central limit theorem over its many gated inputs).
+    Per (input, hidden unit), the Kolmogorov distance D of S's n_samples dropout values to
+    the Gaussian of the same mean and SD; the criterion is the one Figs. 9.6-9.7 use
+    (criteria.KOLMOGOROV_LIMIT: a logistic passes, a uniform or Laplace fails), on the
+    median unit, with the SE of that median by bootstrap over the inputs. D of exactly
+    Gaussian draws of the same size (the floor, about 0.6 / sqrt(n_samples)) is shown."""
+    D = np.concatenate([r["ks_S"] for r in layers], axis=1)  # (inputs, units of all hidden layers)
+    rng = np.random.default_rng([seed, 224])
+    med = float(np.nanmedian(D))
+    boots = [np.nanmedian(D[rng.integers(0, D.shape[0], D.shape[0])]) for _ in range(400)]
+    se = float(np.std(boots, ddof=1)) if D.shape[0] > 1 else float("nan")
+    floor = float(np.median(kolmogorov_distance(rng.standard_normal((n_samples, 200)), axis=0)))
+    per = ", ".join(f"{np.nanmedian(r['ks_S']):.3f}" for r in layers)
+    over = ", ".join(f"{np.nanmean(r['ks_S'] > KOLMOGOROV_LIMIT):.0%}" for r in layers)
+    ok = bool(np.isfinite(se) and med + 2 * se <= KOLMOGOROV_LIMIT)
+    res.claims.append(Claim(
+        f"appendix_e_gaussian_S[{tag}]", f"Appendix E.1-E.2, F ({tag} training)", "Eq. 224, 228",
+        "the sum S into a unit is approximately Gaussian over the dropout subnetworks (central limit theorem: many "
+        f"gated inputs), hidden layers of the {'untrained' if tag == 'before' else 'trained'} network",
+        f"median over (input, unit) of the Kolmogorov distance D of S's {n_samples} dropout values to the Gaussian of "
+        f"the same mean and SD, + 2 SE (bootstrap over the inputs) <= {KOLMOGOROV_LIMIT:g}, the limit of Figs. 9.6-9.7",
+        med, se, ok,
+        detail=f"median D; per hidden layer {per}; share of units with D > {KOLMOGOROV_LIMIT:g} per layer {over}; "
+               f"D of exactly Gaussian draws of the same size {floor:.3f}",
+        reason=("the paper's assumption: after training a few large weights from strongly active units dominate S, "
+                "so the many-small-terms condition of the central limit theorem fails" if tag == "after" else
+                "the paper's assumption: too few gated terms carry S's variance for the central limit theorem")))
 
 
 def run_claims(res, out, nets, X, keep, n_samples, seed, init_text=""):
@@ -148,6 +185,8 @@ def run_claims(res, out, nets, X, keep, n_samples, seed, init_text=""):
             reason="the paper's assumption, not its algebra: Eq. 229 is exact for independent weights and "
                    "activities, and here the weights into a unit and the activities below are not independent"
                    + (" (training makes them depend)" if tag == "after" else "")))
+
+        _gaussian_S(res, tag, layers, n_samples, seed)
 
     # Eq. 228-229 as identities, on independent draws (w ~ N(mu_w, var_w), O ~ Beta(2, 5)).
     rng = np.random.default_rng([seed, 228])
