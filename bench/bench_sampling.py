@@ -19,6 +19,7 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -107,6 +108,49 @@ def torch_units(net, X, n, threads, chunk=1000):
                     acc[h][1] += (a * a).sum(0)
                     acc[h][2] += torch.log(a).sum(0)
     return acc
+
+
+def torch_compiled_units(net, threads, chunk=1000):
+    """torch_units with each layer's step (mask, addmm, sigmoid, the three sums) compiled
+    by torch.compile (Inductor's C++ backend, fixed shapes): the fused form a user who
+    reaches for torch.compile gets. Returns a function of (X, n) like torch_units, or None
+    (with the reason printed) where compilation fails on this machine."""
+    import torch
+
+    torch.set_num_threads(threads)
+    Ws = [torch.from_numpy(np.ascontiguousarray(w.T.astype(np.float32))) for w in net.weights]
+    bs = [torch.from_numpy(b.astype(np.float32)) for b in net.biases]
+
+    def step(a, W, b, keep: float):
+        m = torch.randint(0, 2, (a.shape[0], W.shape[0]), dtype=torch.uint8) if keep == 0.5 else \
+            torch.rand(a.shape[0], W.shape[0]) < keep
+        a = torch.sigmoid(torch.addmm(b, m * a, W))
+        return a, a.sum(0, dtype=torch.float64), (a * a).sum(0, dtype=torch.float64), \
+            torch.log(a).sum(0, dtype=torch.float64)
+
+    cstep = torch.compile(step, dynamic=False)
+
+    def run(X, n):
+        with torch.inference_mode():
+            for x in torch.from_numpy(X):
+                acc = [torch.zeros(3, w.shape[1], dtype=torch.float64) for w in Ws]
+                for s0 in range(0, n, chunk):
+                    a = x.expand(min(chunk, n - s0), -1)
+                    for h, (W, b) in enumerate(zip(Ws, bs)):
+                        a, s1, s2, s3 = cstep(a, W, b, KEEP[h])
+                        acc[h][0] += s1
+                        acc[h][1] += s2
+                        acc[h][2] += s3
+        return acc
+
+    t = time.perf_counter()
+    try:
+        run(np.zeros((1, net.sizes[0]), np.float32), chunk)
+    except Exception as e:  # Inductor needs a working C++ toolchain; say why and go on
+        print(f"  torch.compile: failed here ({type(e).__name__}: {str(e).splitlines()[0][:120]}); skipped")
+        return None
+    print(f"  torch.compile: compiled in {time.perf_counter() - t:.0f} s (not timed)")
+    return run
 
 
 def numpy_connections(net, X, n, rng):
@@ -210,7 +254,8 @@ def main():
             "dropengine bf16": lambda n: de.sample(net, X, de.Dropout(KEEP), n, seed=1, threads=args.threads,
                                                    precision="bf16"),
             "numpy": lambda n: numpy_units(net, X, n, np.random.default_rng(1)),
-            "torch": lambda n: torch_units(net, X, n, args.threads)}),
+            "torch": lambda n: torch_units(net, X, n, args.threads),
+            "torch compiled": lambda n: compiled(X, n)}),
         ("connections", n_conn, {
             "dropengine": lambda n: de.sample(net, X, de.Dropout(KEEP, on="connections"), n, seed=1,
                                               threads=args.threads),
@@ -220,11 +265,15 @@ def main():
         check_against_reference(net, X, on)
         rows = {}
         for name, fn in engines.items():
-            if name == "torch":
+            if name.startswith("torch"):
                 try:
                     import torch  # noqa: F401
                 except ImportError:
-                    print("  torch: not installed (pip install torch==2.13.0); skipped")
+                    print(f"  {name}: not installed (pip install torch==2.13.0); skipped")
+                    continue
+            if name == "torch compiled":
+                compiled = torch_compiled_units(net, args.threads)
+                if compiled is None:
                     continue
             med, lo, hi = timed(lambda: fn(n), repeats)
             rate = len(X) * n / med
