@@ -14,13 +14,19 @@ __all__ = ["ensemble_errors", "EnsembleErrors", "ERRORS", "squared_nwgm_region"]
 ERRORS = ("squared", "relative_entropy")
 
 
-def _error(kind, O, t):
+def _error(kind, O, t, log_O=None, log_Oc=None):
+    """Eq. 55 for the values O. The relative entropy reads log O and log(1 - O) from
+    log_O and log_Oc where the caller has them exactly: near 1, 1 - O computed by
+    subtraction keeps only the digits O had beyond 1 (at O = 1 - 1e-10 its log is off
+    by ~1e-6), which is larger than the gaps Eq. 56-58 compare."""
     if kind == "squared":
         return 0.5 * (t - O) ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
+        lo = np.log(O) if log_O is None else log_O
+        lc = np.log1p(-O) if log_Oc is None else log_Oc
         # 0 log 0 = 0: a target of exactly 0 or 1 has no term on the other side
-        a = np.where(t > 0, -t * np.log(O), 0.0)
-        b = np.where(t < 1, -(1 - t) * np.log1p(-O), 0.0)
+        a = np.where(t > 0, -t * lo, 0.0)
+        b = np.where(t < 1, -(1 - t) * lc, 0.0)
     return a + b
 
 
@@ -92,7 +98,29 @@ def ensemble_errors(O, t, P=None, axis: int = -1, error: str = "squared") -> Ens
     Oa = np.asarray(O, dtype=np.float64)
     m = Oa.shape[axis]
     w = np.full(m, 1.0 / m) if P is None else np.asarray(P, np.float64)
-    member = _error(error, Oa, np.expand_dims(tb, axis))
-    with np.errstate(invalid="ignore"):  # inf * 0 for a member of weight 0 and error inf
-        expected = np.where(w > 0, np.moveaxis(member, axis, -1), 0.0) @ w
-    return EnsembleErrors(_error(error, s.E, tb), _error(error, s.G, tb), _error(error, s.nwgm, tb), expected)
+
+    def weighted(a):  # sum_i P_i a_i along axis; members of weight 0 take no part
+        with np.errstate(invalid="ignore"):  # inf * 0 for a member of weight 0
+            return np.where(w > 0, np.moveaxis(a, axis, -1), 0.0) @ w
+
+    t_members = np.expand_dims(tb, axis)
+    if error == "squared":
+        expected = weighted(_error(error, Oa, t_members))
+        return EnsembleErrors(_error(error, s.E, tb), _error(error, s.G, tb), _error(error, s.nwgm, tb), expected)
+    # The relative entropy reads logs, and each combination's log of its complement comes
+    # from its definition (Eq. 37: 1 - NWGM = G' / (G + G'); 1 - G = -expm1(log G);
+    # 1 - E = sum P (1 - O)), in float64 NumPy from log O and log1p(-O) of the members,
+    # which keep their relative precision near 0 and near 1 alike; below 1/2 log1p(-value)
+    # is the exact one.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lO, lOc = np.log(Oa), np.log1p(-Oa)
+        expected = weighted(_error(error, Oa, t_members, log_O=lO, log_Oc=lOc))
+        log_G, log_Gc = weighted(lO), weighted(lOc)
+        log_norm = np.logaddexp(log_G, log_Gc)
+        G, nwgm = np.exp(log_G), np.exp(log_G - log_norm)
+        log_c = {"E": np.where(s.E < 0.5, np.log1p(-s.E), np.log(weighted(1.0 - Oa))),
+                 "G": np.where(G < 0.5, np.log1p(-G), np.log(-np.expm1(log_G))),
+                 "nwgm": np.where(nwgm < 0.5, np.log1p(-nwgm), log_Gc - log_norm)}
+    return EnsembleErrors(_error(error, s.E, tb, log_Oc=log_c["E"]),
+                          _error(error, G, tb, log_O=log_G, log_Oc=log_c["G"]),
+                          _error(error, nwgm, tb, log_O=log_G - log_norm, log_Oc=log_c["nwgm"]), expected)
