@@ -83,31 +83,52 @@ def numpy_units(net, X, n, rng, chunk=1000):
     return acc
 
 
+def _torch_layers(net, threads):
+    """The network's transposed weights and biases as float32 tensors, threads set."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return ([torch.from_numpy(np.ascontiguousarray(w.T.astype(np.float32))) for w in net.weights],
+            [torch.from_numpy(b.astype(np.float32)) for b in net.biases])
+
+
+def _torch_mask(shape, keep):
+    """Bernoulli(keep) masks from random bytes (uint8 at keep 1/2, else rand < keep)."""
+    import torch
+
+    return torch.randint(0, 2, shape, dtype=torch.uint8) if keep == 0.5 else torch.rand(shape) < keep
+
+
+def _torch_run(Ws, bs, X, n, chunk, step):
+    """The PyTorch peers' sampling loop: chunks of samples of each input through
+    step(a, W, b, keep) -> (outputs, sum O, sum O^2, sum log O), sums kept in float64."""
+    import torch
+
+    with torch.inference_mode():
+        for x in torch.from_numpy(X):
+            acc = [torch.zeros(3, w.shape[1], dtype=torch.float64) for w in Ws]
+            for s0 in range(0, n, chunk):
+                a = x.expand(min(chunk, n - s0), -1)
+                for h, (W, b) in enumerate(zip(Ws, bs)):
+                    a, s1, s2, s3 = step(a, W, b, KEEP[h])
+                    acc[h][0] += s1
+                    acc[h][1] += s2
+                    acc[h][2] += s3
+    return acc
+
+
 def torch_units(net, X, n, threads, chunk=1000):
     """Masks from random bytes (torch.randint as uint8 at keep 1/2, else rand < keep: both
     measured 3-4x faster than bernoulli_ or F.dropout here), fused addmm and in-place
     sigmoid_, threads set, no autograd."""
     import torch
 
-    torch.set_num_threads(threads)
-    Ws = [torch.from_numpy(np.ascontiguousarray(w.T.astype(np.float32))) for w in net.weights]
-    bs = [torch.from_numpy(b.astype(np.float32)) for b in net.biases]
+    def step(a, W, b, keep):
+        m = _torch_mask((a.shape[0], W.shape[0]), keep)
+        a = torch.addmm(b, m.mul(a), W).sigmoid_()
+        return a, a.sum(0), (a * a).sum(0), torch.log(a).sum(0)
 
-    def mask(shape, keep):
-        return torch.randint(0, 2, shape, dtype=torch.uint8) if keep == 0.5 else torch.rand(shape) < keep
-    with torch.inference_mode():
-        for x in torch.from_numpy(X):
-            acc = [torch.zeros(3, w.shape[1], dtype=torch.float64) for w in Ws]
-            for s0 in range(0, n, chunk):
-                m = min(chunk, n - s0)
-                a = x.expand(m, -1)
-                for h, (W, b) in enumerate(zip(Ws, bs)):
-                    a = mask((m, W.shape[0]), KEEP[h]).mul(a)
-                    a = torch.addmm(b, a, W).sigmoid_()
-                    acc[h][0] += a.sum(0)
-                    acc[h][1] += (a * a).sum(0)
-                    acc[h][2] += torch.log(a).sum(0)
-    return acc
+    return _torch_run(*_torch_layers(net, threads), X, n, chunk, step)
 
 
 def torch_compiled_units(net, threads, chunk=1000):
@@ -117,13 +138,10 @@ def torch_compiled_units(net, threads, chunk=1000):
     (with the reason printed) where compilation fails on this machine."""
     import torch
 
-    torch.set_num_threads(threads)
-    Ws = [torch.from_numpy(np.ascontiguousarray(w.T.astype(np.float32))) for w in net.weights]
-    bs = [torch.from_numpy(b.astype(np.float32)) for b in net.biases]
+    Ws, bs = _torch_layers(net, threads)
 
     def step(a, W, b, keep: float):
-        m = torch.randint(0, 2, (a.shape[0], W.shape[0]), dtype=torch.uint8) if keep == 0.5 else \
-            torch.rand(a.shape[0], W.shape[0]) < keep
+        m = _torch_mask((a.shape[0], W.shape[0]), keep)
         a = torch.sigmoid(torch.addmm(b, m * a, W))
         return a, a.sum(0, dtype=torch.float64), (a * a).sum(0, dtype=torch.float64), \
             torch.log(a).sum(0, dtype=torch.float64)
@@ -131,17 +149,7 @@ def torch_compiled_units(net, threads, chunk=1000):
     cstep = torch.compile(step, dynamic=False)
 
     def run(X, n):
-        with torch.inference_mode():
-            for x in torch.from_numpy(X):
-                acc = [torch.zeros(3, w.shape[1], dtype=torch.float64) for w in Ws]
-                for s0 in range(0, n, chunk):
-                    a = x.expand(min(chunk, n - s0), -1)
-                    for h, (W, b) in enumerate(zip(Ws, bs)):
-                        a, s1, s2, s3 = cstep(a, W, b, KEEP[h])
-                        acc[h][0] += s1
-                        acc[h][1] += s2
-                        acc[h][2] += s3
-        return acc
+        return _torch_run(Ws, bs, X, n, chunk, cstep)
 
     t = time.perf_counter()
     try:

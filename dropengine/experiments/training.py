@@ -78,6 +78,12 @@ def _error_before(tr, k):
     return float(e[ok][-1]) if ok.any() else float("nan")
 
 
+def _binomial_se(error: float, n: int) -> float:
+    """SE of an error rate measured on n examples, floored at one example's worth so that
+    an error of 0 does not read as exact."""
+    return float(np.sqrt(max(error * (1 - error), 1.0 / n) / n))
+
+
 def _learning_status(tr, n_test: int, k: int = 10) -> str:
     """What "end of learning" means in this run, for the report: the dropout network's
     training loss and test error over its last k epochs. The paper's "end of learning"
@@ -89,7 +95,7 @@ def _learning_status(tr, n_test: int, k: int = 10) -> str:
         return ""
     drop = (loss[-k - 1] - loss[-1]) / loss[-k - 1]
     e_end, e_before = tr.history["test_error"][-1], _error_before(tr, k)
-    se = np.sqrt(max(e_end * (1 - e_end), 1.0 / n_test) / n_test)
+    se = _binomial_se(e_end, n_test)
     still = drop > 0.01 or (np.isfinite(e_before) and e_before - e_end > 2 * np.sqrt(2) * se)
     return (f"End of learning: the claims marked 'after training' read the dropout network after its last epoch. Over "
             f"its last {k} epochs the training loss (dropout-gated) fell {100 * drop:.1f}% and the ensemble test "
@@ -187,7 +193,7 @@ def run(out, quick=True, seed=0, threads=None, progress=False) -> Result:
     ax.set_title("Sections 10.2, 11.6: test error of dropout, no dropout, dropin, backpercolation", fontsize=9)
     res.figures.append(save(fig, out, "fig_training_error"))
     nt = len(Xt)
-    se_err = {k: float(np.sqrt(max(e * (1 - e), 1.0 / nt) / nt)) for k, e in err.items()}  # binomial SE
+    se_err = {k: _binomial_se(e, nt) for k, e in err.items()}
     d, se_d = err["no dropout"] - err["dropout"], float(np.hypot(se_err["dropout"], se_err["no dropout"]))
     res.claims.append(Claim("dropout_vs_none", "Section 1 (the result of ref. [27] the paper builds on)", "",
                             "dropout prevents overfitting: the dropout network generalises better than the same "
