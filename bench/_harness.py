@@ -24,6 +24,22 @@ def timed(fn, repeats: int):
     return float(np.median(ts)), float(np.min(ts)), float(np.max(ts))
 
 
+def timed_interleaved(fns: dict, repeats: int) -> dict:
+    """name -> (median, min, max) seconds of `repeats` calls of each fn after one warm-up
+    call each, the engines taking turns (round r starts at engine r mod k): this host's
+    capacity drifts by tens of percent within minutes, and engines timed one after the
+    other would each see a different machine."""
+    names = list(fns)
+    for name in names:
+        fns[name]()
+    ts = {name: [] for name in names}
+    for r in range(repeats):
+        for q in range(len(names)):
+            name = names[(r + q) % len(names)]
+            ts[name].append(seconds(fns[name]))
+    return {name: (float(np.median(v)), float(np.min(v)), float(np.max(v))) for name, v in ts.items()}
+
+
 def bits_mask(rng, shape, keep):
     """Bernoulli(keep) masks as a skilled NumPy user draws them: from random bytes, one
     bit per mask at keep 1/2; else one float32 uniform per mask."""

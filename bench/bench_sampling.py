@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 import dropengine as de
-from _harness import append_results, bits_mask, machine as machine_info, seconds, timed
+from _harness import append_results, bits_mask, machine as machine_info, seconds, timed, timed_interleaved
 from dropengine import _reference as R
 from dropengine._validation import seed_key
 from dropengine.datasets import PAPER_SIZES, mnist_like_inputs
@@ -271,7 +271,7 @@ def main():
             "torch": lambda n: torch_connections(net, X, n, args.threads)}),
     ):
         check_against_reference(net, X, on)
-        rows = {}
+        runnable = {}
         for name, fn in engines.items():
             if name.startswith("torch"):
                 try:
@@ -283,14 +283,16 @@ def main():
                 compiled = torch_compiled_units(net, args.threads)
                 if compiled is None:
                     continue
-            med, lo, hi = timed(lambda: fn(n), repeats)
+            runnable[name] = (lambda fn: lambda: fn(n))(fn)
+        rows = {}
+        for name, (med, lo, hi) in timed_interleaved(runnable, repeats).items():
             rate = len(X) * n / med
             rows[name] = rate
             results.append({"bench": "sampling", "gate": on, "engine": name, "samples_per_s": rate,
                             "median_s": med, "min_s": lo, "max_s": hi, "n_inputs": len(X), "n_samples": n,
-                            "peak_fraction": rate * flops / 1e9 / peak, **machine})
+                            "peak_fraction": rate * flops / 1e9 / peak, "interleaved": True, **machine})
         best_peer = max(v for k, v in rows.items() if not k.startswith("dropengine"))
-        print(f"\n[{on}] {len(X)} inputs x {n} samples, median of {repeats}")
+        print(f"\n[{on}] {len(X)} inputs x {n} samples, median of {repeats} (engines take turns)")
         print(f"  {'engine':<16} {'samples/s':>12} {'x dropengine':>13} {'of GEMM peak':>13}")
         for name, rate in rows.items():
             print(f"  {name:<16} {rate:>12,.0f} {rate / rows['dropengine']:>13.2f} "
