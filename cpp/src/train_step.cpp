@@ -279,10 +279,22 @@ void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s, double eta) {
         const std::int64_t ni = l.n_in, no = l.n_out;
         // The error signal is needed when some input block is a layer's outputs.
         const bool data_grad = std::any_of(l.sources.begin(), l.sources.end(), [](const Source& s) { return s.layer >= 1; });
-        // Bias gradient: sum over the minibatch, in row order.
-        std::fill(l.gb.begin(), l.gb.end(), T(0));
-        for (std::int64_t b = 0; b < nb; ++b)
-            for (std::int64_t i = 0; i < no; ++i) l.gb[static_cast<std::size_t>(i)] += l.D[static_cast<std::size_t>(b * l.ldo + i)];
+        // Bias gradient: sum over the minibatch, in row order; the threads take blocks of
+        // units (each sum is still one thread's, in the same order: the same bits).
+        {
+            constexpr std::int64_t U = 256;
+            const std::int64_t nu = (no + U - 1) / U;
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (std::int64_t item = 0; item < nu; ++item) {
+                const std::int64_t i0 = item * U, i1 = std::min(no, i0 + U);
+                T* gb = l.gb.data();
+                for (std::int64_t i = i0; i < i1; ++i) gb[i] = T(0);
+                for (std::int64_t b = 0; b < nb; ++b) {
+                    const T* d = l.D.data() + b * l.ldo;
+                    for (std::int64_t i = i0; i < i1; ++i) gb[i] += d[i];
+                }
+            }
+        }
         if (l.need_Wr) {
             connection_backward(hh, nb, s, data_grad);
             if (eta > 0) {
