@@ -170,14 +170,13 @@ void Trainer<T>::Impl::forward(const T* X, const std::int64_t* rows, std::int64_
                     }
                 }
             }
+            // The row's nonzero list for the product, while the row is in this thread's cache.
+            if (!per_connection) k.sparse_lists(l.A.data(), ni, 1, b, b + 1, ni, idx.data(), val.data(), start.data());
         }
         // 2. Sums S = W a (+ b).
         if (per_connection) {
             connection_forward(h, nb, s);
         } else {
-#pragma omp parallel for num_threads(threads) schedule(static)
-            for (std::int64_t b = 0; b < nb; ++b)
-                k.sparse_lists(l.A.data(), ni, 1, b, b + 1, ni, idx.data(), val.data(), start.data());
             const detail::SparseRows<T> A{idx.data(), val.data(), start.data(), ni};
             // Each work item streams one column tile of W through L1 slab by slab, for as
             // many rows as possible: rows are split only when tiles alone cannot feed
