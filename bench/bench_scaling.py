@@ -37,9 +37,11 @@ def scenarios(quick: bool):
     one = de.Network.random([28, 4], "logistic", seed=0, dtype=np.float64)
     deep = de.Network.random([8, 6, 5, 3], "logistic", seed=0, dtype=np.float64)
     rng = np.random.default_rng(0)
-    Xt = mnist_like_inputs(1200 if quick else 2400)
+    Xt = mnist_like_inputs(1200 if quick else 6000)
     yt = rng.integers(0, 10, len(Xt))
     softmax_net = de.Network(f32.weights, f32.biases, ["logistic"] * 4 + ["softmax"])
+    Xe = mnist_like_inputs(100 if quick else 1000)  # made here: only the engine is timed
+    n_conn = 10 if quick else 50
 
     def train(gate, n_batches):
         def run(t):
@@ -54,15 +56,14 @@ def scenarios(quick: bool):
     return {
         "sample units, float32": timed_call(lambda t: de.sample(f32, X, de.Dropout(KEEP), n, seed=1, threads=t)),
         "sample units, float64": timed_call(lambda t: de.sample(f64, X64, de.Dropout(KEEP), n // 2, seed=1, threads=t)),
-        "sample connections": timed_call(lambda t: de.sample(f32, X, de.Dropout(KEEP, on="connections"), 10, seed=1,
-                                                              threads=t)),
-        "ensemble, 100 inputs": timed_call(lambda t: de.ensemble(f32, mnist_like_inputs(100), de.Dropout(KEEP),
-                                                                 threads=t)),
+        "sample connections": timed_call(lambda t: de.sample(f32, X, de.Dropout(KEEP, on="connections"), n_conn,
+                                                              seed=1, threads=t)),
+        f"ensemble, {len(Xe)} inputs": timed_call(lambda t: de.ensemble(f32, Xe, de.Dropout(KEEP), threads=t)),
         "enumerate, one logistic layer 2^28": timed_call(
             lambda t: de.exact.enumerate(one, rng.normal(size=(2, 28)), de.Dropout(0.5), threads=t)),
         "enumerate, 8-6-5-3 general walk": timed_call(
             lambda t: de.exact.enumerate(deep, rng.normal(size=(4, 8)), de.Dropout(0.5), threads=t)),
-        "train units, batch 100": train(de.Dropout(KEEP), 10 if quick else 20),
+        "train units, batch 100": train(de.Dropout(KEEP), 10 if quick else 50),
         "train connections, batch 100": train(de.Dropout(KEEP, on="connections"), 1 if quick else 2),
         "spiking, global": timed_call(lambda t: de.sample(f32, X, de.Spikes(1.0), n // 2, seed=1, threads=t)),
     }
@@ -72,9 +73,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=None, help="alternating runs (3 quick, 5 full)")
     args = ap.parse_args()
     T = args.threads
+    if args.repeats is None:
+        args.repeats = 3 if args.quick else 5
     machine = machine_info(T)
     print(f"machine: {machine['cpu']}, {os.cpu_count()} cores, SIMD {de.build_info()['simd']}; 1 -> {T} threads, "
           f"median of {args.repeats} alternating runs")
