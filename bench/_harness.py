@@ -17,13 +17,6 @@ def seconds(fn) -> float:
     return time.perf_counter() - t
 
 
-def timed(fn, repeats: int):
-    """(median, min, max) seconds of `repeats` calls after one warm-up call."""
-    fn()
-    ts = [seconds(fn) for _ in range(repeats)]
-    return float(np.median(ts)), float(np.min(ts)), float(np.max(ts))
-
-
 def timed_interleaved(fns: dict, repeats: int) -> dict:
     """name -> (median, min, max) seconds of `repeats` calls of each fn after one warm-up
     call each, the engines taking turns (round r starts at engine r mod k): this host's
@@ -38,6 +31,11 @@ def timed_interleaved(fns: dict, repeats: int) -> dict:
             name = names[(r + q) % len(names)]
             ts[name].append(seconds(fns[name]))
     return {name: (float(np.median(v)), float(np.min(v)), float(np.max(v))) for name, v in ts.items()}
+
+
+def timed(fn, repeats: int):
+    """(median, min, max) seconds of `repeats` calls after one warm-up call."""
+    return timed_interleaved({"fn": fn}, repeats)["fn"]
 
 
 def bits_mask(rng, shape, keep):
