@@ -186,7 +186,7 @@ void Trainer<T>::Impl::forward(const T* X, const std::int64_t* rows, std::int64_
 #pragma omp parallel for num_threads(threads) schedule(static)
             for (std::int64_t item = 0; item < nt * nrc; ++item) {
                 const std::int64_t t = item / nrc, r0 = (item % nrc) * rc, r1 = std::min(nb, r0 + rc);
-                k.skip_gemm(A, r0, r1, l.Wp.data(), ni * TILE, TILE, t, t + 1, l.S.data(), l.ldo, TILE, false);
+                k.skip_gemm(A, r0, r1, l.Wp.data(), ni * TILE, TILE, t, t + 1, no, l.S.data(), l.ldo, TILE, false);
             }
         }
         // 3. Outputs O = f(S).
@@ -324,7 +324,7 @@ void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s, double eta) {
 #pragma omp parallel for num_threads(threads) schedule(static)
             for (std::int64_t item = 0; item < nt * nrc; ++item) {
                 const std::int64_t t = item / nrc, r0 = (item % nrc) * rc, r1 = std::min(ni, r0 + rc);
-                k.skip_gemm(At, r0, r1, l.D.data(), TILE, l.ldo, t, t + 1, l.gWp.data(), TILE, ni * TILE, false);
+                k.skip_gemm(At, r0, r1, l.D.data(), TILE, l.ldo, t, t + 1, no, l.gWp.data(), TILE, ni * TILE, false);
                 if (eta > 0) update_block(l, t, r0, r1, eta);
             }
             if (eta > 0) finish_update(l, eta);

@@ -57,14 +57,16 @@ int main() {
 
     // Every kernel variant against the portable one on awkward sizes.
     for (std::int64_t n_in : {1, 3, 17, 130}) {
-        for (std::int64_t n_out : {1, 2, 129, 300}) {
+        // Output widths that take every part size of the last tile (1, 2, 4 or 8 vectors).
+        for (std::int64_t n_out : {1, 2, 20, 40, 65, 100, 128, 129, 300}) {
             const std::int64_t B = 5;
             std::vector<float> A(static_cast<std::size_t>(B * n_in)), Wm(static_cast<std::size_t>(n_out * n_in));
             for (std::size_t k = 0; k < A.size(); ++k) A[k] = (k % 3 == 0) ? 0.0f : static_cast<float>(k % 7) - 3;
             for (std::size_t k = 0; k < Wm.size(); ++k) Wm[k] = static_cast<float>(k % 5) - 2;
             const auto Wp = detail::pack_weights<float>(Wm.data(), n_out, n_in, [](std::int64_t, std::int64_t) { return 1.0; });
             const std::int64_t ld = detail::n_tiles<float>(n_out) * detail::kTile<float>;
-            std::vector<float> S1(static_cast<std::size_t>(B * ld)), S2(S1.size()), val(A.size());
+            // NaN where nothing is written: a product that read its output before writing it would show.
+            std::vector<float> S1(static_cast<std::size_t>(B * ld), NAN), S2(S1.size(), NAN), val(A.size());
             std::vector<std::int32_t> idx(static_cast<std::size_t>(B * n_in + B * ((n_in + detail::kSlabRows - 1) / detail::kSlabRows + 1)));
             detail::kernels_generic<float>().matmul_skip(A.data(), B, n_in, Wp.data(), n_out, S1.data(), ld, idx.data(), val.data());
             detail::kernels<float>().matmul_skip(A.data(), B, n_in, Wp.data(), n_out, S2.data(), ld, idx.data(), val.data());

@@ -57,9 +57,9 @@ void check_kernels() {
     fast.sparse_lists(A.data(), 1, n_in, 0, n_in, B, idx2.data(), val2.data(), start2.data());
     const SparseRows<T> At{idx2.data(), val2.data(), start2.data(), B};
     for (std::int64_t t = 0; t < nt; ++t) {
-        fast.skip_gemm(At, 0, 70, D.data(), TILE, ldo, t, t + 1, out.data(), TILE, n_in * TILE, false);
-        fast.skip_gemm(At, 70, n_in, D.data(), TILE, ldo, t, t + 1, out.data(), TILE, n_in * TILE, false);
-        plain.skip_gemm(At, 0, n_in, D.data(), TILE, ldo, t, t + 1, out2.data(), TILE, n_in * TILE, false);
+        fast.skip_gemm(At, 0, 70, D.data(), TILE, ldo, t, t + 1, n_out, out.data(), TILE, n_in * TILE, false);
+        fast.skip_gemm(At, 70, n_in, D.data(), TILE, ldo, t, t + 1, n_out, out.data(), TILE, n_in * TILE, false);
+        plain.skip_gemm(At, 0, n_in, D.data(), TILE, ldo, t, t + 1, n_out, out2.data(), TILE, n_in * TILE, false);
     }
     err = 0;
     for (std::int64_t i = 0; i < n_out; ++i)

@@ -30,10 +30,6 @@ constexpr std::int64_t kSlabRows = 64;
 template <class T>
 inline std::int64_t n_tiles(std::int64_t n_out) { return (n_out + kTile<T> - 1) / kTile<T>; }
 
-/// S[s, :] (row stride ldS >= n_tiles * kTile) = sum over the nonzero A[s, j] of
-/// A[s, j] * W[:, j], for s < B, A row-major (B x n_in). Zero entries of A, dropped
-/// units and zero inputs alike, cost nothing. `idx` (B * n_in ints) and `val`
-/// (B * n_in values) are scratch.
 /// The nonzero entries of rows of a matrix, listed by sparse_lists: row r's k-th nonzero
 /// is (idx[r * n + k], val[r * n + k]), and those in slab kb of kSlabRows columns are
 /// k in [start[r * (n_slabs + 1) + kb], start[r * (n_slabs + 1) + kb + 1]).
@@ -54,13 +50,21 @@ using SparseListsFn = void (*)(const T* A, std::int64_t rs, std::int64_t cs, std
 /// For rows r0 <= r < r1 and column tiles t0 <= t < t1:
 /// out[r, tile t] (=, or += when accumulate) sum over the nonzeros (k, a) of row r of a * Wt[k, tile t],
 /// where Wt's tile t of row k is the kTile values at Wt + t * wts + k * wrs and out's at
-/// out + r * ors + t * ots. Each output is summed in the order of k, whatever the split
-/// of rows and tiles among threads: results do not depend on the thread count.
+/// out + r * ors + t * ots. Only the first n_cols columns of the whole product are
+/// wanted: a tile's columns past n_cols, rounded up to a whole vector, cost nothing and
+/// are left as they are. Each output is summed in the order of k, whatever the split
+/// of rows and tiles among threads and the width computed: results do not depend on
+/// the thread count.
 template <class T>
 using SkipGemmFn = void (*)(const SparseRows<T>& A, std::int64_t r0, std::int64_t r1, const T* Wt, std::int64_t wts,
-                            std::int64_t wrs, std::int64_t t0, std::int64_t t1, T* out, std::int64_t ors,
-                            std::int64_t ots, bool accumulate);
+                            std::int64_t wrs, std::int64_t t0, std::int64_t t1, std::int64_t n_cols, T* out,
+                            std::int64_t ors, std::int64_t ots, bool accumulate);
 
+/// S[s, :n_out] (row stride ldS >= n_tiles * kTile) = sum over the nonzero A[s, j] of
+/// A[s, j] * W[:, j], for s < B, A row-major (B x n_in). Zero entries of A, dropped
+/// units and zero inputs alike, cost nothing; so do the columns of the last tile past
+/// n_out rounded up to a whole vector (left as they are). `idx` (B * n_in ints) and
+/// `val` (B * n_in values) are scratch.
 template <class T>
 using MatmulSkipFn = void (*)(const T* A, std::int64_t B, std::int64_t n_in, const T* Wp, std::int64_t n_out,
                               T* S, std::int64_t ldS, std::int32_t* idx, T* val);
