@@ -47,29 +47,30 @@ inline void sparse_lists_body(const T* A, std::int64_t rs, std::int64_t cs, std:
 
 /// One row's accumulation over one slab for NV vectors of VB bytes (NV = 8: a whole tile
 /// with AVX-512's 64; half of it with AVX2's 32, a quarter with SSE's 16; fewer for the
-/// narrow last tile of a small layer): the accumulators stay in registers, leaving room
-/// for the loads, while a_k * Wt[k, part] is added for the row's nonzeros k, in order, so
-/// every part, width and ISA sums each output the same way.
+/// last tile of a layer): the accumulators stay in registers, leaving room for the loads,
+/// while a_k * Wt[k, part] is added for the row's nonzeros k, in order, so every part,
+/// width and ISA sums each output the same way.
 /// (Vectors wider than the registers, 64 bytes on AVX2, make GCC go through the stack:
 /// 10x slower.)
 template <class T, int VB, int NV = 8>
 inline void skip_row_part(const std::int32_t* is, const T* vs, std::int32_t k0, std::int32_t k1, const T* Wtt,
                           std::int64_t wrs, T* o, bool load) {
-    static_assert(NV == 1 || NV == 2 || NV == 4 || NV == 8, "a part is 1, 2, 4 or 8 vectors");
+    static_assert(NV >= 1 && NV <= 8, "a part is 1 to 8 vectors");
     // GCC vector extensions: named variables on purpose. As an array V a[8] (with
     // unrolled loops or lambdas) GCC 12 keeps them on the stack and the kernel runs 5x
-    // slower. Those past NV are never touched.
+    // slower. Vector i takes part only if NV > i.
     typedef T V __attribute__((vector_size(VB)));
     constexpr std::int64_t E = VB / sizeof(T);  // elements per vector
     V a0{}, a1{}, a2{}, a3{}, a4{}, a5{}, a6{}, a7{};
     if (load) {
         std::memcpy(&a0, o, VB);
         if constexpr (NV > 1) std::memcpy(&a1, o + 1 * E, VB);
-        if constexpr (NV > 2) { std::memcpy(&a2, o + 2 * E, VB); std::memcpy(&a3, o + 3 * E, VB); }
-        if constexpr (NV > 4) {
-            std::memcpy(&a4, o + 4 * E, VB); std::memcpy(&a5, o + 5 * E, VB);
-            std::memcpy(&a6, o + 6 * E, VB); std::memcpy(&a7, o + 7 * E, VB);
-        }
+        if constexpr (NV > 2) std::memcpy(&a2, o + 2 * E, VB);
+        if constexpr (NV > 3) std::memcpy(&a3, o + 3 * E, VB);
+        if constexpr (NV > 4) std::memcpy(&a4, o + 4 * E, VB);
+        if constexpr (NV > 5) std::memcpy(&a5, o + 5 * E, VB);
+        if constexpr (NV > 6) std::memcpy(&a6, o + 6 * E, VB);
+        if constexpr (NV > 7) std::memcpy(&a7, o + 7 * E, VB);
     }
     // Two nonzeros per trip: the loop's own loads and branch are shared, and each
     // accumulator still adds its terms in order (the same bits).
@@ -80,23 +81,29 @@ inline void skip_row_part(const std::int32_t* is, const T* vs, std::int32_t k0, 
         V w0, w1, w2, w3, w4, w5, w6, w7;
         std::memcpy(&w0, w, VB);
         if constexpr (NV > 1) std::memcpy(&w1, w + 1 * E, VB);
-        if constexpr (NV > 2) { std::memcpy(&w2, w + 2 * E, VB); std::memcpy(&w3, w + 3 * E, VB); }
-        if constexpr (NV > 4) {
-            std::memcpy(&w4, w + 4 * E, VB); std::memcpy(&w5, w + 5 * E, VB);
-            std::memcpy(&w6, w + 6 * E, VB); std::memcpy(&w7, w + 7 * E, VB);
-        }
+        if constexpr (NV > 2) std::memcpy(&w2, w + 2 * E, VB);
+        if constexpr (NV > 3) std::memcpy(&w3, w + 3 * E, VB);
+        if constexpr (NV > 4) std::memcpy(&w4, w + 4 * E, VB);
+        if constexpr (NV > 5) std::memcpy(&w5, w + 5 * E, VB);
+        if constexpr (NV > 6) std::memcpy(&w6, w + 6 * E, VB);
+        if constexpr (NV > 7) std::memcpy(&w7, w + 7 * E, VB);
         a0 += v * w0;
         if constexpr (NV > 1) a1 += v * w1;
-        if constexpr (NV > 2) { a2 += v * w2; a3 += v * w3; }
-        if constexpr (NV > 4) { a4 += v * w4; a5 += v * w5; a6 += v * w6; a7 += v * w7; }
+        if constexpr (NV > 2) a2 += v * w2;
+        if constexpr (NV > 3) a3 += v * w3;
+        if constexpr (NV > 4) a4 += v * w4;
+        if constexpr (NV > 5) a5 += v * w5;
+        if constexpr (NV > 6) a6 += v * w6;
+        if constexpr (NV > 7) a7 += v * w7;
     }
     std::memcpy(o, &a0, VB);
     if constexpr (NV > 1) std::memcpy(o + 1 * E, &a1, VB);
-    if constexpr (NV > 2) { std::memcpy(o + 2 * E, &a2, VB); std::memcpy(o + 3 * E, &a3, VB); }
-    if constexpr (NV > 4) {
-        std::memcpy(o + 4 * E, &a4, VB); std::memcpy(o + 5 * E, &a5, VB);
-        std::memcpy(o + 6 * E, &a6, VB); std::memcpy(o + 7 * E, &a7, VB);
-    }
+    if constexpr (NV > 2) std::memcpy(o + 2 * E, &a2, VB);
+    if constexpr (NV > 3) std::memcpy(o + 3 * E, &a3, VB);
+    if constexpr (NV > 4) std::memcpy(o + 4 * E, &a4, VB);
+    if constexpr (NV > 5) std::memcpy(o + 5 * E, &a5, VB);
+    if constexpr (NV > 6) std::memcpy(o + 6 * E, &a6, VB);
+    if constexpr (NV > 7) std::memcpy(o + 7 * E, &a7, VB);
 }
 
 /// Vector width in bytes of this translation unit's ISA.
@@ -109,9 +116,10 @@ constexpr int kVecBytes = 16;
 #endif
 
 /// Row accumulation over one slab for columns [0, width) of a tile (width <= kTile,
-/// rounded up to whole vectors): parts of 8 vectors, then the narrowest part of 4, 2 or
-/// 1 that covers the rest. A 10-unit output layer costs one vector per nonzero instead
-/// of a whole tile; columns past the covering vectors are not written.
+/// rounded up to whole vectors): parts of 8 vectors, then one part of as many vectors as
+/// are left. The last tile of a 1200-unit layer costs 3 vectors per nonzero (48 units)
+/// and of a 10-unit output layer 1, instead of a whole tile; columns past the covering
+/// vectors are not written.
 template <class T>
 inline void skip_row_cols(const std::int32_t* is, const T* vs, std::int32_t k0, std::int32_t k1, const T* Wtt,
                           std::int64_t wrs, std::int64_t width, T* o, bool load) {
@@ -120,14 +128,17 @@ inline void skip_row_cols(const std::int32_t* is, const T* vs, std::int32_t k0, 
     constexpr std::int64_t PART = 8 * E;
     static_assert(kTile<T> % PART == 0, "a tile is whole parts");
     std::int64_t c = 0;
-    for (; width - c > 4 * E; c += PART) skip_row_part<T, VB, 8>(is, vs, k0, k1, Wtt + c, wrs, o + c, load);
-    const std::int64_t rest = (width - c + E - 1) / E;  // vectors left: 0 to 4
-    if (rest > 2)
-        skip_row_part<T, VB, 4>(is, vs, k0, k1, Wtt + c, wrs, o + c, load);
-    else if (rest == 2)
-        skip_row_part<T, VB, 2>(is, vs, k0, k1, Wtt + c, wrs, o + c, load);
-    else if (rest == 1)
-        skip_row_part<T, VB, 1>(is, vs, k0, k1, Wtt + c, wrs, o + c, load);
+    for (; c + PART <= width; c += PART) skip_row_part<T, VB, 8>(is, vs, k0, k1, Wtt + c, wrs, o + c, load);
+    switch ((width - c + E - 1) / E) {  // vectors left: 0 to 7
+        case 1: skip_row_part<T, VB, 1>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
+        case 2: skip_row_part<T, VB, 2>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
+        case 3: skip_row_part<T, VB, 3>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
+        case 4: skip_row_part<T, VB, 4>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
+        case 5: skip_row_part<T, VB, 5>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
+        case 6: skip_row_part<T, VB, 6>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
+        case 7: skip_row_part<T, VB, 7>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
+        default: break;
+    }
 }
 
 template <class T>
