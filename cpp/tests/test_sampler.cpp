@@ -173,9 +173,10 @@ int main() {
     // (vdpbf16ps where the CPU has it) and a plain loop over the rounded values give the
     // same bits: per output, over the nonzero pairs in order, the odd product then the
     // even one, each added in float32 (bf16_impl.h). Odd n_in and n_out (the padding),
-    // dropped units (zeros, whole zero pairs) and values that round up and down.
-    {
-        const std::int64_t B = 3, n_in = 203, n_out = 131;
+    // last tiles of 1, 3, 7 and 8 vectors (and of one output), dropped units (zeros, whole zero pairs) and
+    // values that round up and down.
+    for (const std::int64_t n_out : {10, 100, 129, 131, 176, 256}) {
+        const std::int64_t B = 3, n_in = 203;
         const std::int64_t np = detail::n_pairs(n_in), nkb = (np + detail::kSlabRows - 1) / detail::kSlabRows;
         const std::int64_t ldS = detail::n_tiles<float>(n_out) * detail::kTile<float> + 16;
         std::vector<float> Wf(static_cast<std::size_t>(n_out * n_in)), A(static_cast<std::size_t>(B * n_in));

@@ -70,10 +70,16 @@ inline void pair_lists_body(const float* A, std::int64_t rs, std::int64_t r0, st
     }
 }
 
+/// Vectors of 16 outputs computed in tile t of a layer with n_out outputs: 8, but in the
+/// last tile only those that hold outputs (columns past them are not written).
+inline std::int64_t bf16_tile_vectors(std::int64_t n_out, std::int64_t t) {
+    return std::min<std::int64_t>(8, (n_out - t * kTile<float> + 15) / 16);
+}
+
 /// The portable body: each word of W split into its two bfloat16 values by shifts.
 inline void skip_gemm_bf16_body(const SparseRows<std::uint32_t>& A, std::int64_t r0, std::int64_t r1,
                                 const std::uint32_t* Wt, std::int64_t wts, std::int64_t wrs, std::int64_t t0,
-                                std::int64_t t1, float* out, std::int64_t ors, std::int64_t ots) {
+                                std::int64_t t1, std::int64_t n_out, float* out, std::int64_t ors, std::int64_t ots) {
     constexpr std::int64_t KC = kSlabRows;
     const std::int64_t nkb = (A.n + KC - 1) / KC;
     typedef float V __attribute__((vector_size(64)));
@@ -82,6 +88,7 @@ inline void skip_gemm_bf16_body(const SparseRows<std::uint32_t>& A, std::int64_t
     static_assert(kTile<float> == 8 * E, "tile is 8 vectors");
     for (std::int64_t t = t0; t < t1; ++t) {
         const std::uint32_t* Wtt = Wt + t * wts;
+        const int nv = static_cast<int>(bf16_tile_vectors(n_out, t));
         for (std::int64_t kb = 0; kb < nkb; ++kb) {
             for (std::int64_t r = r0; r < r1; ++r) {
                 const std::int32_t* st = A.start + r * (nkb + 1);
@@ -92,13 +99,13 @@ inline void skip_gemm_bf16_body(const SparseRows<std::uint32_t>& A, std::int64_t
                 if (kb == 0) {
                     for (auto& a : acc) a = V{};
                 } else {
-                    for (int v = 0; v < 8; ++v) std::memcpy(&acc[v], o + v * E, 64);
+                    for (int v = 0; v < nv; ++v) std::memcpy(&acc[v], o + v * E, 64);
                 }
                 for (std::int32_t k = st[kb]; k < st[kb + 1]; ++k) {
                     const float a_even = from_bf16(static_cast<std::uint16_t>(vs[k] & 0xFFFFu));
                     const float a_odd = from_bf16(static_cast<std::uint16_t>(vs[k] >> 16));
                     const std::uint32_t* w = Wtt + static_cast<std::int64_t>(is[k]) * wrs;
-                    for (int v = 0; v < 8; ++v) {
+                    for (int v = 0; v < nv; ++v) {
                         U wu;
                         std::memcpy(&wu, w + v * E, 64);
                         const V w_even = reinterpret_cast<V>(wu << 16);
@@ -107,13 +114,13 @@ inline void skip_gemm_bf16_body(const SparseRows<std::uint32_t>& A, std::int64_t
                         acc[v] = acc[v] + w_even * a_even;
                     }
                 }
-                for (int v = 0; v < 8; ++v) std::memcpy(o + v * E, &acc[v], 64);
+                for (int v = 0; v < nv; ++v) std::memcpy(o + v * E, &acc[v], 64);
             }
         }
     }
 }
 
-/// S[s, :] (row stride ldS) = the bfloat16 product of row s of A (B x n_in) with the
+/// S[s, :n_out] (row stride ldS) = the bfloat16 product of row s of A (B x n_in) with the
 /// packed pairs Wp2 (pack_pairs_bf16), for s < B. Scratch: idx holds B * n_pairs +
 /// B * (n_slabs + 1) ints, val B * n_pairs words.
 inline void matmul_bf16_body(const float* A, std::int64_t B, std::int64_t n_in, const std::uint32_t* Wp2,
@@ -122,7 +129,7 @@ inline void matmul_bf16_body(const float* A, std::int64_t B, std::int64_t n_in, 
     std::int32_t* start = idx + B * np;
     pair_lists_body(A, n_in, 0, B, n_in, idx, val, start);
     const SparseRows<std::uint32_t> rows{idx, val, start, np};
-    skip_gemm_bf16_body(rows, 0, B, Wp2, np * kTile<float>, kTile<float>, 0, n_tiles<float>(n_out), S, ldS,
+    skip_gemm_bf16_body(rows, 0, B, Wp2, np * kTile<float>, kTile<float>, 0, n_tiles<float>(n_out), n_out, S, ldS,
                         kTile<float>);
 }
 

@@ -69,10 +69,11 @@ template <class T>
 using MatmulSkipFn = void (*)(const T* A, std::int64_t B, std::int64_t n_in, const T* Wp, std::int64_t n_out,
                               T* S, std::int64_t ldS, std::int32_t* idx, T* val);
 
-/// The sampler's opt-in bfloat16 product (bf16_impl.h): S[s, :] (row stride ldS) = sum over
-/// the nonzero input pairs of row s of A (B x n_in) of the pair's bfloat16 dot product with
-/// the packed pairs Wp2 (pack.h, pack_pairs_bf16), float32 sums. idx: B * n_pairs(n_in) +
-/// B * (n_slabs + 1) ints of scratch; val: B * n_pairs(n_in) words.
+/// The sampler's opt-in bfloat16 product (bf16_impl.h): S[s, :n_out] (row stride ldS) = sum
+/// over the nonzero input pairs of row s of A (B x n_in) of the pair's bfloat16 dot product
+/// with the packed pairs Wp2 (pack.h, pack_pairs_bf16), float32 sums; as in matmul_skip,
+/// the last tile's columns past n_out rounded up to 16 are not written. idx: B *
+/// n_pairs(n_in) + B * (n_slabs + 1) ints of scratch; val: B * n_pairs(n_in) words.
 using MatmulBf16Fn = void (*)(const float* A, std::int64_t B, std::int64_t n_in, const std::uint32_t* Wp2,
                               std::int64_t n_out, float* S, std::int64_t ldS, std::int32_t* idx, std::uint32_t* val);
 
