@@ -321,7 +321,9 @@ void Trainer<T>::Impl::backward(std::int64_t nb, std::uint64_t s, double eta) {
                 k.sparse_lists(l.A.data(), 1, ni, j, j + 1, nb, idx.data(), val.data(), start.data());
             const detail::SparseRows<T> At{idx.data(), val.data(), start.data(), nb};
             const std::int64_t nt = detail::n_tiles<T>(no), rc = 64, nrc = (ni + rc - 1) / rc;
-#pragma omp parallel for num_threads(threads) schedule(static)
+            // Items differ in cost (the lists' lengths; the last tile is narrow), so threads
+            // take them as they finish; the bits do not depend on which thread does which.
+#pragma omp parallel for num_threads(threads) schedule(dynamic)
             for (std::int64_t item = 0; item < nt * nrc; ++item) {
                 const std::int64_t t = item / nrc, r0 = (item % nrc) * rc, r1 = std::min(ni, r0 + rc);
                 k.skip_gemm(At, r0, r1, l.D.data(), TILE, l.ldo, t, t + 1, no, l.gWp.data(), TILE, ni * TILE, false);
