@@ -116,8 +116,8 @@ constexpr int kVecBytes = 16;
 #endif
 
 /// Row accumulation over one slab for columns [0, width) of a tile (width <= kTile,
-/// rounded up to whole vectors): parts of 8 vectors, then one part of as many vectors as
-/// are left. The last tile of a 1200-unit layer costs 3 vectors per nonzero (48 units)
+/// rounded up to whole vectors): whole parts of 8 vectors, then one part of as many
+/// vectors as are left. The last tile of a 1200-unit layer costs 3 vectors per nonzero (48 units)
 /// and of a 10-unit output layer 1, instead of a whole tile; columns past the covering
 /// vectors are not written.
 template <class T>
@@ -129,7 +129,7 @@ inline void skip_row_cols(const std::int32_t* is, const T* vs, std::int32_t k0, 
     static_assert(kTile<T> % PART == 0, "a tile is whole parts");
     std::int64_t c = 0;
     for (; c + PART <= width; c += PART) skip_row_part<T, VB, 8>(is, vs, k0, k1, Wtt + c, wrs, o + c, load);
-    switch ((width - c + E - 1) / E) {  // vectors left: 0 to 7
+    switch ((width - c + E - 1) / E) {  // vectors left: 0 to 8 (8 when the tile ends inside the last one)
         case 1: skip_row_part<T, VB, 1>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
         case 2: skip_row_part<T, VB, 2>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
         case 3: skip_row_part<T, VB, 3>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
@@ -137,6 +137,7 @@ inline void skip_row_cols(const std::int32_t* is, const T* vs, std::int32_t k0, 
         case 5: skip_row_part<T, VB, 5>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
         case 6: skip_row_part<T, VB, 6>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
         case 7: skip_row_part<T, VB, 7>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
+        case 8: skip_row_part<T, VB, 8>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
         default: break;
     }
 }
