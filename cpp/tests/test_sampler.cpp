@@ -174,8 +174,8 @@ int main() {
     // (vdpbf16ps where the CPU has it) and a plain loop over the rounded values give the
     // same bits: per output, over the nonzero pairs in order, the odd product then the
     // even one, each added in float32 (bf16_impl.h). Odd n_in and n_out (the padding),
-    // last tiles of 1, 3, 7 and 8 vectors (and of one output), dropped units (zeros, whole zero pairs) and
-    // values that round up and down.
+    // last tiles of 1, 3, 7 and 8 vectors (and of one output), dropped units (zeros, whole
+    // zero pairs) and values that round up and down.
     for (const std::int64_t n_out : {10, 100, 129, 131, 176, 256}) {
         const std::int64_t B = 3, n_in = 203;
         const std::int64_t np = detail::n_pairs(n_in), nkb = (np + detail::kSlabRows - 1) / detail::kSlabRows;

@@ -9,6 +9,7 @@
 // DROPENGINE_KERNELS below, and its body `<name>_body` in the *_impl.h of its concept.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 namespace dropengine::detail {
 
@@ -29,6 +30,24 @@ constexpr std::int64_t kSlabRows = 64;
 /// Wp size: n_tiles(n_out) * n_in * kTile.
 template <class T>
 inline std::int64_t n_tiles(std::int64_t n_out) { return (n_out + kTile<T> - 1) / kTile<T>; }
+
+/// f(std::integral_constant<int, n>{}) for a vector count n in 1..8 known only at run time:
+/// the products' register parts take their width as a template argument (named
+/// accumulators, see matmul_skip_impl.h), and the last tile of a layer picks it by size.
+template <class F>
+inline void with_vectors(std::int64_t n, F&& f) {
+    switch (n) {
+        case 1: f(std::integral_constant<int, 1>{}); break;
+        case 2: f(std::integral_constant<int, 2>{}); break;
+        case 3: f(std::integral_constant<int, 3>{}); break;
+        case 4: f(std::integral_constant<int, 4>{}); break;
+        case 5: f(std::integral_constant<int, 5>{}); break;
+        case 6: f(std::integral_constant<int, 6>{}); break;
+        case 7: f(std::integral_constant<int, 7>{}); break;
+        case 8: f(std::integral_constant<int, 8>{}); break;
+        default: break;
+    }
+}
 
 /// The nonzero entries of rows of a matrix, listed by sparse_lists: row r's k-th nonzero
 /// is (idx[r * n + k], val[r * n + k]), and those in slab kb of kSlabRows columns are

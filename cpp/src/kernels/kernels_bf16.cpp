@@ -69,16 +69,9 @@ void matmul_bf16_avx512bf16(const float* A, std::int64_t B, std::int64_t n_in, c
                 const std::int32_t* is = idx + r * np;
                 const std::uint32_t* vs = val + r * np;
                 float* o = S + r * ldS + t * TILE;
-                switch (nv) {
-                    case 1: bf16_row_part<1>(is, vs, st[kb], st[kb + 1], Wtt, o, kb > 0); break;
-                    case 2: bf16_row_part<2>(is, vs, st[kb], st[kb + 1], Wtt, o, kb > 0); break;
-                    case 3: bf16_row_part<3>(is, vs, st[kb], st[kb + 1], Wtt, o, kb > 0); break;
-                    case 4: bf16_row_part<4>(is, vs, st[kb], st[kb + 1], Wtt, o, kb > 0); break;
-                    case 5: bf16_row_part<5>(is, vs, st[kb], st[kb + 1], Wtt, o, kb > 0); break;
-                    case 6: bf16_row_part<6>(is, vs, st[kb], st[kb + 1], Wtt, o, kb > 0); break;
-                    case 7: bf16_row_part<7>(is, vs, st[kb], st[kb + 1], Wtt, o, kb > 0); break;
-                    default: bf16_row_part<8>(is, vs, st[kb], st[kb + 1], Wtt, o, kb > 0); break;
-                }
+                with_vectors(nv, [&](auto NV) {
+                    bf16_row_part<decltype(NV)::value>(is, vs, st[kb], st[kb + 1], Wtt, o, kb > 0);
+                });
             }
         }
     }

@@ -116,29 +116,21 @@ constexpr int kVecBytes = 16;
 #endif
 
 /// Row accumulation over one slab for columns [0, width) of a tile (width <= kTile,
-/// rounded up to whole vectors): whole parts of 8 vectors, then one part of as many
-/// vectors as are left. The last tile of a 1200-unit layer costs 3 vectors per nonzero (48 units)
-/// and of a 10-unit output layer 1, instead of a whole tile; columns past the covering
-/// vectors are not written.
+/// rounded up to whole vectors), in parts of up to 8 vectors: a whole tile is parts of 8;
+/// the last tile of a 1200-unit layer is one part of 3 vectors (48 units), of a 10-unit
+/// output layer one of 1. Columns past the covering vectors are not written.
 template <class T>
 inline void skip_row_cols(const std::int32_t* is, const T* vs, std::int32_t k0, std::int32_t k1, const T* Wtt,
                           std::int64_t wrs, std::int64_t width, T* o, bool load) {
     constexpr int VB = kVecBytes;
     constexpr std::int64_t E = VB / static_cast<std::int64_t>(sizeof(T));  // elements per vector
-    constexpr std::int64_t PART = 8 * E;
-    static_assert(kTile<T> % PART == 0, "a tile is whole parts");
-    std::int64_t c = 0;
-    for (; c + PART <= width; c += PART) skip_row_part<T, VB, 8>(is, vs, k0, k1, Wtt + c, wrs, o + c, load);
-    switch ((width - c + E - 1) / E) {  // vectors left: 0 to 8 (8 when the tile ends inside the last one)
-        case 1: skip_row_part<T, VB, 1>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
-        case 2: skip_row_part<T, VB, 2>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
-        case 3: skip_row_part<T, VB, 3>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
-        case 4: skip_row_part<T, VB, 4>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
-        case 5: skip_row_part<T, VB, 5>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
-        case 6: skip_row_part<T, VB, 6>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
-        case 7: skip_row_part<T, VB, 7>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
-        case 8: skip_row_part<T, VB, 8>(is, vs, k0, k1, Wtt + c, wrs, o + c, load); break;
-        default: break;
+    static_assert(kTile<T> % (8 * E) == 0, "a tile is whole parts of 8 vectors");
+    for (std::int64_t c = 0; c < width;) {
+        const std::int64_t nv = std::min<std::int64_t>(8, (width - c + E - 1) / E);
+        with_vectors(nv, [&](auto NV) {
+            skip_row_part<T, VB, decltype(NV)::value>(is, vs, k0, k1, Wtt + c, wrs, o + c, load);
+        });
+        c += nv * E;
     }
 }
 
